@@ -1,0 +1,133 @@
+//! `migrate baseline V` and `migrate baseline --from-refinery`: adopt an existing database.
+
+use serde::Serialize;
+
+use super::Context;
+use crate::cli::BaselineArgs;
+use crate::errors::{Detailed, Outcome};
+use crate::output::Report;
+use crate::postgres::engine::Session;
+use crate::postgres::history::RowKind;
+
+#[derive(Debug, Serialize)]
+pub struct BaselineReport {
+    pub database: String,
+    pub source: &'static str,
+    /// Versions recorded as applied.
+    pub recorded: Vec<u64>,
+}
+
+impl Report for BaselineReport {
+    fn human(&self) -> String {
+        match self.source {
+            "refinery" => format!(
+                "imported {} migration{} from refinery_schema_history into the history ({})\n",
+                self.recorded.len(),
+                if self.recorded.len() == 1 { "" } else { "s" },
+                self.database
+            ),
+            _ => format!(
+                "baselined at V{}: migrations up to it count as applied ({})\n",
+                self.recorded.first().copied().unwrap_or(0),
+                self.database
+            ),
+        }
+    }
+}
+
+pub async fn run(context: &Context, args: &BaselineArgs) -> anyhow::Result<Outcome> {
+    let pg = context.settings.require_postgres()?;
+    let set = super::load_valid_migrations(context)?;
+    let session = Session::open(pg).await?;
+    let held = session.lock(&context.printer).await?;
+    let outcome = async {
+        let history = session.read_history().await?;
+        if !history.is_empty() {
+            return Err(Detailed::new(format!(
+                "the history table already has {} row{}: baseline only adopts a database migrate has never run on",
+                history.len(),
+                if history.len() == 1 { "" } else { "s" }
+            ))
+            .hint("see `migrate status`")
+            .into());
+        }
+        if args.from_refinery {
+            import_refinery(&session, &set).await
+        } else {
+            let version = args.version.unwrap_or(0);
+            if version == 0 {
+                anyhow::bail!("baseline version must be positive");
+            }
+            session
+                .history
+                .insert_recorded(&session.client, version, "baseline", RowKind::Baseline, None, None, "baseline")
+                .await?;
+            Ok(BaselineReport { database: pg.target.to_string(), source: "baseline", recorded: vec![version] })
+        }
+    }
+    .await;
+    let unlocked = session.unlock(held).await;
+    let report = outcome?;
+    unlocked?;
+    context.printer.report(&report);
+    Ok(Outcome::Clean)
+}
+
+async fn import_refinery(
+    session: &Session,
+    set: &crate::postgres::migration::MigrationSet,
+) -> anyhow::Result<BaselineReport> {
+    let rows = crate::postgres::refinery::read(&session.client).await?;
+    let mut problems = Vec::new();
+    for row in &rows {
+        match set.by_version(row.version) {
+            None => problems.push(format!(
+                "V{} {}: no file V{}__*.sql in the migrations directory",
+                row.version, row.name, row.version
+            )),
+            Some(file) if file.name != row.name => problems.push(format!(
+                "V{}: refinery recorded the name `{}`, the file is named `{}`",
+                row.version, row.name, file.name
+            )),
+            Some(_) => {}
+        }
+    }
+    if !problems.is_empty() {
+        let mut error = Detailed::new(
+            "refinery's history does not match the migration files; nothing was imported",
+        );
+        for problem in problems {
+            error = error.context(problem);
+        }
+        return Err(error.into());
+    }
+    session.client.batch_execute("BEGIN").await?;
+    for row in &rows {
+        // Checked above: every row has its file.
+        let Some(file) = set.by_version(row.version) else {
+            continue;
+        };
+        if let Err(err) = session
+            .history
+            .insert_recorded(
+                &session.client,
+                row.version,
+                &row.name,
+                RowKind::Versioned,
+                Some(&file.checksum),
+                row.applied_on,
+                "refinery import",
+            )
+            .await
+        {
+            let _ = session.client.batch_execute("ROLLBACK").await;
+            return Err(err.into());
+        }
+    }
+    session.client.batch_execute("COMMIT").await?;
+    Ok(BaselineReport {
+        database: session.settings.target.to_string(),
+        source: "refinery",
+        recorded: rows.iter().map(|r| r.version).collect(),
+    })
+}

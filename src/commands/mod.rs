@@ -1,0 +1,96 @@
+//! One file per command: arguments -> plan -> execute -> report. No SQL here: the store
+//! modules do the talking.
+
+pub mod baseline;
+pub mod down;
+pub mod new;
+pub mod repair;
+pub mod sandbox;
+pub mod status;
+pub mod up;
+pub mod validate;
+
+use std::path::Path;
+
+use crate::cli::{Cli, Command};
+use crate::config::{self, SandboxUrls, Settings};
+use crate::errors::Outcome;
+use crate::output::Printer;
+
+/// What every command gets: resolved settings and the one printer.
+pub struct Context {
+    pub settings: Settings,
+    pub printer: Printer,
+}
+
+/// An error together with the printer that should report it (its format may come from the
+/// config file).
+pub struct Failure {
+    pub printer: Printer,
+    pub error: anyhow::Error,
+}
+
+pub const SANDBOX_DIR: &str = ".sandbox";
+
+pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
+    let early = Printer::new(config::early_output(&cli.global));
+    // Sandbox management needs no config and no database.
+    if let Command::Sandbox(args) = &cli.command {
+        return sandbox::run(&early, args.action, &args.dir).map_err(|error| Failure {
+            printer: early,
+            error,
+        });
+    }
+    let sandbox_urls = if cli.global.sandbox {
+        match sandbox::ensure_running(&early, Path::new(SANDBOX_DIR)) {
+            Ok(urls) => Some(urls),
+            Err(error) => {
+                return Err(Failure {
+                    printer: early,
+                    error,
+                });
+            }
+        }
+    } else {
+        None
+    };
+    let settings = config::resolve(&cli.global, sandbox_urls).map_err(|error| Failure {
+        printer: early.clone(),
+        error,
+    })?;
+    let printer = Printer::new(settings.output);
+    let context = Context { settings, printer };
+    let result = match &cli.command {
+        Command::Up(args) => up::run(&context, args).await,
+        Command::Down(args) => down::run(&context, args).await,
+        Command::Status => status::run(&context).await,
+        Command::Validate => validate::run(&context).await,
+        Command::New(args) => new::run(&context, args),
+        Command::Baseline(args) => baseline::run(&context, args).await,
+        Command::Repair(args) => repair::run(&context, args).await,
+        Command::Sandbox(args) => sandbox::run(&context.printer, args.action, &args.dir),
+    };
+    result.map_err(|error| Failure {
+        printer: context.printer.clone(),
+        error,
+    })
+}
+
+/// Unused sandbox URLs are simply absent.
+pub(crate) fn sandbox_urls(state: &crate::sandbox::SandboxState) -> SandboxUrls {
+    use crate::sandbox::Service;
+    SandboxUrls {
+        postgres: state.url(Service::Postgres).map(str::to_string),
+        mongo: state.url(Service::Mongo).map(str::to_string),
+        redis: state.url(Service::Redis).map(str::to_string),
+    }
+}
+
+/// Reads the migration files and refuses to go on if any of them is invalid.
+pub(crate) fn load_valid_migrations(
+    context: &Context,
+) -> anyhow::Result<crate::postgres::migration::MigrationSet> {
+    let set = crate::postgres::migration::load_dir(&context.settings.migrations_dir)?;
+    set.ensure_valid()?;
+    Ok(set)
+}

@@ -1,0 +1,92 @@
+//! `migrate sandbox start|stop|status|env` and the `--sandbox` flag.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::cli::SandboxAction;
+use crate::config::SandboxUrls;
+use crate::errors::Outcome;
+use crate::output::{Printer, Report, table};
+use crate::sandbox::{self, SandboxState, Service};
+
+#[derive(Debug, Serialize)]
+struct StateReport<'a> {
+    #[serde(flatten)]
+    state: &'a SandboxState,
+    #[serde(skip)]
+    env_only: bool,
+}
+
+impl Report for StateReport<'_> {
+    fn human(&self) -> String {
+        if self.env_only {
+            return self.state.env_lines().join("\n") + "\n";
+        }
+        let mut t = table::new(&["service", "state", "port", "pid", "program", "url"]);
+        for service in &self.state.services {
+            t.add_row(vec![
+                service.service.to_string(),
+                if service.running {
+                    if service.started_now {
+                        "started".into()
+                    } else {
+                        "running".into()
+                    }
+                } else {
+                    "stopped".to_string()
+                },
+                service.port.map_or_else(String::new, |p| p.to_string()),
+                service.pid.map_or_else(String::new, |p| p.to_string()),
+                service.program.clone().unwrap_or_default(),
+                service
+                    .url
+                    .clone()
+                    .map(|u| crate::redact::redact_url(&u))
+                    .unwrap_or_default(),
+            ]);
+        }
+        format!("sandbox in {}\n{t}\n", self.state.dir.display())
+    }
+}
+
+pub fn run(printer: &Printer, action: SandboxAction, dir: &Path) -> anyhow::Result<Outcome> {
+    let state = match action {
+        SandboxAction::Start => {
+            let services = available_services(printer);
+            sandbox::start(dir, &services)?
+        }
+        SandboxAction::Stop => sandbox::stop(dir)?,
+        SandboxAction::Status | SandboxAction::Env => sandbox::status(dir)?,
+    };
+    printer.report(&StateReport {
+        state: &state,
+        env_only: matches!(action, SandboxAction::Env),
+    });
+    Ok(Outcome::Clean)
+}
+
+/// PostgreSQL and Redis always; the Mongo-wire server only when one is installed (a note says
+/// how to get one otherwise).
+fn available_services(printer: &Printer) -> Vec<Service> {
+    let mut services = vec![Service::Postgres, Service::Redis];
+    match sandbox::find_mongo_server() {
+        Ok(_) => services.push(Service::Mongo),
+        Err(err) => printer.note(format!("mongo: skipped: {err}")),
+    }
+    services
+}
+
+/// Starts the sandbox if needed and returns its URLs, for `--sandbox`.
+pub fn ensure_running(printer: &Printer, dir: &Path) -> anyhow::Result<SandboxUrls> {
+    let services = available_services(printer);
+    let state = sandbox::start(dir, &services)?;
+    for service in state.services.iter().filter(|s| s.started_now) {
+        printer.step(format!(
+            "sandbox: started {} on port {}",
+            service.service,
+            service.port.unwrap_or(0)
+        ));
+    }
+    Ok(super::sandbox_urls(&state))
+}

@@ -1,0 +1,339 @@
+//! The `migrate.toml` file format: typed sections, `${VAR}` interpolation and located errors.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// The whole file. Every key is optional; unknown keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub postgres: PostgresSection,
+    #[serde(default)]
+    pub migrations: MigrationsSection,
+    #[serde(default)]
+    pub mongo: MongoSection,
+    #[serde(default)]
+    pub redis: RedisSection,
+    #[serde(default)]
+    pub seeds: SeedsSection,
+    #[serde(default)]
+    pub output: OutputSection,
+    /// `[env.NAME]` sections override the top-level sections when `--env NAME` is given.
+    #[serde(default)]
+    pub env: BTreeMap<String, EnvSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvSection {
+    /// A protected environment refuses `down` unless `--allow-protected` is given.
+    pub protected: Option<bool>,
+    #[serde(default)]
+    pub postgres: PostgresSection,
+    #[serde(default)]
+    pub migrations: MigrationsSection,
+    #[serde(default)]
+    pub mongo: MongoSection,
+    #[serde(default)]
+    pub redis: RedisSection,
+    #[serde(default)]
+    pub seeds: SeedsSection,
+    #[serde(default)]
+    pub output: OutputSection,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresSection {
+    pub url: Option<ConfigString>,
+    pub history_table: Option<ConfigString>,
+    pub lock_timeout: Option<DurationSetting>,
+    pub statement_timeout: Option<DurationSetting>,
+    pub connect_timeout: Option<DurationSetting>,
+    /// How long a runner waits for another runner's advisory lock before giving up.
+    pub lock_wait: Option<DurationSetting>,
+    pub sslmode: Option<ConfigString>,
+    pub sslrootcert: Option<ConfigString>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationsSection {
+    pub dir: Option<ConfigString>,
+    pub versioning: Option<Versioning>,
+    pub allow_out_of_order: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct MongoSection {
+    pub url: Option<ConfigString>,
+    pub database: Option<ConfigString>,
+    pub migrations: Option<ConfigString>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSection {
+    pub url: Option<ConfigString>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct SeedsSection {
+    pub dir: Option<ConfigString>,
+    /// The seed environment used when `seed` is given no `--env`.
+    pub default_env: Option<ConfigString>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    pub format: Option<crate::cli::Format>,
+}
+
+/// How `migrate new` numbers files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Versioning {
+    /// 1, 2, 3, …
+    #[default]
+    Sequential,
+    /// UTC `YYYYMMDDHHMMSS`
+    Timestamp,
+}
+
+/// A string value with `${VAR}` and `${VAR:-default}` expanded from the environment.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConfigString(pub String);
+
+impl fmt::Debug for ConfigString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Values may hold passwords (URLs); never print them in debug output.
+        f.write_str("ConfigString(..)")
+    }
+}
+
+impl<'de> Deserialize<'de> for ConfigString {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        interpolate(&raw, &|name| std::env::var(name).ok())
+            .map(ConfigString)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Expands `${VAR}` and `${VAR:-default}`; `$$` is a literal `$`.
+pub fn interpolate(raw: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(index) = rest.find('$') {
+        out.push_str(&rest[..index]);
+        let after = &rest[index + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(body_and_tail) = after.strip_prefix('{') {
+            let Some(end) = body_and_tail.find('}') else {
+                return Err(format!("unterminated `${{` in {raw:?}"));
+            };
+            let body = &body_and_tail[..end];
+            let (name, default) = match body.split_once(":-") {
+                Some((name, default)) => (name, Some(default)),
+                None => (body, None),
+            };
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!("invalid variable name `{name}` in `${{{body}}}`"));
+            }
+            match (lookup(name).filter(|value| !value.is_empty()), default) {
+                (Some(value), _) => out.push_str(&value),
+                (None, Some(default)) => out.push_str(default),
+                (None, None) => {
+                    return Err(format!(
+                        "environment variable `{name}` is not set (write `${{{name}:-default}}` to give a default)"
+                    ));
+                }
+            }
+            rest = &body_and_tail[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// A duration written as `"5s"`, `"250ms"`, `"2min"`, `"1h"`, `"0"` (none), or an integer of milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationSetting(pub Duration);
+
+impl<'de> Deserialize<'de> for DurationSetting {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Millis(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Millis(ms) => Ok(DurationSetting(Duration::from_millis(ms))),
+            Raw::Text(text) => parse_duration(&text)
+                .map(DurationSetting)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// Parses `"5s"`, `"250ms"`, `"2min"`, `"1h"`, `"0"`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| {
+        format!("invalid duration {text:?}: expected e.g. \"5s\", \"250ms\", \"2min\"")
+    })?;
+    let millis = match unit.trim() {
+        "" if number == 0 => 0,
+        "ms" => number,
+        "s" => number * 1000,
+        "min" | "m" => number * 60_000,
+        "h" => number * 3_600_000,
+        _ => {
+            return Err(format!(
+                "invalid duration {text:?}: units are ms, s, min, h"
+            ));
+        }
+    };
+    Ok(Duration::from_millis(millis))
+}
+
+/// A config error located in its file.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}:{line}:{column}: {message}")]
+pub struct LocatedError {
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// Reads and parses a config file, mapping TOML and value errors to `file:line:col: message`.
+pub fn load(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| anyhow::anyhow!("cannot read config file {}: {err}", path.display()))?;
+    parse(&text, path).map_err(anyhow::Error::from)
+}
+
+pub fn parse(text: &str, path: &Path) -> Result<FileConfig, LocatedError> {
+    toml::from_str::<FileConfig>(text).map_err(|err| {
+        let (line, column) = err
+            .span()
+            .map(|span| line_column(text, span.start))
+            .unwrap_or((1, 1));
+        LocatedError {
+            path: path.display().to_string(),
+            line,
+            column,
+            message: err.message().trim().to_string(),
+        }
+    })
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+impl ConfigString {
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(name: &str) -> Option<String> {
+        match name {
+            "HOST" => Some("db.internal".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn interpolates_variables_and_defaults() {
+        assert_eq!(
+            interpolate("pg://${HOST}/x", &lookup).unwrap(),
+            "pg://db.internal/x"
+        );
+        assert_eq!(
+            interpolate("${NOPE:-fallback}", &lookup).unwrap(),
+            "fallback"
+        );
+        assert_eq!(
+            interpolate("${EMPTY:-fallback}", &lookup).unwrap(),
+            "fallback"
+        );
+        assert_eq!(
+            interpolate("cost $$5 and $x", &lookup).unwrap(),
+            "cost $5 and $x"
+        );
+        let err = interpolate("${NOPE}", &lookup).unwrap_err();
+        assert!(err.contains("`NOPE` is not set"), "{err}");
+        assert!(interpolate("${bad-name}", &lookup).is_err());
+        assert!(interpolate("${HOST", &lookup).is_err());
+    }
+
+    #[test]
+    fn parses_durations() {
+        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2min").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("s").is_err());
+    }
+
+    #[test]
+    fn unknown_key_is_located_and_named() {
+        let text = "[postgres]\nurl = \"postgres://x\"\nlock_timout = \"5s\"\n";
+        let err = parse(text, Path::new("migrate.toml")).unwrap_err();
+        assert_eq!((err.line, err.column), (3, 1));
+        assert!(err.message.contains("lock_timout"), "{}", err.message);
+        assert!(err.to_string().starts_with("migrate.toml:3:1: "), "{err}");
+    }
+
+    #[test]
+    fn bad_value_is_located() {
+        let text = "[postgres]\nlock_timeout = \"5 parsecs\"\n";
+        let err = parse(text, Path::new("m.toml")).unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("invalid duration"), "{}", err.message);
+        let text = "[migrations]\nversioning = \"weekly\"\n";
+        let err = parse(text, Path::new("m.toml")).unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("weekly"), "{}", err.message);
+    }
+
+    #[test]
+    fn env_sections_parse() {
+        let text = "[env.prod]\nprotected = true\n[env.prod.postgres]\nurl = \"postgres://prod\"\n";
+        let config = parse(text, Path::new("m.toml")).unwrap();
+        let prod = &config.env["prod"];
+        assert_eq!(prod.protected, Some(true));
+        assert_eq!(prod.postgres.url.as_ref().unwrap().0, "postgres://prod");
+    }
+}

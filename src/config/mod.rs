@@ -1,0 +1,409 @@
+//! Flags, environment variables, the config file and defaults, resolved once into [`Settings`].
+//!
+//! Precedence: flags > environment variables > file (`[env.NAME]` over top level) > defaults.
+//! clap already folds `DATABASE_URL` & co. into the flag values, so this module only has to put
+//! the file and the defaults underneath.
+
+pub mod file;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::cli::{Format, GlobalArgs};
+use crate::postgres::connect::PgTarget;
+pub use file::Versioning;
+use file::{
+    ConfigString, DurationSetting, EnvSection, FileConfig, MigrationsSection, MongoSection,
+    OutputSection, PostgresSection, RedisSection, SeedsSection,
+};
+
+/// Everything a command needs to know about where and how to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config_path: Option<PathBuf>,
+    pub env_name: Option<String>,
+    pub protected: bool,
+    pub postgres: Option<PgSettings>,
+    pub mongo: Option<MongoSettings>,
+    pub redis: Option<RedisSettings>,
+    pub migrations_dir: PathBuf,
+    pub mongo_migrations_dir: PathBuf,
+    pub seeds_dir: PathBuf,
+    pub default_seed_env: Option<String>,
+    pub versioning: Versioning,
+    pub allow_out_of_order: bool,
+    pub output: OutputSettings,
+    pub assume_yes: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct PgSettings {
+    pub target: PgTarget,
+    pub history_table: String,
+    pub lock_timeout: Option<Duration>,
+    pub statement_timeout: Option<Duration>,
+    pub lock_wait: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct MongoSettings {
+    pub url: crate::redact::SecretUrl,
+    pub database: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    pub url: crate::redact::SecretUrl,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct OutputSettings {
+    pub format: Format,
+    pub quiet: bool,
+    pub verbose: bool,
+    pub color: bool,
+}
+
+pub const DEFAULT_CONFIG: &str = "migrate.toml";
+pub const DEFAULT_HISTORY_TABLE: &str = "migrate_history";
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(600);
+
+/// URLs of the sandbox servers, when `--sandbox` is given.
+#[derive(Debug, Default, Clone)]
+pub struct SandboxUrls {
+    pub postgres: Option<String>,
+    pub mongo: Option<String>,
+    pub redis: Option<String>,
+}
+
+/// Output settings from flags alone, for reporting errors that happen before the config loads.
+pub fn early_output(global: &GlobalArgs) -> OutputSettings {
+    OutputSettings {
+        format: global.format.unwrap_or_default(),
+        quiet: global.quiet,
+        verbose: global.verbose,
+        color: color_enabled(),
+    }
+}
+
+fn color_enabled() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// Reads the config file (if any) and resolves every setting.
+pub fn resolve(global: &GlobalArgs, sandbox: Option<SandboxUrls>) -> anyhow::Result<Settings> {
+    let config_path = match &global.config {
+        Some(path) => {
+            if !path.exists() {
+                bail!("config file {} does not exist", path.display());
+            }
+            Some(path.clone())
+        }
+        None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.exists()),
+    };
+    let file = match &config_path {
+        Some(path) => file::load(path)?,
+        None => FileConfig::default(),
+    };
+    resolve_with(global, file, config_path, sandbox)
+}
+
+fn resolve_with(
+    global: &GlobalArgs,
+    mut file: FileConfig,
+    config_path: Option<PathBuf>,
+    sandbox: Option<SandboxUrls>,
+) -> anyhow::Result<Settings> {
+    let env_section = match &global.env {
+        None => EnvSection::default(),
+        Some(name) => match file.env.remove(name) {
+            Some(section) => section,
+            None => {
+                let known: Vec<&str> = file.env.keys().map(String::as_str).collect();
+                match &config_path {
+                    None => bail!(
+                        "environment `{name}` requested but no config file was found (looked for ./{DEFAULT_CONFIG}; pass -c FILE)"
+                    ),
+                    Some(path) if known.is_empty() => {
+                        bail!(
+                            "environment `{name}` is not defined in {}: it has no [env.*] sections",
+                            path.display()
+                        )
+                    }
+                    Some(path) => bail!(
+                        "environment `{name}` is not defined in {} (defined: {})",
+                        path.display(),
+                        known.join(", ")
+                    ),
+                }
+            }
+        },
+    };
+    let postgres = merge_postgres(file.postgres, env_section.postgres);
+    let migrations = merge_migrations(file.migrations, env_section.migrations);
+    let mongo = merge_mongo(file.mongo, env_section.mongo);
+    let redis = merge_redis(file.redis, env_section.redis);
+    let seeds = merge_seeds(file.seeds, env_section.seeds);
+    let output = OutputSection {
+        format: env_section.output.format.or(file.output.format),
+    };
+    let sandbox = sandbox.unwrap_or_default();
+
+    let pg_url = sandbox
+        .postgres
+        .clone()
+        .or_else(|| global.database_url.clone().filter(|u| !u.is_empty()))
+        .or_else(|| postgres.url.clone().map(|s| s.0).filter(|u| !u.is_empty()));
+    let postgres_settings = match pg_url {
+        None => None,
+        Some(url) => {
+            let connect_timeout = postgres
+                .connect_timeout
+                .map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0);
+            let target = PgTarget::parse(
+                &url,
+                postgres.sslmode.as_ref().map(|s| s.0.as_str()),
+                postgres.sslrootcert.as_ref().map(ConfigString::path),
+                connect_timeout,
+            )?;
+            let history_table = postgres
+                .history_table
+                .map_or_else(|| DEFAULT_HISTORY_TABLE.to_string(), |s| s.0);
+            validate_table_name(&history_table)?;
+            Some(PgSettings {
+                target,
+                history_table,
+                lock_timeout: nonzero(postgres.lock_timeout).or(Some(DEFAULT_LOCK_TIMEOUT)),
+                statement_timeout: nonzero(postgres.statement_timeout),
+                lock_wait: postgres.lock_wait.map_or(DEFAULT_LOCK_WAIT, |d| d.0),
+            })
+        }
+    };
+    // A lock_timeout of "0" means "no limit": `nonzero` turned it into None above, but the
+    // default must not come back in that case.
+    let postgres_settings = postgres_settings.map(|mut pg| {
+        if postgres.lock_timeout.is_some_and(|d| d.0.is_zero()) {
+            pg.lock_timeout = None;
+        }
+        pg
+    });
+
+    let mongo_url = sandbox
+        .mongo
+        .clone()
+        .or_else(|| global.mongodb_url.clone().filter(|u| !u.is_empty()))
+        .or_else(|| mongo.url.clone().map(|s| s.0).filter(|u| !u.is_empty()));
+    let redis_url = sandbox
+        .redis
+        .clone()
+        .or_else(|| global.redis_url.clone().filter(|u| !u.is_empty()))
+        .or_else(|| redis.url.clone().map(|s| s.0).filter(|u| !u.is_empty()));
+
+    Ok(Settings {
+        config_path,
+        env_name: global.env.clone(),
+        protected: env_section.protected.unwrap_or(false),
+        postgres: postgres_settings,
+        mongo: mongo_url.map(|url| MongoSettings {
+            url: crate::redact::SecretUrl::new(url),
+            database: mongo.database.map(|s| s.0),
+        }),
+        redis: redis_url.map(|url| RedisSettings {
+            url: crate::redact::SecretUrl::new(url),
+        }),
+        migrations_dir: global
+            .migrations
+            .clone()
+            .or_else(|| migrations.dir.map(|d| d.path()))
+            .unwrap_or_else(|| PathBuf::from("migrations")),
+        mongo_migrations_dir: global
+            .mongo_migrations
+            .clone()
+            .or_else(|| mongo.migrations.map(|d| d.path()))
+            .unwrap_or_else(|| PathBuf::from("mongo_migrations")),
+        seeds_dir: global
+            .seeds
+            .clone()
+            .or_else(|| seeds.dir.map(|d| d.path()))
+            .unwrap_or_else(|| PathBuf::from("seeds")),
+        default_seed_env: seeds.default_env.map(|s| s.0),
+        versioning: migrations.versioning.unwrap_or_default(),
+        allow_out_of_order: migrations.allow_out_of_order.unwrap_or(false),
+        output: OutputSettings {
+            format: global.format.or(output.format).unwrap_or_default(),
+            quiet: global.quiet,
+            verbose: global.verbose,
+            color: color_enabled(),
+        },
+        assume_yes: global.yes,
+    })
+}
+
+fn nonzero(setting: Option<DurationSetting>) -> Option<Duration> {
+    setting.map(|d| d.0).filter(|d| !d.is_zero())
+}
+
+/// History table names are spliced into SQL, so only plain (optionally schema-qualified)
+/// identifiers are accepted.
+fn validate_table_name(name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name.split('.').count() <= 2
+        && name.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                && !part.starts_with(|c: char| c.is_ascii_digit())
+        });
+    if ok {
+        Ok(())
+    } else {
+        bail!(
+            "invalid postgres.history_table `{name}`: use a lowercase identifier, optionally schema-qualified"
+        )
+    }
+}
+
+macro_rules! overlay {
+    ($base:expr, $over:expr; $($field:ident),+) => {{
+        let (base, over) = ($base, $over);
+        let mut merged = base;
+        $( if over.$field.is_some() { merged.$field = over.$field; } )+
+        merged
+    }};
+}
+
+fn merge_postgres(base: PostgresSection, over: PostgresSection) -> PostgresSection {
+    overlay!(base, over; url, history_table, lock_timeout, statement_timeout, connect_timeout, lock_wait, sslmode, sslrootcert)
+}
+
+fn merge_migrations(base: MigrationsSection, over: MigrationsSection) -> MigrationsSection {
+    overlay!(base, over; dir, versioning, allow_out_of_order)
+}
+
+fn merge_mongo(base: MongoSection, over: MongoSection) -> MongoSection {
+    overlay!(base, over; url, database, migrations)
+}
+
+fn merge_redis(base: RedisSection, over: RedisSection) -> RedisSection {
+    overlay!(base, over; url)
+}
+
+fn merge_seeds(base: SeedsSection, over: SeedsSection) -> SeedsSection {
+    overlay!(base, over; dir, default_env)
+}
+
+impl Settings {
+    /// The PostgreSQL settings, or a clear error naming the ways to give a URL.
+    pub fn require_postgres(&self) -> anyhow::Result<&PgSettings> {
+        self.postgres.as_ref().context(
+            "no PostgreSQL URL: pass --database-url, set DATABASE_URL, set [postgres] url in migrate.toml, or use --sandbox",
+        )
+    }
+
+    pub fn config_dir(&self) -> &Path {
+        self.config_path
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or_else(|| Path::new("."))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn global() -> GlobalArgs {
+        GlobalArgs::default()
+    }
+
+    fn file(text: &str) -> FileConfig {
+        file::parse(text, Path::new("migrate.toml")).unwrap()
+    }
+
+    #[test]
+    fn flags_beat_env_section_beat_file_beat_defaults() {
+        let text = r#"
+            [postgres]
+            url = "postgres://base@localhost/base"
+            lock_timeout = "3s"
+            [migrations]
+            dir = "db/migrations"
+            [env.ci]
+            protected = true
+            [env.ci.postgres]
+            url = "postgres://ci@localhost/ci"
+        "#;
+        let settings = resolve_with(&global(), file(text), None, None).unwrap();
+        let pg = settings.postgres.as_ref().unwrap();
+        assert_eq!(pg.target.database(), "base");
+        assert_eq!(pg.lock_timeout, Some(Duration::from_secs(3)));
+        assert_eq!(settings.migrations_dir, PathBuf::from("db/migrations"));
+        assert!(!settings.protected);
+
+        let mut args = global();
+        args.env = Some("ci".into());
+        let settings = resolve_with(&args, file(text), None, None).unwrap();
+        assert_eq!(settings.postgres.as_ref().unwrap().target.database(), "ci");
+        assert!(settings.protected);
+
+        args.database_url = Some("postgres://flag@localhost/flag".into());
+        args.migrations = Some(PathBuf::from("other"));
+        let settings = resolve_with(&args, file(text), None, None).unwrap();
+        assert_eq!(
+            settings.postgres.as_ref().unwrap().target.database(),
+            "flag"
+        );
+        assert_eq!(settings.migrations_dir, PathBuf::from("other"));
+    }
+
+    #[test]
+    fn defaults_without_a_file() {
+        let settings = resolve_with(&global(), FileConfig::default(), None, None).unwrap();
+        assert!(settings.postgres.is_none());
+        assert_eq!(settings.migrations_dir, PathBuf::from("migrations"));
+        assert_eq!(settings.versioning, Versioning::Sequential);
+        assert!(settings.require_postgres().is_err());
+    }
+
+    #[test]
+    fn unknown_env_is_an_error_naming_the_known_ones() {
+        let mut args = global();
+        args.env = Some("prod".into());
+        let err = resolve_with(
+            &args,
+            file("[env.dev]\n[env.ci]\n"),
+            Some(PathBuf::from("migrate.toml")),
+            None,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("defined: ci, dev"), "{err}");
+    }
+
+    #[test]
+    fn zero_lock_timeout_means_none() {
+        let mut args = global();
+        args.database_url = Some("postgres://localhost/x".into());
+        let settings = resolve_with(
+            &args,
+            file("[postgres]\nlock_timeout = \"0\"\n"),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(settings.postgres.unwrap().lock_timeout, None);
+    }
+
+    #[test]
+    fn history_table_names_are_checked() {
+        assert!(validate_table_name("migrate_history").is_ok());
+        assert!(validate_table_name("ops.migrate_history").is_ok());
+        assert!(validate_table_name("x; drop table y").is_err());
+        assert!(validate_table_name("a.b.c").is_err());
+    }
+}

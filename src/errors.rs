@@ -1,0 +1,87 @@
+//! Errors as users read them: one line, then context lines, then hints.
+
+/// An error that already knows how it should be shown.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Detailed {
+    pub message: String,
+    pub context: Vec<String>,
+    pub hints: Vec<String>,
+}
+
+impl Detailed {
+    pub fn new(message: impl Into<String>) -> Self {
+        Detailed {
+            message: message.into(),
+            context: Vec::new(),
+            hints: Vec::new(),
+        }
+    }
+
+    pub fn context(mut self, line: impl Into<String>) -> Self {
+        self.context.push(line.into());
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+}
+
+pub struct Rendered {
+    pub message: String,
+    pub context: Vec<String>,
+    pub hints: Vec<String>,
+}
+
+/// Flattens an error chain. Passwords are redacted from every line, whatever produced it.
+pub fn render(error: &anyhow::Error) -> Rendered {
+    let redact = |text: String| crate::redact::redact_url(&text);
+    if let Some(detailed) = error.downcast_ref::<Detailed>() {
+        return Rendered {
+            message: redact(detailed.message.clone()),
+            context: detailed.context.iter().cloned().map(redact).collect(),
+            hints: detailed.hints.iter().cloned().map(redact).collect(),
+        };
+    }
+    let mut chain = error.chain();
+    let mut message = chain.next().map(|e| e.to_string()).unwrap_or_default();
+    let mut context = Vec::new();
+    let mut hints = Vec::new();
+    for cause in chain {
+        if let Some(detailed) = cause.downcast_ref::<Detailed>() {
+            message = format!("{message}: {}", detailed.message);
+            context.extend(detailed.context.iter().cloned());
+            hints.extend(detailed.hints.iter().cloned());
+            continue;
+        }
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            context.push(format!("caused by: {text}"));
+        }
+    }
+    Rendered {
+        message: redact(message),
+        context: context.into_iter().map(redact).collect(),
+        hints: hints.into_iter().map(redact).collect(),
+    }
+}
+
+/// The process outcome of a command that ran to completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0: success or clean.
+    Clean,
+    /// Exit 2: a check found problems (drift, validate, lint, verify).
+    Problems,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Clean => 0,
+            Outcome::Problems => 2,
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! `migrate` as a library: the command-line binary and the integration-test harness share it.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod errors;
+pub mod output;
+pub mod postgres;
+pub mod redact;
+pub mod sandbox;
+
+/// This tool's version, recorded in every history row.
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

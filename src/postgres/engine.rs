@@ -1,0 +1,639 @@
+//! Runs plans against PostgreSQL: one transaction per migration (its history row included), or
+//! statement by statement with recorded progress for `-- migrate:no-transaction` files.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+use super::history::{HistoryRow, HistoryTable};
+use super::lock::{self, Held, LockKey};
+use super::migration::{Migration, MigrationSet, TimeoutOverride};
+use super::plan::{Action, Step};
+use super::splitter;
+use crate::config::PgSettings;
+use crate::errors::Detailed;
+use crate::output::Printer;
+
+/// A connection plus what the engine needs to know about the database.
+pub struct Session {
+    pub client: Client,
+    pub history: HistoryTable,
+    pub settings: PgSettings,
+}
+
+impl Session {
+    pub async fn open(settings: &PgSettings) -> anyhow::Result<Session> {
+        let application_name = format!(
+            "migrate {} on {} pid {}",
+            crate::TOOL_VERSION,
+            hostname(),
+            std::process::id()
+        );
+        let client = settings.target.connect(&application_name).await?;
+        Ok(Session {
+            client,
+            history: HistoryTable::new(&settings.history_table),
+            settings: settings.clone(),
+        })
+    }
+
+    /// History rows; an absent table reads as empty (nothing is created).
+    pub async fn read_history(&self) -> anyhow::Result<Vec<HistoryRow>> {
+        self.history
+            .read(&self.client)
+            .await
+            .map_err(|err| query_error("cannot read the history table", &err))
+    }
+
+    /// Takes the migration lock (polling, reporting the holder), then makes sure the history
+    /// table exists.
+    pub async fn lock(&self, printer: &Printer) -> anyhow::Result<Held> {
+        let key = LockKey::for_table(&self.history.qualified());
+        let held = lock::acquire(
+            &self.client,
+            key,
+            self.settings.lock_wait,
+            |holder, waited| {
+                let who = holder.map_or_else(|| "another session".to_string(), |h| h.to_string());
+                printer.step(format!(
+                    "waiting for the migration lock held by {who} ({}s so far)",
+                    waited.as_secs()
+                ));
+            },
+        )
+        .await?;
+        self.history
+            .ensure(&self.client)
+            .await
+            .map_err(|err| query_error("cannot create the history table", &err))?;
+        Ok(held)
+    }
+
+    pub async fn unlock(&self, held: Held) -> anyhow::Result<()> {
+        lock::release(&self.client, held).await
+    }
+
+    pub async fn server_version(&self) -> anyhow::Result<String> {
+        let row = self.client.query_one("SHOW server_version", &[]).await?;
+        Ok(row.get(0))
+    }
+}
+
+/// What happened to one step.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepResult {
+    #[serde(flatten)]
+    pub step: Step,
+    pub execution_ms: u64,
+}
+
+/// Runs the steps in order, stopping at the first failure. Each finished step is reported
+/// through the printer as it completes.
+pub async fn execute(
+    session: &Session,
+    held: &Held,
+    set: &MigrationSet,
+    steps: &[Step],
+    printer: &Printer,
+) -> anyhow::Result<Vec<StepResult>> {
+    let mut results = Vec::with_capacity(steps.len());
+    let bar = printer.progress(steps.len() as u64, "migrating");
+    for step in steps {
+        let migration = match step.version {
+            Some(version) => set.by_version(version),
+            None => set.repeatable_by_name(&step.name),
+        }
+        // Plans are built from this same set, so every step has its file.
+        .ok_or_else(|| anyhow::anyhow!("internal error: no file for {}", step.label()))?;
+        bar.set_message(step.label());
+        let started = Instant::now();
+        let outcome = match (step.action, migration.no_transaction) {
+            (Action::Apply | Action::Reapply, false) => {
+                apply_in_transaction(session, held, migration).await
+            }
+            (Action::Apply | Action::Reapply, true) => {
+                apply_statement_by_statement(session, migration, printer).await
+            }
+            (Action::Revert, false) => revert_in_transaction(session, held, migration).await,
+            (Action::Revert, true) => revert_statement_by_statement(session, migration).await,
+        };
+        let execution_ms = started.elapsed().as_millis() as u64;
+        if let Err(error) = outcome {
+            bar.finish_and_clear();
+            let before = if results.is_empty() {
+                "no migration was completed in this run".to_string()
+            } else {
+                format!(
+                    "{} migration{} completed before it in this run",
+                    results.len(),
+                    if results.len() == 1 { " was" } else { "s were" }
+                )
+            };
+            return Err(error.context(before).into());
+        }
+        bar.inc(1);
+        bar.suspend(|| {
+            let verb = match step.action {
+                Action::Apply => "applied",
+                Action::Reapply => "re-applied",
+                Action::Revert => "reverted",
+            };
+            printer.step(format!(
+                "{verb} {} ({})",
+                step.label(),
+                crate::output::human_ms(execution_ms)
+            ));
+        });
+        results.push(StepResult {
+            step: step.clone(),
+            execution_ms,
+        });
+    }
+    bar.finish_and_clear();
+    Ok(results)
+}
+
+fn timeout_sql(scope: &str, setting: &str, value: Option<Duration>) -> String {
+    let ms = value.map_or(0, |d| d.as_millis());
+    format!("SET {scope}{setting} = '{ms}ms';")
+}
+
+fn effective(override_: Option<TimeoutOverride>, default: Option<Duration>) -> Option<Duration> {
+    match override_ {
+        Some(value) => value,
+        None => default,
+    }
+}
+
+fn timeouts(session: &Session, migration: &Migration, scope: &str) -> String {
+    format!(
+        "{} {}",
+        timeout_sql(
+            scope,
+            "lock_timeout",
+            effective(migration.lock_timeout, session.settings.lock_timeout)
+        ),
+        timeout_sql(
+            scope,
+            "statement_timeout",
+            effective(
+                migration.statement_timeout,
+                session.settings.statement_timeout
+            )
+        )
+    )
+}
+
+async fn apply_in_transaction(
+    session: &Session,
+    held: &Held,
+    migration: &Migration,
+) -> Result<(), Detailed> {
+    let client = &session.client;
+    let statements = split_or_fail(migration, &migration.up, 0)?;
+    client
+        .batch_execute(&format!(
+            "BEGIN; {}",
+            timeouts(session, migration, "LOCAL ")
+        ))
+        .await
+        .map_err(|err| {
+            Detailed::new(format!(
+                "cannot start a transaction: {}",
+                super::connect::describe_error(&err)
+            ))
+        })?;
+    let started = Instant::now();
+    for (index, statement) in statements.iter().enumerate() {
+        if let Err(err) = client.batch_execute(statement.sql).await {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(failure(
+                migration,
+                &migration.up,
+                0,
+                &statements,
+                index,
+                &err,
+                Undo::RolledBack,
+            ));
+        }
+    }
+    let execution_ms = started.elapsed().as_millis() as u64;
+    let record = format!(
+        "{} RETURNING pg_backend_pid()",
+        session.history.record_applied_sql(migration, execution_ms)
+    );
+    let pid = match client.simple_query(&record).await {
+        Ok(messages) => backend_pid(&messages),
+        Err(err) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(Detailed::new(format!(
+                "{} ran but could not be recorded in the history table: {}; it was rolled back",
+                migration.label(),
+                super::connect::describe_error(&err)
+            )));
+        }
+    };
+    if let Some(pid) = pid
+        && let Err(err) = lock::check_same_session(held, pid)
+    {
+        let _ = client.batch_execute("ROLLBACK").await;
+        return Err(Detailed::new(err.to_string()));
+    }
+    client.batch_execute("COMMIT").await.map_err(|err| {
+        Detailed::new(format!(
+            "{} failed at COMMIT: {}",
+            migration.label(),
+            super::connect::describe_error(&err)
+        ))
+        .hint("deferred constraints are checked at commit; the migration was rolled back")
+    })
+}
+
+async fn apply_statement_by_statement(
+    session: &Session,
+    migration: &Migration,
+    printer: &Printer,
+) -> Result<(), Detailed> {
+    let client = &session.client;
+    let statements = split_or_fail(migration, &migration.up, 0)?;
+    let db_error = |context: &str, err: tokio_postgres::Error| {
+        Detailed::new(format!(
+            "{context}: {}",
+            super::connect::describe_error(&err)
+        ))
+    };
+    session
+        .history
+        .begin_progress(client, migration, statements.len())
+        .await
+        .map_err(|err| db_error("cannot record progress in the history table", err))?;
+    client
+        .batch_execute(&timeouts(session, migration, ""))
+        .await
+        .map_err(|err| db_error("cannot set timeouts", err))?;
+    let started = Instant::now();
+    for (index, statement) in statements.iter().enumerate() {
+        if let Some(index_name) = concurrent_index_name(statement.sql) {
+            drop_invalid_index(client, &index_name, printer).await?;
+        }
+        if let Err(err) = client.batch_execute(statement.sql).await {
+            let failure = failure(
+                migration,
+                &migration.up,
+                0,
+                &statements,
+                index,
+                &err,
+                Undo::Dirty,
+            );
+            let _ = session
+                .history
+                .mark_dirty(client, migration, &failure.message)
+                .await;
+            let _ = client
+                .batch_execute("RESET lock_timeout; RESET statement_timeout;")
+                .await;
+            return Err(failure);
+        }
+        session
+            .history
+            .record_progress(client, migration, index + 1)
+            .await
+            .map_err(|err| db_error("cannot record progress in the history table", err))?;
+    }
+    let execution_ms = started.elapsed().as_millis() as u64;
+    client
+        .batch_execute("RESET lock_timeout; RESET statement_timeout;")
+        .await
+        .map_err(|err| db_error("cannot reset timeouts", err))?;
+    session
+        .history
+        .finish_progress(client, migration, execution_ms)
+        .await
+        .map_err(|err| db_error("cannot record completion in the history table", err))
+}
+
+async fn revert_in_transaction(
+    session: &Session,
+    held: &Held,
+    migration: &Migration,
+) -> Result<(), Detailed> {
+    let client = &session.client;
+    let down = migration.down.as_deref().unwrap_or_default();
+    let line_offset = migration.down_first_line.saturating_sub(1);
+    let statements = split_or_fail(migration, down, line_offset)?;
+    client
+        .batch_execute(&format!(
+            "BEGIN; {}",
+            timeouts(session, migration, "LOCAL ")
+        ))
+        .await
+        .map_err(|err| {
+            Detailed::new(format!(
+                "cannot start a transaction: {}",
+                super::connect::describe_error(&err)
+            ))
+        })?;
+    for (index, statement) in statements.iter().enumerate() {
+        if let Err(err) = client.batch_execute(statement.sql).await {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(failure(
+                migration,
+                down,
+                line_offset,
+                &statements,
+                index,
+                &err,
+                Undo::RolledBack,
+            ));
+        }
+    }
+    let delete = format!(
+        "{}; SELECT pg_backend_pid()",
+        session.history.delete_sql(migration)
+    );
+    match client.simple_query(&delete).await {
+        Ok(messages) => {
+            if let Some(pid) = backend_pid(&messages)
+                && let Err(err) = lock::check_same_session(held, pid)
+            {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(Detailed::new(err.to_string()));
+            }
+        }
+        Err(err) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(Detailed::new(format!(
+                "cannot update the history table: {}",
+                super::connect::describe_error(&err)
+            )));
+        }
+    }
+    client.batch_execute("COMMIT").await.map_err(|err| {
+        Detailed::new(format!(
+            "COMMIT failed: {}",
+            super::connect::describe_error(&err)
+        ))
+    })
+}
+
+async fn revert_statement_by_statement(
+    session: &Session,
+    migration: &Migration,
+) -> Result<(), Detailed> {
+    let client = &session.client;
+    let down = migration.down.as_deref().unwrap_or_default();
+    let line_offset = migration.down_first_line.saturating_sub(1);
+    let statements = split_or_fail(migration, down, line_offset)?;
+    let _ = client
+        .batch_execute(&timeouts(session, migration, ""))
+        .await;
+    for (index, statement) in statements.iter().enumerate() {
+        if let Err(err) = client.batch_execute(statement.sql).await {
+            let failure = failure(
+                migration,
+                down,
+                line_offset,
+                &statements,
+                index,
+                &err,
+                Undo::Dirty,
+            );
+            let _ = session
+                .history
+                .mark_dirty(client, migration, &format!("down: {}", failure.message))
+                .await;
+            let _ = client
+                .batch_execute("RESET lock_timeout; RESET statement_timeout;")
+                .await;
+            return Err(failure);
+        }
+    }
+    let _ = client
+        .batch_execute("RESET lock_timeout; RESET statement_timeout;")
+        .await;
+    client
+        .batch_execute(&session.history.delete_sql(migration))
+        .await
+        .map_err(|err| {
+            Detailed::new(format!(
+                "cannot update the history table: {}",
+                super::connect::describe_error(&err)
+            ))
+        })
+}
+
+fn split_or_fail<'a>(
+    migration: &Migration,
+    text: &'a str,
+    line_offset: usize,
+) -> Result<Vec<splitter::Statement<'a>>, Detailed> {
+    splitter::split(text).map_err(|err| {
+        Detailed::new(format!("{}: {err}", migration.path.display())).context(format!(
+            "(lines counted from line {} of the file)",
+            line_offset + 1
+        ))
+    })
+}
+
+fn backend_pid(messages: &[SimpleQueryMessage]) -> Option<i32> {
+    messages.iter().find_map(|message| match message {
+        SimpleQueryMessage::Row(row) => row.get(0).and_then(|v| v.parse().ok()),
+        _ => None,
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Undo {
+    RolledBack,
+    Dirty,
+}
+
+/// Builds the error a user sees when a statement fails: which file and line, the statement,
+/// the server's message, detail and hint, and what state the database is left in.
+fn failure(
+    migration: &Migration,
+    text: &str,
+    line_offset: usize,
+    statements: &[splitter::Statement<'_>],
+    index: usize,
+    err: &tokio_postgres::Error,
+    undo: Undo,
+) -> Detailed {
+    let statement = &statements[index];
+    let (message, position, detail, hint) = match err.as_db_error() {
+        Some(db) => (
+            db.message().to_string(),
+            match db.position() {
+                Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p as usize),
+                _ => None,
+            },
+            db.detail().map(str::to_string),
+            db.hint().map(str::to_string),
+        ),
+        None => (super::connect::describe_error(err), None, None, None),
+    };
+    let line = match position {
+        Some(p) => {
+            let byte = statement.offset + splitter::char_position_to_byte(statement.sql, p);
+            splitter::line_of(text, byte)
+        }
+        None => statement.line,
+    } + line_offset;
+    let mut error =
+        Detailed::new(format!("{} failed: {message}", migration.label())).context(format!(
+            "at {}:{line} (statement {} of {})",
+            migration.path.display(),
+            index + 1,
+            statements.len()
+        ));
+    for (n, source_line) in statement.sql.lines().take(6).enumerate() {
+        error = error.context(format!(
+            "{:>5} | {source_line}",
+            statement.line + line_offset + n
+        ));
+    }
+    if statement.sql.lines().count() > 6 {
+        error = error.context("      | …");
+    }
+    if let Some(detail) = detail {
+        error = error.context(format!("detail: {detail}"));
+    }
+    error = error.context(match undo {
+        Undo::RolledBack => format!("the transaction was rolled back: nothing of {} remains", migration.label()),
+        Undo::Dirty => format!(
+            "{} ran outside a transaction: statements 1..{} completed and it is now recorded as dirty",
+            migration.label(),
+            index
+        ),
+    });
+    if let Some(hint) = hint {
+        error = error.hint(hint);
+    }
+    if message.contains("cannot run inside a transaction block") {
+        error = error.hint("add `-- migrate:no-transaction` at the top of the file to run it statement by statement");
+    }
+    if matches!(undo, Undo::Dirty) {
+        error = error.hint("fix the cause, undo or finish the completed statements by hand, then run `migrate repair`");
+    }
+    if message.contains("lock timeout") {
+        error = error.hint(
+            "another session holds a lock on the table; retry later, or raise `-- migrate:lock-timeout` for this file",
+        );
+    }
+    error
+}
+
+/// The index name of a `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] name` statement.
+fn concurrent_index_name(sql: &str) -> Option<String> {
+    let code: String = sql
+        .lines()
+        .map(|l| l.split("--").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let words: Vec<&str> = code.split_whitespace().collect();
+    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
+    let mut i = 0;
+    if upper.get(i)? != "CREATE" {
+        return None;
+    }
+    i += 1;
+    if upper.get(i)? == "UNIQUE" {
+        i += 1;
+    }
+    if upper.get(i)? != "INDEX" || upper.get(i + 1)? != "CONCURRENTLY" {
+        return None;
+    }
+    i += 2;
+    if upper.get(i)? == "IF" && upper.get(i + 1)? == "NOT" && upper.get(i + 2)? == "EXISTS" {
+        i += 3;
+    }
+    let name = words.get(i)?;
+    if upper[i] == "ON" {
+        return None;
+    }
+    Some(name.split('(').next().unwrap_or(name).to_string())
+}
+
+/// A failed `CREATE INDEX CONCURRENTLY` leaves an INVALID index behind; drop it so the rerun
+/// builds a valid one instead of failing on "already exists" or keeping the broken one.
+async fn drop_invalid_index(
+    client: &Client,
+    name: &str,
+    printer: &Printer,
+) -> Result<(), Detailed> {
+    let row = client
+        .query_opt(
+            "SELECT c.oid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+             WHERE NOT i.indisvalid AND c.oid = to_regclass($1)",
+            &[&name],
+        )
+        .await
+        .map_err(|err| {
+            Detailed::new(format!(
+                "cannot inspect index {name}: {}",
+                super::connect::describe_error(&err)
+            ))
+        })?;
+    if let Some(row) = row {
+        let qualified: String = row.get(0);
+        printer.warn(format!(
+            "dropping INVALID index {qualified} left by an earlier failed CREATE INDEX CONCURRENTLY"
+        ));
+        client
+            .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}"))
+            .await
+            .map_err(|err| {
+                Detailed::new(format!(
+                    "cannot drop invalid index {qualified}: {}",
+                    super::connect::describe_error(&err)
+                ))
+            })?;
+    }
+    Ok(())
+}
+
+/// A database error as a readable line, with context.
+pub fn query_error(context: &str, err: &tokio_postgres::Error) -> anyhow::Error {
+    anyhow::anyhow!("{context}: {}", super::connect::describe_error(err))
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown-host".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_concurrent_index_names() {
+        assert_eq!(
+            concurrent_index_name("CREATE INDEX CONCURRENTLY idx_a ON t (a)").as_deref(),
+            Some("idx_a")
+        );
+        assert_eq!(
+            concurrent_index_name("create unique index concurrently if not exists s.idx_b on t(b)")
+                .as_deref(),
+            Some("s.idx_b")
+        );
+        assert_eq!(
+            concurrent_index_name("CREATE INDEX CONCURRENTLY ON t (a)"),
+            None
+        );
+        assert_eq!(concurrent_index_name("CREATE INDEX idx ON t (a)"), None);
+        assert_eq!(
+            concurrent_index_name("-- build it\nCREATE INDEX CONCURRENTLY idx_c ON t (c)")
+                .as_deref(),
+            Some("idx_c"),
+            "the splitter keeps leading comments; they must not hide the statement"
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! PostgreSQL: connection, migration files, history, lock, planning and execution.
+
+pub mod connect;
+pub mod engine;
+pub mod history;
+pub mod lock;
+pub mod migration;
+pub mod plan;
+pub mod refinery;
+pub mod splitter;
