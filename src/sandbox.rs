@@ -588,6 +588,8 @@ fn prepare_pg_home(layout: &Layout, run_as: Option<OsUser>) -> Result<PathBuf> {
     let svc_dir = layout.svc_dir(Service::Postgres);
     fs::create_dir_all(&svc_dir).with_context(|| format!("cannot create {}", svc_dir.display()))?;
     let Some(user) = run_as else {
+        // Not root: always in place (a `home` record left by a root run would point elsewhere).
+        let _ = fs::remove_file(layout.pg_home_file());
         return Ok(svc_dir);
     };
     let recorded = layout.pg_home();

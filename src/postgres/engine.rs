@@ -31,6 +31,12 @@ impl Session {
             std::process::id()
         );
         let client = settings.target.connect(&application_name).await?;
+        // If this process dies mid-migration, let the server notice within a second (PG 14+)
+        // instead of finishing the statement first: the transaction rolls back and the lock
+        // goes free for the next runner. Older servers do not know the setting; that is fine.
+        let _ = client
+            .batch_execute("SET client_connection_check_interval = 1000")
+            .await;
         Ok(Session {
             client,
             history: HistoryTable::new(&settings.history_table),

@@ -1,0 +1,442 @@
+//! The PostgreSQL engine through the binary, against a real server: concurrency, crashes,
+//! dirty state, checksums and reversibility.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{PgDb, migrate_cmd, pg, run, workdir};
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::create_dir_all(dir.join("migrations")).unwrap();
+    std::fs::write(dir.join("migrations").join(name), text).unwrap();
+}
+
+fn migrate(db: &PgDb, dir: &Path, args: &[&str]) -> support::Run {
+    run(migrate_cmd()
+        .current_dir(dir)
+        .arg("--database-url")
+        .arg(&db.url)
+        .args(args))
+}
+
+fn history_count(db: &PgDb) -> i64 {
+    db.scalar("SELECT count(*) FROM migrate_history")
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn table_exists(db: &PgDb, name: &str) -> bool {
+    db.scalar(&format!("SELECT to_regclass('{name}') IS NOT NULL"))
+        .as_deref()
+        == Some("t")
+}
+
+#[test]
+fn eight_concurrent_runners_apply_each_migration_once() {
+    let db = pg();
+    let dir = workdir();
+    write(
+        dir.path(),
+        "V1__log.sql",
+        "CREATE TABLE applied_log (version int NOT NULL);\nINSERT INTO applied_log VALUES (1);\n-- migrate:down\nDROP TABLE applied_log;\n",
+    );
+    for version in 2..=40 {
+        let text = if version == 20 {
+            "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY t10_name_idx ON t10 (name);\nINSERT INTO applied_log VALUES (20);\n-- migrate:down\nDROP INDEX CONCURRENTLY t10_name_idx;\nDELETE FROM applied_log WHERE version = 20;\n".to_string()
+        } else {
+            format!(
+                "CREATE TABLE t{version} (id bigint PRIMARY KEY, name text);\nINSERT INTO t{version} SELECT g, 'n' || g FROM generate_series(1, 200) g;\nINSERT INTO applied_log VALUES ({version});\n-- migrate:down\nDROP TABLE t{version};\nDELETE FROM applied_log WHERE version = {version};\n"
+            )
+        };
+        write(
+            dir.path(),
+            &format!("V{version}__step_{version}.sql"),
+            &text,
+        );
+    }
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            migrate_cmd()
+                .current_dir(dir.path())
+                .args(["--database-url", &db.url, "up"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let started = Instant::now();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "a runner failed: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(120),
+        "runners took too long: deadlock?"
+    );
+    assert_eq!(history_count(&db), 40);
+    let rows =
+        db.query("SELECT version, count(*) FROM applied_log GROUP BY version HAVING count(*) <> 1");
+    assert!(
+        rows.is_empty(),
+        "migrations applied more than once: {rows:?}"
+    );
+    assert_eq!(
+        db.scalar("SELECT count(DISTINCT version) FROM applied_log")
+            .as_deref(),
+        Some("40")
+    );
+    assert_eq!(
+        db.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 't10_name_idx'::regclass")
+            .as_deref(),
+        Some("t")
+    );
+}
+
+#[test]
+fn killed_runner_leaves_nothing_and_next_up_applies_cleanly() {
+    let db = pg();
+    let dir = workdir();
+    write(
+        dir.path(),
+        "V1__base.sql",
+        "CREATE TABLE base (id int);\n-- migrate:down\nDROP TABLE base;\n",
+    );
+    write(
+        dir.path(),
+        "V2__slow.sql",
+        "CREATE TABLE slow_a (id int);\nSELECT pg_sleep(30);\nCREATE TABLE slow_b (id int);\n-- migrate:down\nDROP TABLE slow_b;\nDROP TABLE slow_a;\n",
+    );
+    let mut child = migrate_cmd()
+        .current_dir(dir.path())
+        .args(["--database-url", &db.url, "up"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let sleeping = db.scalar(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()",
+            db.name
+        ));
+        if sleeping.as_deref() == Some("1") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the slow migration never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SIGKILL: no chance to clean up.
+    unsafe { libc_kill(child.id() as i32, 9) };
+    child.wait().unwrap();
+
+    // The server notices the dead client and rolls back (client_connection_check_interval).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while db
+        .scalar(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND application_name LIKE 'migrate %'",
+            db.name
+        ))
+        .as_deref()
+        != Some("0")
+    {
+        assert!(Instant::now() < deadline, "the killed runner's session did not end");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(table_exists(&db, "base"), "V1 committed before the kill");
+    assert!(
+        !table_exists(&db, "slow_a"),
+        "partial schema of V2 left behind"
+    );
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM migrate_history WHERE version = 2")
+            .as_deref(),
+        Some("0")
+    );
+
+    // V2 was never applied, so its file may change: make the sleep short this time.
+    write(
+        dir.path(),
+        "V2__slow.sql",
+        "CREATE TABLE slow_a (id int);\nSELECT pg_sleep(0.1);\nCREATE TABLE slow_b (id int);\n-- migrate:down\nDROP TABLE slow_b;\nDROP TABLE slow_a;\n",
+    );
+    migrate(&db, dir.path(), &["up"]).assert_ok();
+    assert!(table_exists(&db, "slow_a") && table_exists(&db, "slow_b"));
+    assert_eq!(history_count(&db), 2);
+}
+
+unsafe fn libc_kill(pid: i32, signal: i32) {
+    unsafe extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    unsafe {
+        kill(pid, signal);
+    }
+}
+
+#[test]
+fn failing_no_transaction_statement_leaves_dirty_until_repair() {
+    let db = pg();
+    let dir = workdir();
+    write(
+        dir.path(),
+        "V1__t.sql",
+        "CREATE TABLE t (id int, name text);\n-- migrate:down\nDROP TABLE t;\n",
+    );
+    write(
+        dir.path(),
+        "V2__idx.sql",
+        "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_id_idx ON t (id);\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_name_idx ON t (nme);\n-- migrate:down\nDROP INDEX CONCURRENTLY IF EXISTS t_name_idx;\nDROP INDEX CONCURRENTLY IF EXISTS t_id_idx;\n",
+    );
+    let failed = migrate(&db, dir.path(), &["up"]);
+    failed.assert_code(1);
+    assert!(failed.stderr.contains("V2 idx failed"), "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("V2__idx.sql:3 (statement 2 of 2)"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains("column \"nme\" does not exist"),
+        "{}",
+        failed.stderr
+    );
+
+    let status = migrate(&db, dir.path(), &["status"]);
+    status.assert_ok();
+    assert!(status.stdout.contains("dirty"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("statement 2 of 2"),
+        "{}",
+        status.stdout
+    );
+    let json = migrate(&db, dir.path(), &["--format", "json", "status"]);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["stores"][0]["migrations"][1]["state"], "dirty");
+
+    let refused = migrate(&db, dir.path(), &["up"]);
+    refused.assert_code(1);
+    assert!(refused.stderr.contains("dirty"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("migrate repair"),
+        "{}",
+        refused.stderr
+    );
+    migrate(&db, dir.path(), &["validate"]).assert_code(2);
+
+    // The human fixes the file; repair forgets the dirty record; up runs it again.
+    write(
+        dir.path(),
+        "V2__idx.sql",
+        "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_id_idx ON t (id);\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_name_idx ON t (name);\n-- migrate:down\nDROP INDEX CONCURRENTLY IF EXISTS t_name_idx;\nDROP INDEX CONCURRENTLY IF EXISTS t_id_idx;\n",
+    );
+    let repaired = migrate(&db, dir.path(), &["repair"]);
+    repaired.assert_ok();
+    assert!(
+        repaired.stdout.contains("removed-dirty"),
+        "{}",
+        repaired.stdout
+    );
+    migrate(&db, dir.path(), &["up"]).assert_ok();
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM migrate_history WHERE state = 'applied'")
+            .as_deref(),
+        Some("2")
+    );
+    assert!(table_exists(&db, "t_name_idx"));
+    migrate(&db, dir.path(), &["validate"]).assert_ok();
+}
+
+#[test]
+fn invalid_index_from_failed_concurrent_build_is_rebuilt() {
+    let db = pg();
+    let dir = workdir();
+    write(
+        dir.path(),
+        "V1__t.sql",
+        "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1), (1);\n-- migrate:down\nDROP TABLE t;\n",
+    );
+    write(
+        dir.path(),
+        "V2__uniq.sql",
+        "-- migrate:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_id_key ON t (id);\n-- migrate:down\nDROP INDEX CONCURRENTLY IF EXISTS t_id_key;\n",
+    );
+    migrate(&db, dir.path(), &["up"]).assert_code(1);
+    assert_eq!(
+        db.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 't_id_key'::regclass")
+            .as_deref(),
+        Some("f"),
+        "PostgreSQL leaves an INVALID index behind"
+    );
+    db.execute("DELETE FROM t WHERE ctid = (SELECT max(ctid) FROM t)");
+    migrate(&db, dir.path(), &["repair"]).assert_ok();
+    let rerun = migrate(&db, dir.path(), &["up"]);
+    rerun.assert_ok();
+    assert!(
+        rerun.stderr.contains("dropping INVALID index"),
+        "{}",
+        rerun.stderr
+    );
+    assert_eq!(
+        db.scalar("SELECT indisvalid FROM pg_index WHERE indexrelid = 't_id_key'::regclass")
+            .as_deref(),
+        Some("t")
+    );
+}
+
+#[test]
+fn editing_an_applied_file_fails_validate_but_line_endings_do_not() {
+    let db = pg();
+    let dir = workdir();
+    let text = "CREATE TABLE a (id int);\nCREATE TABLE b (id int);\n-- migrate:down\nDROP TABLE b;\nDROP TABLE a;\n";
+    write(dir.path(), "V1__ab.sql", text);
+    migrate(&db, dir.path(), &["up"]).assert_ok();
+    migrate(&db, dir.path(), &["validate"]).assert_ok();
+
+    write(dir.path(), "V1__ab.sql", &text.replace('\n', "\r\n"));
+    let crlf = migrate(&db, dir.path(), &["validate"]);
+    crlf.assert_ok();
+
+    write(
+        dir.path(),
+        "V1__ab.sql",
+        &text.replace("b (id int)", "b (id bigint)"),
+    );
+    let edited = migrate(&db, dir.path(), &["validate"]);
+    edited.assert_code(2);
+    assert!(edited.stdout.contains("V1__ab.sql"), "{}", edited.stdout);
+    assert!(edited.stdout.contains("modified"), "{}", edited.stdout);
+    let up = migrate(&db, dir.path(), &["up"]);
+    up.assert_code(1);
+    assert!(up.stderr.contains("modified"), "{}", up.stderr);
+
+    let repaired = migrate(&db, dir.path(), &["repair"]);
+    repaired.assert_ok();
+    assert!(
+        repaired.stdout.contains("checksum-updated"),
+        "{}",
+        repaired.stdout
+    );
+    migrate(&db, dir.path(), &["validate"]).assert_ok();
+}
+
+fn schema_dump(db: &PgDb) -> String {
+    let output = Command::new("pg_dump")
+        .args([
+            "--schema-only",
+            "--no-owner",
+            "--exclude-table=migrate_history",
+            "-d",
+            &db.url,
+        ])
+        .output()
+        .expect("pg_dump must be installed");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        // pg_dump 15.14+ writes a random \restrict key per dump.
+        .filter(|line| !line.starts_with("\\restrict") && !line.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn down_then_up_restores_the_same_schema() {
+    let db = pg();
+    let dir = workdir();
+    write(
+        dir.path(),
+        "V1__types.sql",
+        "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');\nCREATE TABLE person (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL, mood mood DEFAULT 'ok', tags text[] NOT NULL DEFAULT '{}', updated_at timestamptz NOT NULL DEFAULT now());\nCREATE INDEX person_tags_idx ON person USING gin (tags);\n-- migrate:down\nDROP TABLE person;\nDROP TYPE mood;\n",
+    );
+    write(
+        dir.path(),
+        "V2__trigger.sql",
+        "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n  NEW.updated_at := now();\n  RETURN NEW;\nEND;\n$$;\nCREATE TRIGGER person_touch BEFORE UPDATE ON person FOR EACH ROW EXECUTE FUNCTION touch();\nALTER TABLE person ENABLE ROW LEVEL SECURITY;\nALTER TABLE person FORCE ROW LEVEL SECURITY;\nCREATE POLICY person_self ON person USING (name = current_user) WITH CHECK (name = current_user);\n-- migrate:down\nDROP POLICY person_self ON person;\nALTER TABLE person NO FORCE ROW LEVEL SECURITY;\nALTER TABLE person DISABLE ROW LEVEL SECURITY;\nDROP TRIGGER person_touch ON person;\nDROP FUNCTION touch();\n",
+    );
+    write(
+        dir.path(),
+        "V3__mv.sql",
+        "CREATE MATERIALIZED VIEW mood_counts AS SELECT mood, count(*) AS n FROM person GROUP BY mood;\nCREATE UNIQUE INDEX mood_counts_key ON mood_counts (mood);\nCREATE FUNCTION add(a int, b int) RETURNS int LANGUAGE sql IMMUTABLE BEGIN ATOMIC SELECT a + b; END;\n-- migrate:down\nDROP FUNCTION add(int, int);\nDROP MATERIALIZED VIEW mood_counts;\n",
+    );
+    write(
+        dir.path(),
+        "V4__idx.sql",
+        "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY person_name_idx ON person (lower(name)) WHERE mood <> 'sad';\n-- migrate:down\nDROP INDEX CONCURRENTLY person_name_idx;\n",
+    );
+    migrate(&db, dir.path(), &["up"]).assert_ok();
+    let before = schema_dump(&db);
+    let down = migrate(&db, dir.path(), &["down", "--to", "0", "--yes"]);
+    down.assert_ok();
+    assert_eq!(history_count(&db), 0);
+    assert!(!table_exists(&db, "person"));
+    migrate(&db, dir.path(), &["up"]).assert_ok();
+    assert_eq!(schema_dump(&db), before);
+
+    migrate(&db, dir.path(), &["down", "--steps", "2", "--yes"]).assert_ok();
+    assert_eq!(history_count(&db), 2);
+    migrate(&db, dir.path(), &["up"]).assert_ok();
+    assert_eq!(schema_dump(&db), before);
+}
+
+#[test]
+fn waiting_runner_reports_the_lock_holder() {
+    let db = pg();
+    let dir = workdir();
+    write(
+        dir.path(),
+        "V1__slow.sql",
+        "SELECT pg_sleep(3);\nCREATE TABLE done (id int);\n-- migrate:down\nDROP TABLE done;\n",
+    );
+    let first = migrate_cmd()
+        .current_dir(dir.path())
+        .args(["--database-url", &db.url, "up"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while db
+        .scalar(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND query LIKE '%pg_sleep(3)%' AND pid <> pg_backend_pid()",
+            db.name
+        ))
+        .as_deref()
+        != Some("1")
+    {
+        assert!(Instant::now() < deadline, "first runner never started its migration");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let second = migrate(&db, dir.path(), &["up"]);
+    second.assert_ok();
+    assert!(
+        second
+            .stderr
+            .contains("waiting for the migration lock held by pid"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("migrate "),
+        "the holder's application name names the tool: {}",
+        second.stderr
+    );
+    assert!(first.wait_with_output().unwrap().status.success());
+    assert_eq!(history_count(&db), 1);
+}
