@@ -329,6 +329,12 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_parses() {
+        let text = include_str!("../../config.example.toml");
+        parse(text, Path::new("config.example.toml")).unwrap();
+    }
+
+    #[test]
     fn env_sections_parse() {
         let text = "[env.prod]\nprotected = true\n[env.prod.postgres]\nurl = \"postgres://prod\"\n";
         let config = parse(text, Path::new("m.toml")).unwrap();
