@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
-use native_tls::{Certificate, TlsConnector};
-use postgres_native_tls::MakeTlsConnector;
+use anyhow::bail;
 use tokio_postgres::config::{Host, SslMode as DriverSslMode};
 use tokio_postgres::{Client, Config, NoTls};
 
@@ -155,7 +153,19 @@ impl PgTarget {
             .unwrap_or(Duration::from_secs(10));
         let tls = match self.ssl_mode {
             SslMode::Disable => None,
-            _ => Some(self.tls_connector()?),
+            mode => {
+                let setup = super::tls::TlsSetup {
+                    mode,
+                    root_cert: self.root_cert.clone(),
+                };
+                // Fail early on an unreadable root certificate instead of mid-handshake.
+                if let Some(path) = &self.root_cert
+                    && !path.is_file()
+                {
+                    bail!("sslrootcert {} does not exist", path.display());
+                }
+                Some(super::tls::LazyTls::new(setup))
+            }
         };
         // The driver's timeout covers each TCP connect; this one also covers TLS and auth.
         let attempt = async {
@@ -187,36 +197,6 @@ impl PgTarget {
             )),
             Ok(Ok(client)) => Ok(client),
         }
-    }
-
-    fn tls_connector(&self) -> anyhow::Result<MakeTlsConnector> {
-        let mut builder = TlsConnector::builder();
-        match self.ssl_mode {
-            // As libpq: `prefer`/`require` encrypt without verifying, unless a root certificate
-            // was given, in which case `require` verifies the chain like `verify-ca`.
-            SslMode::Disable | SslMode::Prefer => {
-                builder.danger_accept_invalid_certs(true);
-                builder.danger_accept_invalid_hostnames(true);
-            }
-            SslMode::Require if self.root_cert.is_none() => {
-                builder.danger_accept_invalid_certs(true);
-                builder.danger_accept_invalid_hostnames(true);
-            }
-            SslMode::Require | SslMode::VerifyCa => {
-                builder.danger_accept_invalid_hostnames(true);
-            }
-            SslMode::VerifyFull => {}
-        }
-        if let Some(path) = &self.root_cert {
-            let pem = std::fs::read(path)
-                .with_context(|| format!("cannot read sslrootcert {}", path.display()))?;
-            let cert = Certificate::from_pem(&pem).with_context(|| {
-                format!("sslrootcert {} is not a PEM certificate", path.display())
-            })?;
-            builder.add_root_certificate(cert);
-        }
-        let connector = builder.build().context("cannot set up TLS")?;
-        Ok(MakeTlsConnector::new(connector))
     }
 }
 

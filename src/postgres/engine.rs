@@ -196,65 +196,124 @@ async fn apply_in_transaction(
     held: &Held,
     migration: &Migration,
 ) -> Result<(), Detailed> {
-    let client = &session.client;
-    let statements = split_or_fail(migration, &migration.up, 0)?;
-    client
-        .batch_execute(&format!(
-            "BEGIN; {}",
-            timeouts(session, migration, "LOCAL ")
-        ))
-        .await
-        .map_err(|err| {
-            Detailed::new(format!(
-                "cannot start a transaction: {}",
-                super::connect::describe_error(&err)
-            ))
-        })?;
-    let started = Instant::now();
-    for (index, statement) in statements.iter().enumerate() {
-        if let Err(err) = client.batch_execute(statement.sql).await {
-            let _ = client.batch_execute("ROLLBACK").await;
-            return Err(failure(
-                migration,
-                &migration.up,
-                0,
-                &statements,
-                index,
-                &err,
-                Undo::RolledBack,
-            ));
-        }
-    }
-    let execution_ms = started.elapsed().as_millis() as u64;
     let record = format!(
         "{} RETURNING pg_backend_pid()",
-        session.history.record_applied_sql(migration, execution_ms)
+        session.history.record_applied_sql(migration)
     );
-    let pid = match client.simple_query(&record).await {
-        Ok(messages) => backend_pid(&messages),
-        Err(err) => {
-            let _ = client.batch_execute("ROLLBACK").await;
-            return Err(Detailed::new(format!(
-                "{} ran but could not be recorded in the history table: {}; it was rolled back",
-                migration.label(),
-                super::connect::describe_error(&err)
-            )));
-        }
+    run_pipelined(session, held, migration, &migration.up, 0, &record).await
+}
+
+/// Runs one transactional migration as a pipeline: `BEGIN` and timeouts, each statement as its
+/// own query, then the history change and `COMMIT`, all sent before the first answer comes
+/// back. A failing statement aborts the transaction, so everything after it (the `COMMIT`
+/// included) fails or rolls back; the answers say exactly which statement failed first.
+async fn run_pipelined(
+    session: &Session,
+    held: &Held,
+    migration: &Migration,
+    text: &str,
+    line_offset: usize,
+    history_sql: &str,
+) -> Result<(), Detailed> {
+    use futures_util::future::{BoxFuture, FutureExt, MaybeDone, maybe_done};
+
+    let client = &session.client;
+    let statements = split_or_fail(migration, text, line_offset)?;
+    let begin = format!("BEGIN; {}", timeouts(session, migration, "LOCAL "));
+    let finish = format!("{history_sql}; COMMIT");
+    type Answer = Result<Option<i32>, tokio_postgres::Error>;
+    let mut requests: Vec<std::pin::Pin<Box<MaybeDone<BoxFuture<'_, Answer>>>>> =
+        Vec::with_capacity(statements.len() + 2);
+    requests.push(Box::pin(maybe_done(
+        client
+            .batch_execute(&begin)
+            .map(|r| r.map(|()| None))
+            .boxed(),
+    )));
+    for statement in &statements {
+        requests.push(Box::pin(maybe_done(
+            client
+                .batch_execute(statement.sql)
+                .map(|r| r.map(|()| None))
+                .boxed(),
+        )));
+    }
+    requests.push(Box::pin(maybe_done(
+        client
+            .simple_query(&finish)
+            .map(|r| r.map(|messages| backend_pid(&messages)))
+            .boxed(),
+    )));
+    // Poll each request once, in order, so they are queued on the connection in order; then
+    // wait for all answers.
+    for request in requests.iter_mut() {
+        let _ = futures_util::poll!(request.as_mut());
+    }
+    for request in requests.iter_mut() {
+        request.as_mut().await;
+    }
+    let mut answers: Vec<Answer> = requests
+        .iter_mut()
+        .map(|request| {
+            request
+                .as_mut()
+                .take_output()
+                // Every request was awaited to completion just above.
+                .unwrap_or(Ok(None))
+        })
+        .collect();
+    let finish_answer = answers.pop().unwrap_or(Ok(None));
+    let begin_answer = if answers.is_empty() {
+        Ok(None)
+    } else {
+        answers.remove(0)
     };
-    if let Some(pid) = pid
-        && let Err(err) = lock::check_same_session(held, pid)
+    if let Err(err) = begin_answer {
+        let _ = client.batch_execute("ROLLBACK").await;
+        return Err(Detailed::new(format!(
+            "cannot start a transaction: {}",
+            super::connect::describe_error(&err)
+        )));
+    }
+    if let Some((index, err)) = answers
+        .into_iter()
+        .enumerate()
+        .find_map(|(index, answer)| answer.err().map(|err| (index, err)))
     {
         let _ = client.batch_execute("ROLLBACK").await;
-        return Err(Detailed::new(err.to_string()));
+        return Err(failure(
+            migration,
+            text,
+            line_offset,
+            &statements,
+            index,
+            &err,
+            Undo::RolledBack,
+        ));
     }
-    client.batch_execute("COMMIT").await.map_err(|err| {
-        Detailed::new(format!(
-            "{} failed at COMMIT: {}",
-            migration.label(),
-            super::connect::describe_error(&err)
-        ))
-        .hint("deferred constraints are checked at commit; the migration was rolled back")
-    })
+    match finish_answer {
+        Err(err) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(Detailed::new(format!(
+                "{} failed when recording it or at COMMIT: {}",
+                migration.label(),
+                super::connect::describe_error(&err)
+            ))
+            .context(format!(
+                "the transaction was rolled back: nothing of {} remains",
+                migration.label()
+            ))
+            .hint("deferred constraints are checked at COMMIT"))
+        }
+        Ok(pid) => {
+            if let Some(pid) = pid
+                && let Err(err) = lock::check_same_session(held, pid)
+            {
+                return Err(Detailed::new(err.to_string()));
+            }
+            Ok(())
+        }
+    }
 }
 
 async fn apply_statement_by_statement(
@@ -326,63 +385,13 @@ async fn revert_in_transaction(
     held: &Held,
     migration: &Migration,
 ) -> Result<(), Detailed> {
-    let client = &session.client;
     let down = migration.down.as_deref().unwrap_or_default();
     let line_offset = migration.down_first_line.saturating_sub(1);
-    let statements = split_or_fail(migration, down, line_offset)?;
-    client
-        .batch_execute(&format!(
-            "BEGIN; {}",
-            timeouts(session, migration, "LOCAL ")
-        ))
-        .await
-        .map_err(|err| {
-            Detailed::new(format!(
-                "cannot start a transaction: {}",
-                super::connect::describe_error(&err)
-            ))
-        })?;
-    for (index, statement) in statements.iter().enumerate() {
-        if let Err(err) = client.batch_execute(statement.sql).await {
-            let _ = client.batch_execute("ROLLBACK").await;
-            return Err(failure(
-                migration,
-                down,
-                line_offset,
-                &statements,
-                index,
-                &err,
-                Undo::RolledBack,
-            ));
-        }
-    }
-    let delete = format!(
+    let forget = format!(
         "{}; SELECT pg_backend_pid()",
         session.history.delete_sql(migration)
     );
-    match client.simple_query(&delete).await {
-        Ok(messages) => {
-            if let Some(pid) = backend_pid(&messages)
-                && let Err(err) = lock::check_same_session(held, pid)
-            {
-                let _ = client.batch_execute("ROLLBACK").await;
-                return Err(Detailed::new(err.to_string()));
-            }
-        }
-        Err(err) => {
-            let _ = client.batch_execute("ROLLBACK").await;
-            return Err(Detailed::new(format!(
-                "cannot update the history table: {}",
-                super::connect::describe_error(&err)
-            )));
-        }
-    }
-    client.batch_execute("COMMIT").await.map_err(|err| {
-        Detailed::new(format!(
-            "COMMIT failed: {}",
-            super::connect::describe_error(&err)
-        ))
-    })
+    run_pipelined(session, held, migration, down, line_offset, &forget).await
 }
 
 async fn revert_statement_by_statement(

@@ -164,9 +164,11 @@ COMMENT ON TABLE {table} IS 'migrate: applied migrations (do not edit by hand; u
             .collect())
     }
 
-    /// SQL that records a successful transactional migration, sent inside its transaction.
-    /// Every spliced value is an integer, a `[a-z0-9_]` name or a hex checksum.
-    pub fn record_applied_sql(&self, migration: &Migration, execution_ms: u64) -> String {
+    /// SQL that records a successful transactional migration, sent inside its transaction (the
+    /// execution time is measured from the transaction's start). Every spliced value is an
+    /// integer, a `[a-z0-9_]` name or a hex checksum.
+    pub fn record_applied_sql(&self, migration: &Migration) -> String {
+        let execution_ms = "(extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint";
         let table = self.qualified();
         let version = migration
             .version

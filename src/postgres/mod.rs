@@ -1,10 +1,14 @@
 //! PostgreSQL: connection, migration files, history, lock, planning and execution.
 
 pub mod connect;
+pub mod diff;
 pub mod engine;
 pub mod history;
 pub mod lock;
 pub mod migration;
 pub mod plan;
 pub mod refinery;
+pub mod shadow;
+pub mod snapshot;
 pub mod splitter;
+pub mod tls;

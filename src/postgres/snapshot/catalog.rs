@@ -1,0 +1,733 @@
+//! The catalog queries behind a snapshot: one set-based query per object kind, each returning
+//! normalized rows (names instead of OIDs, deparsed definitions, sorted lists).
+//!
+//! Every query leaves out system schemas, objects that belong to an extension (`pg_depend`
+//! deptype `e`) and the excluded relations (history tables and what depends on them).
+
+use std::collections::BTreeMap;
+
+use tokio_postgres::{Client, Row};
+
+use super::{Object, ObjectKind, Value};
+
+type Result<T> = std::result::Result<T, tokio_postgres::Error>;
+
+/// `n` is a schema that holds user objects.
+const USER_SCHEMA: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
+
+/// The object `oid` of catalog `catalog` does not belong to an extension.
+fn not_extension_member(catalog: &str, oid: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '{catalog}'::regclass \
+         AND e.objid = {oid} AND e.deptype = 'e')"
+    )
+}
+
+/// OIDs of the excluded tables and of the relations that depend on them (indexes, owned and
+/// identity sequences).
+pub(super) async fn excluded_relations(client: &Client, tables: &[String]) -> Result<Vec<u32>> {
+    let rows = client
+        .query(
+            "WITH h AS (SELECT to_regclass(x)::oid AS oid FROM unnest($1::text[]) AS x)
+             SELECT oid FROM h WHERE oid IS NOT NULL
+             UNION
+             SELECT d.objid FROM pg_depend d JOIN h ON d.refobjid = h.oid
+             WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass",
+            &[&tables],
+        )
+        .await?;
+    rows.iter().map(|row| row.try_get(0)).collect()
+}
+
+/// Every object of every kind.
+pub(super) async fn all(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
+    let mut objects = Vec::new();
+    objects.extend(schemas(client).await?);
+    objects.extend(extensions(client).await?);
+    objects.extend(types(client).await?);
+    objects.extend(tables(client, excluded).await?);
+    objects.extend(columns(client, excluded).await?);
+    objects.extend(constraints(client, excluded).await?);
+    objects.extend(indexes(client, excluded).await?);
+    objects.extend(triggers(client, excluded).await?);
+    objects.extend(policies(client, excluded).await?);
+    objects.extend(views(client, excluded).await?);
+    objects.extend(sequences(client, excluded).await?);
+    objects.extend(functions(client).await?);
+    objects.extend(grants(client, excluded).await?);
+    objects.extend(default_privileges(client).await?);
+    Ok(objects)
+}
+
+/// Builds an object's fields; absent (NULL) values are left out.
+#[derive(Default)]
+struct Fields(BTreeMap<String, Value>);
+
+impl Fields {
+    fn text(mut self, name: &str, value: Option<String>) -> Self {
+        if let Some(value) = value {
+            self.0.insert(name.to_string(), Value::Text(value));
+        }
+        self
+    }
+
+    fn flag(mut self, name: &str, value: bool) -> Self {
+        self.0.insert(name.to_string(), Value::Bool(value));
+        self
+    }
+
+    fn int(mut self, name: &str, value: i64) -> Self {
+        self.0.insert(name.to_string(), Value::Int(value));
+        self
+    }
+
+    fn list(mut self, name: &str, value: Vec<String>) -> Self {
+        self.0.insert(name.to_string(), Value::List(value));
+        self
+    }
+
+    /// A list that is only recorded when it has items (options, settings).
+    fn list_if_any(self, name: &str, value: Vec<String>) -> Self {
+        if value.is_empty() {
+            self
+        } else {
+            self.list(name, value)
+        }
+    }
+
+    fn object(self, kind: ObjectKind, name: String, parent: Option<String>) -> Object {
+        Object {
+            kind,
+            name,
+            parent,
+            fields: self.0,
+        }
+    }
+}
+
+fn text(row: &Row, index: usize) -> Result<Option<String>> {
+    row.try_get(index)
+}
+
+fn required(row: &Row, index: usize) -> Result<String> {
+    row.try_get(index)
+}
+
+fn flag(row: &Row, index: usize) -> Result<bool> {
+    row.try_get(index)
+}
+
+fn list(row: &Row, index: usize) -> Result<Vec<String>> {
+    Ok(row
+        .try_get::<_, Option<Vec<String>>>(index)?
+        .unwrap_or_default())
+}
+
+fn int(row: &Row, index: usize) -> Result<i64> {
+    row.try_get(index)
+}
+
+/// The kind of a relation's object, from `relkind`.
+fn relation_kind(relkind: &str) -> ObjectKind {
+    match relkind {
+        "v" => ObjectKind::View,
+        "m" => ObjectKind::MaterializedView,
+        "S" => ObjectKind::Sequence,
+        _ => ObjectKind::Table,
+    }
+}
+
+fn key(kind: ObjectKind, name: &str) -> String {
+    format!("{kind} {name}")
+}
+
+async fn schemas(client: &Client) -> Result<Vec<Object>> {
+    let sql = format!(
+        "SELECT n.nspname::text, obj_description(n.oid, 'pg_namespace')
+         FROM pg_namespace n
+         WHERE {USER_SCHEMA} AND {}",
+        not_extension_member("pg_namespace", "n.oid")
+    );
+    let mut objects = Vec::new();
+    for row in client.query(&sql, &[]).await? {
+        objects.push(Fields::default().text("comment", text(&row, 1)?).object(
+            ObjectKind::Schema,
+            required(&row, 0)?,
+            None,
+        ));
+    }
+    Ok(objects)
+}
+
+async fn extensions(client: &Client) -> Result<Vec<Object>> {
+    let sql = "SELECT e.extname::text, e.extversion, n.nspname::text
+               FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace";
+    let mut objects = Vec::new();
+    for row in client.query(sql, &[]).await? {
+        objects.push(
+            Fields::default()
+                .text("version", text(&row, 1)?)
+                .text("schema", text(&row, 2)?)
+                .object(ObjectKind::Extension, required(&row, 0)?, None),
+        );
+    }
+    Ok(objects)
+}
+
+/// The user-defined types a snapshot covers: enums, domains, ranges and standalone composite
+/// types (not the row types of tables, nor array and multirange types).
+const TYPE_FILTER: &str = "(t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' \
+     AND (SELECT tc.relkind FROM pg_class tc WHERE tc.oid = t.typrelid) = 'c'))";
+
+async fn types(client: &Client) -> Result<Vec<Object>> {
+    let sql = format!(
+        "SELECT n.nspname::text, t.typname::text, t.typtype::text,
+           ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid
+                 ORDER BY e.enumsortorder),
+           CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END,
+           t.typnotnull,
+           t.typdefault,
+           CASE WHEN t.typtype = 'd' AND t.typcollation <> 0 AND t.typcollation <>
+                     (SELECT bt.typcollation FROM pg_type bt WHERE bt.oid = t.typbasetype)
+                THEN (SELECT format('%s.%s', cn.nspname, co.collname) FROM pg_collation co
+                      JOIN pg_namespace cn ON cn.oid = co.collnamespace
+                      WHERE co.oid = t.typcollation) END,
+           ARRAY(SELECT format('%s: %s', c.conname, pg_get_constraintdef(c.oid))
+                 FROM pg_constraint c WHERE c.contypid = t.oid ORDER BY c.conname),
+           ARRAY(SELECT format('%s %s', a.attname, format_type(a.atttypid, a.atttypmod))
+                 FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0
+                 AND NOT a.attisdropped ORDER BY a.attnum),
+           (SELECT format_type(r.rngsubtype, NULL) FROM pg_range r WHERE r.rngtypid = t.oid),
+           obj_description(t.oid, 'pg_type')
+         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+         WHERE {TYPE_FILTER} AND {USER_SCHEMA} AND {}",
+        not_extension_member("pg_type", "t.oid")
+    );
+    let mut objects = Vec::new();
+    for row in client.query(&sql, &[]).await? {
+        let name = format!("{}.{}", required(&row, 0)?, required(&row, 1)?);
+        let comment = text(&row, 11)?;
+        let object = match required(&row, 2)?.as_str() {
+            "e" => Fields::default()
+                .list("labels", list(&row, 3)?)
+                .text("comment", comment)
+                .object(ObjectKind::Enum, name, None),
+            "d" => Fields::default()
+                .text("type", text(&row, 4)?)
+                .flag("not_null", flag(&row, 5)?)
+                .text("default", text(&row, 6)?)
+                .text("collation", text(&row, 7)?)
+                .list("constraints", list(&row, 8)?)
+                .text("comment", comment)
+                .object(ObjectKind::Domain, name, None),
+            "r" => Fields::default()
+                .text("subtype", text(&row, 10)?)
+                .text("comment", comment)
+                .object(ObjectKind::Range, name, None),
+            _ => Fields::default()
+                .list("attributes", list(&row, 9)?)
+                .text("comment", comment)
+                .object(ObjectKind::Type, name, None),
+        };
+        objects.push(object);
+    }
+    Ok(objects)
+}
+
+async fn tables(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text, c.relkind::text, c.relpersistence::text,
+           c.relrowsecurity, c.relforcerowsecurity, c.relreplident::text,
+           (SELECT ic.relname::text FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+            WHERE i.indrelid = c.oid AND i.indisreplident),
+           CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END,
+           (SELECT format('%s.%s', pn.nspname, pc.relname) FROM pg_inherits inh
+            JOIN pg_class pc ON pc.oid = inh.inhparent
+            JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+            WHERE inh.inhrelid = c.oid AND c.relispartition),
+           CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END,
+           ARRAY(SELECT format('%s.%s', pn.nspname, pc.relname) FROM pg_inherits inh
+                 JOIN pg_class pc ON pc.oid = inh.inhparent
+                 JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+                 WHERE inh.inhrelid = c.oid AND NOT c.relispartition ORDER BY inh.inhseqno),
+           ARRAY(SELECT o FROM unnest(c.reloptions) AS o ORDER BY o),
+           obj_description(c.oid, 'pg_class')
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('r', 'p', 'f') AND {USER_SCHEMA} AND {} AND c.oid <> ALL($1)",
+        not_extension_member("pg_class", "c.oid")
+    );
+    let mut objects = Vec::new();
+    for row in client.query(&sql, &[&excluded]).await? {
+        let name = format!("{}.{}", required(&row, 0)?, required(&row, 1)?);
+        let persistence = match required(&row, 3)?.as_str() {
+            "u" => "unlogged",
+            "t" => "temporary",
+            _ => "permanent",
+        };
+        let replica_identity = match (required(&row, 6)?.as_str(), text(&row, 7)?) {
+            ("n", _) => "nothing".to_string(),
+            ("f", _) => "full".to_string(),
+            ("i", Some(index)) => format!("index {index}"),
+            _ => "default".to_string(),
+        };
+        objects.push(
+            Fields::default()
+                .flag("foreign", required(&row, 2)? == "f")
+                .text("persistence", Some(persistence.to_string()))
+                .flag("rls_enabled", flag(&row, 4)?)
+                .flag("rls_forced", flag(&row, 5)?)
+                .text("replica_identity", Some(replica_identity))
+                .text("partition_key", text(&row, 8)?)
+                .text("partition_of", text(&row, 9)?)
+                .text("partition_bound", text(&row, 10)?)
+                .list_if_any("inherits", list(&row, 11)?)
+                .list_if_any("options", list(&row, 12)?)
+                .text("comment", text(&row, 13)?)
+                .object(ObjectKind::Table, name, None),
+        );
+    }
+    Ok(objects)
+}
+
+async fn columns(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text, a.attname::text,
+           row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum),
+           format_type(a.atttypid, a.atttypmod), a.attnotnull,
+           CASE WHEN a.attgenerated::text = '' THEN pg_get_expr(d.adbin, d.adrelid) END,
+           CASE WHEN a.attgenerated::text <> '' THEN pg_get_expr(d.adbin, d.adrelid) END,
+           a.attidentity::text,
+           CASE WHEN a.attcollation <> t.typcollation
+                THEN (SELECT format('%s.%s', cn.nspname, co.collname) FROM pg_collation co
+                      JOIN pg_namespace cn ON cn.oid = co.collnamespace
+                      WHERE co.oid = a.attcollation) END,
+           col_description(c.oid, a.attnum)
+         FROM pg_attribute a
+         JOIN pg_class c ON c.oid = a.attrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_type t ON t.oid = a.atttypid
+         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f')
+           AND {USER_SCHEMA} AND {} AND c.oid <> ALL($1)",
+        not_extension_member("pg_class", "c.oid")
+    );
+    let mut objects = Vec::new();
+    for row in client.query(&sql, &[&excluded]).await? {
+        let table = format!("{}.{}", required(&row, 0)?, required(&row, 1)?);
+        let identity = match text(&row, 8)?.as_deref() {
+            Some("a") => Some("always".to_string()),
+            Some("d") => Some("by default".to_string()),
+            _ => None,
+        };
+        objects.push(
+            Fields::default()
+                .int("position", int(&row, 3)?)
+                .text("type", text(&row, 4)?)
+                .flag("not_null", flag(&row, 5)?)
+                .text("default", text(&row, 6)?)
+                .text("generated", text(&row, 7)?)
+                .text("identity", identity)
+                .text("collation", text(&row, 9)?)
+                .text("comment", text(&row, 10)?)
+                .object(
+                    ObjectKind::Column,
+                    format!("{table}.{}", required(&row, 2)?),
+                    Some(key(ObjectKind::Table, &table)),
+                ),
+        );
+    }
+    Ok(objects)
+}
+
+async fn constraints(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
+    // Constraints cloned onto partitions (conparentid set) follow from their parent's.
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text, con.conname::text, con.contype::text,
+           pg_get_constraintdef(con.oid), con.convalidated, con.condeferrable, con.condeferred,
+           obj_description(con.oid, 'pg_constraint')
+         FROM pg_constraint con
+         JOIN pg_class c ON c.oid = con.conrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE con.conparentid = 0 AND {USER_SCHEMA} AND {} AND c.oid <> ALL($1)",
+        not_extension_member("pg_class", "c.oid")
+    );
+    let mut objects = Vec::new();
+    for row in client.query(&sql, &[&excluded]).await? {
+        let table = format!("{}.{}", required(&row, 0)?, required(&row, 1)?);
+        let kind = match required(&row, 3)?.as_str() {
+            "c" => "check",
+            "f" => "foreign key",
+            "p" => "primary key",
+            "u" => "unique",
+            "t" => "trigger",
+            "x" => "exclusion",
+            "n" => "not null",
+            _ => "other",
+        };
+        objects.push(
+            Fields::default()
+                .text("type", Some(kind.to_string()))
+                .text("definition", text(&row, 4)?)
+                .flag("validated", flag(&row, 5)?)
+                .flag("deferrable", flag(&row, 6)?)
+                .flag("deferred", flag(&row, 7)?)
+                .text("comment", text(&row, 8)?)
+                .object(
+                    ObjectKind::Constraint,
+                    format!("{table}.{}", required(&row, 2)?),
+                    Some(key(ObjectKind::Table, &table)),
+                ),
+        );
+    }
+    Ok(objects)
+}
+
+async fn indexes(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
+    let sql = format!(
+        "SELECT n.nspname::text, ic.relname::text, tc.relname::text, tc.relkind::text,
+           pg_get_indexdef(i.indexrelid), pg_get_expr(i.indpred, i.indrelid), i.indisvalid,
+           obj_description(i.indexrelid, 'pg_class')
+         FROM pg_index i
+         JOIN pg_class ic ON ic.oid = i.indexrelid
+         JOIN pg_class tc ON tc.oid = i.indrelid
+         JOIN pg_namespace n ON n.oid = tc.relnamespace
+         WHERE tc.relkind IN ('r', 'p', 'm', 'f') AND {USER_SCHEMA} AND {}
+           AND tc.oid <> ALL($1) AND ic.oid <> ALL($1)",
+        not_extension_member("pg_class", "tc.oid")
+    );
+    let mut objects = Vec::new();
+    for row in client.query(&sql, &[&excluded]).await? {
+        let schema = required(&row, 0)?;
+        let table = format!("{schema}.{}", required(&row, 2)?);
+        let parent = key(relation_kind(&required(&row, 3)?), &table);
+        objects.push(
+            Fields::default()
+                .text("table", Some(table))
+                .text("definition", text(&row, 4)?)
+                .text("predicate", text(&row, 5)?)
+                .flag("valid", flag(&row, 6)?)
+                .text("comment", text(&row, 7)?)
+                .object(
+                    ObjectKind::Index,
+                    format!("{schema}.{}", required(&row, 1)?),
+                    Some(parent),
+                ),
+        );
+    }
+    Ok(objects)
+}
+
+async fn triggers(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
+    // Internal triggers (foreign-key enforcement) have names that embed OIDs: left out, they
+    // follow from the constraints.
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text, c.relkind::text, t.tgname::text,
+           pg_get_triggerdef(t.oid), t.tgenabled::text, obj_description(t.oid, 'pg_trigger')
+         FROM pg_trigger t
+         JOIN pg_class c ON c.oid = t.tgrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE NOT t.tgisinternal AND {USER_SCHEMA} AND {} AND c.oid <> ALL($1)",
+        not_extension_member("pg_class", "c.oid")
+    );
+    let mut objects = Vec::new();
+    for row in client.query(&sql, &[&excluded]).await? {
+        let table = format!("{}.{}", required(&row, 0)?, required(&row, 1)?);
+        let enabled = match required(&row, 5)?.as_str() {
+            "D" => "disabled",
+            "R" => "replica",
+            "A" => "always",
+            _ => "origin",
+        };
+        objects.push(
+            Fields::default()
+                .text("definition", text(&row, 4)?)
+                .text("enabled", Some(enabled.to_string()))
+                .text("comment", text(&row, 6)?)
+                .object(
+                    ObjectKind::Trigger,
+                    format!("{table}.{}", required(&row, 3)?),
+                    Some(key(relation_kind(&required(&row, 2)?), &table)),
+                ),
+        );
+    }
+    Ok(objects)
+}
+
+async fn policies(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text, pol.polname::text, pol.polcmd::text,
+           pol.polpermissive,
+           ARRAY(SELECT r FROM (SELECT CASE WHEN ro = 0 THEN 'PUBLIC'
+                                            ELSE pg_get_userbyid(ro)::text END AS r
+                                FROM unnest(pol.polroles) AS ro) AS roles ORDER BY r),
+           pg_get_expr(pol.polqual, pol.polrelid), pg_get_expr(pol.polwithcheck, pol.polrelid),
+           obj_description(pol.oid, 'pg_policy')
+         FROM pg_policy pol
+         JOIN pg_class c ON c.oid = pol.polrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE {USER_SCHEMA} AND {} AND c.oid <> ALL($1)",
+        not_extension_member("pg_class", "c.oid")
+    );
+    let mut objects = Vec::new();
+    for row in client.query(&sql, &[&excluded]).await? {
+        let table = format!("{}.{}", required(&row, 0)?, required(&row, 1)?);
+        let command = match required(&row, 3)?.as_str() {
+            "r" => "SELECT",
+            "a" => "INSERT",
+            "w" => "UPDATE",
+            "d" => "DELETE",
+            _ => "ALL",
+        };
+        objects.push(
+            Fields::default()
+                .text("command", Some(command.to_string()))
+                .flag("permissive", flag(&row, 4)?)
+                .list("roles", list(&row, 5)?)
+                .text("using", text(&row, 6)?)
+                .text("with_check", text(&row, 7)?)
+                .text("comment", text(&row, 8)?)
+                .object(
+                    ObjectKind::Policy,
+                    format!("{table}.{}", required(&row, 2)?),
+                    Some(key(ObjectKind::Table, &table)),
+                ),
+        );
+    }
+    Ok(objects)
+}
+
+async fn views(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
+    // Whether a materialized view is populated changes with REFRESH ... WITH NO DATA, which is
+    // maintenance, not schema: not recorded.
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text, c.relkind::text, pg_get_viewdef(c.oid, true),
+           ARRAY(SELECT o FROM unnest(c.reloptions) AS o ORDER BY o),
+           obj_description(c.oid, 'pg_class')
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('v', 'm') AND {USER_SCHEMA} AND {} AND c.oid <> ALL($1)",
+        not_extension_member("pg_class", "c.oid")
+    );
+    let mut objects = Vec::new();
+    for row in client.query(&sql, &[&excluded]).await? {
+        let name = format!("{}.{}", required(&row, 0)?, required(&row, 1)?);
+        objects.push(
+            Fields::default()
+                .text("definition", text(&row, 3)?)
+                .list_if_any("options", list(&row, 4)?)
+                .text("comment", text(&row, 5)?)
+                .object(relation_kind(&required(&row, 2)?), name, None),
+        );
+    }
+    Ok(objects)
+}
+
+async fn sequences(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
+    // Only the definition: last_value and is_called change with every insert.
+    let sql = format!(
+        "SELECT n.nspname::text, c.relname::text, format_type(s.seqtypid, NULL),
+           s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle,
+           owner.tbl, owner.col, obj_description(c.oid, 'pg_class')
+         FROM pg_sequence s
+         JOIN pg_class c ON c.oid = s.seqrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN LATERAL (
+           SELECT format('%s.%s', tn.nspname, tc.relname) AS tbl, a.attname::text AS col
+           FROM pg_depend d
+           JOIN pg_class tc ON tc.oid = d.refobjid
+           JOIN pg_namespace tn ON tn.oid = tc.relnamespace
+           JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+           WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+             AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+           ORDER BY 1, 2 LIMIT 1
+         ) AS owner ON true
+         WHERE {USER_SCHEMA} AND {} AND c.oid <> ALL($1)",
+        not_extension_member("pg_class", "c.oid")
+    );
+    let mut objects = Vec::new();
+    for row in client.query(&sql, &[&excluded]).await? {
+        let name = format!("{}.{}", required(&row, 0)?, required(&row, 1)?);
+        let owner_table = text(&row, 9)?;
+        let owned_by = match (&owner_table, text(&row, 10)?) {
+            (Some(table), Some(column)) => Some(format!("{table}.{column}")),
+            _ => None,
+        };
+        objects.push(
+            Fields::default()
+                .text("type", text(&row, 2)?)
+                .int("start", int(&row, 3)?)
+                .int("increment", int(&row, 4)?)
+                .int("min", int(&row, 5)?)
+                .int("max", int(&row, 6)?)
+                .int("cache", int(&row, 7)?)
+                .flag("cycle", flag(&row, 8)?)
+                .text("owned_by", owned_by)
+                .text("comment", text(&row, 11)?)
+                .object(
+                    ObjectKind::Sequence,
+                    name,
+                    owner_table.map(|table| key(ObjectKind::Table, &table)),
+                ),
+        );
+    }
+    Ok(objects)
+}
+
+async fn functions(client: &Client) -> Result<Vec<Object>> {
+    // Aggregates have no pg_get_functiondef: their parts are recorded instead.
+    let sql = format!(
+        "SELECT n.nspname::text, p.proname::text, oidvectortypes(p.proargtypes), p.prokind::text,
+           CASE WHEN p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END,
+           ARRAY(SELECT s FROM unnest(p.proconfig) AS s ORDER BY s),
+           (SELECT format('sfunc=%s stype=%s finalfunc=%s initcond=%s',
+                          a.aggtransfn::regprocedure, format_type(a.aggtranstype, NULL),
+                          NULLIF(a.aggfinalfn, 0)::regprocedure, a.agginitcond)
+            FROM pg_aggregate a WHERE a.aggfnoid = p.oid),
+           obj_description(p.oid, 'pg_proc')
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE {USER_SCHEMA} AND {}",
+        not_extension_member("pg_proc", "p.oid")
+    );
+    let mut objects = Vec::new();
+    for row in client.query(&sql, &[]).await? {
+        let name = format!(
+            "{}.{}({})",
+            required(&row, 0)?,
+            required(&row, 1)?,
+            required(&row, 2)?
+        );
+        let kind = match required(&row, 3)?.as_str() {
+            "p" => "procedure",
+            "a" => "aggregate",
+            "w" => "window",
+            _ => "function",
+        };
+        objects.push(
+            Fields::default()
+                .text("kind", Some(kind.to_string()))
+                .text("definition", text(&row, 4)?.or(text(&row, 6)?))
+                .list_if_any("settings", list(&row, 5)?)
+                .text("comment", text(&row, 7)?)
+                .object(ObjectKind::Function, name, None),
+        );
+    }
+    Ok(objects)
+}
+
+/// Privileges granted to roles other than the object's owner, one object per grantee. ACLs
+/// that were never changed (NULL) read as the built-in defaults, so granting and revoking the
+/// same privilege leaves no trace.
+async fn grants(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
+    let class_member = not_extension_member("pg_class", "c.oid");
+    let sql = format!(
+        "WITH acl AS (
+           SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized_view'
+                                 WHEN 'S' THEN 'sequence' ELSE 'table' END AS kind,
+                  format('%s.%s', n.nspname, c.relname) AS name,
+                  NULL::text AS parent_kind, NULL::text AS parent_name, c.relowner AS owner,
+                  x.grantee, x.privilege_type, x.is_grantable
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+                LATERAL aclexplode(coalesce(c.relacl, acldefault(
+                  (CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::\"char\", c.relowner))) AS x
+           WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND {USER_SCHEMA} AND {class_member}
+             AND c.oid <> ALL($1)
+           UNION ALL
+           SELECT 'column', format('%s.%s.%s', n.nspname, c.relname, a.attname),
+                  CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized_view'
+                                 ELSE 'table' END,
+                  format('%s.%s', n.nspname, c.relname), c.relowner,
+                  x.grantee, x.privilege_type, x.is_grantable
+           FROM pg_attribute a
+           JOIN pg_class c ON c.oid = a.attrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace,
+                LATERAL aclexplode(a.attacl) AS x
+           WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped
+             AND {USER_SCHEMA} AND {class_member} AND c.oid <> ALL($1)
+           UNION ALL
+           SELECT 'function', format('%s.%s(%s)', n.nspname, p.proname,
+                                     oidvectortypes(p.proargtypes)),
+                  NULL, NULL, p.proowner, x.grantee, x.privilege_type, x.is_grantable
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace,
+                LATERAL aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS x
+           WHERE {USER_SCHEMA} AND {}
+           UNION ALL
+           SELECT 'schema', n.nspname::text, NULL, NULL, n.nspowner,
+                  x.grantee, x.privilege_type, x.is_grantable
+           FROM pg_namespace n,
+                LATERAL aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) AS x
+           WHERE {USER_SCHEMA} AND {}
+           UNION ALL
+           SELECT CASE t.typtype WHEN 'e' THEN 'enum' WHEN 'd' THEN 'domain'
+                                 WHEN 'r' THEN 'range' ELSE 'type' END,
+                  format('%s.%s', n.nspname, t.typname), NULL, NULL, t.typowner,
+                  x.grantee, x.privilege_type, x.is_grantable
+           FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace,
+                LATERAL aclexplode(coalesce(t.typacl, acldefault('T', t.typowner))) AS x
+           WHERE {TYPE_FILTER} AND {USER_SCHEMA} AND {}
+         )
+         SELECT kind, name, parent_kind, parent_name,
+           CASE WHEN grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(grantee)::text END,
+           array_agg(privilege_type || CASE WHEN is_grantable THEN ' WITH GRANT OPTION'
+                                            ELSE '' END ORDER BY privilege_type)
+         FROM acl
+         WHERE grantee <> owner
+         GROUP BY 1, 2, 3, 4, 5",
+        not_extension_member("pg_proc", "p.oid"),
+        not_extension_member("pg_namespace", "n.oid"),
+        not_extension_member("pg_type", "t.oid"),
+    );
+    let mut objects = Vec::new();
+    for row in client.query(&sql, &[&excluded]).await? {
+        let kind = required(&row, 0)?;
+        let name = required(&row, 1)?;
+        let parent = match (text(&row, 2)?, text(&row, 3)?) {
+            (Some(parent_kind), Some(parent_name)) => format!("{parent_kind} {parent_name}"),
+            _ => format!("{kind} {name}"),
+        };
+        objects.push(Fields::default().list("privileges", list(&row, 5)?).object(
+            ObjectKind::Grant,
+            format!("{kind} {name} to {}", required(&row, 4)?),
+            Some(parent),
+        ));
+    }
+    Ok(objects)
+}
+
+async fn default_privileges(client: &Client) -> Result<Vec<Object>> {
+    let sql = "SELECT pg_get_userbyid(d.defaclrole)::text, n.nspname::text, d.defaclobjtype::text,
+                 CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee)::text END,
+                 array_agg(x.privilege_type || CASE WHEN x.is_grantable
+                                                    THEN ' WITH GRANT OPTION' ELSE '' END
+                           ORDER BY x.privilege_type)
+               FROM pg_default_acl d
+               LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace
+               CROSS JOIN LATERAL aclexplode(d.defaclacl) AS x
+               WHERE x.grantee <> d.defaclrole
+               GROUP BY 1, 2, 3, 4";
+    let mut objects = Vec::new();
+    for row in client.query(sql, &[]).await? {
+        let on = match required(&row, 2)?.as_str() {
+            "r" => "tables",
+            "S" => "sequences",
+            "f" => "functions",
+            "T" => "types",
+            "n" => "schemas",
+            _ => "other",
+        };
+        let scope = match text(&row, 1)? {
+            Some(schema) => format!(" in schema {schema}"),
+            None => String::new(),
+        };
+        let name = format!(
+            "for role {}{scope} on {on} to {}",
+            required(&row, 0)?,
+            required(&row, 3)?
+        );
+        objects.push(Fields::default().list("privileges", list(&row, 4)?).object(
+            ObjectKind::DefaultPrivileges,
+            name,
+            None,
+        ));
+    }
+    Ok(objects)
+}

@@ -1,0 +1,330 @@
+//! Normalized, deterministic catalog snapshots: what a database's schema is, as data that can be
+//! saved (`schema.snapshot.json`), loaded and compared (see `super::diff`).
+//!
+//! A snapshot is taken in one `REPEATABLE READ READ ONLY` transaction with pinned session
+//! settings, one set-based query per object kind (`catalog`). Objects are keyed by stable
+//! names (`table public.tasks`, `function public.f(integer, text)`), never by OIDs, and carry
+//! no statistics or other values that change without DDL.
+
+mod catalog;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Client;
+
+use super::connect::{PgTarget, describe_error};
+use super::history::HistoryTable;
+use crate::errors::Detailed;
+
+/// Version of the snapshot file format. Bump it when keys or fields change meaning.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The conventional file name of a committed snapshot.
+pub const DEFAULT_FILE: &str = "schema.snapshot.json";
+
+/// Tables that belong to migration tools, not to the schema, besides the configured one.
+const OTHER_HISTORY_TABLES: &[&str] = &["\"public\".\"refinery_schema_history\""];
+
+/// How often a snapshot is retried when a concurrent DDL made a `pg_get_*def` call fail.
+const ATTEMPTS: usize = 4;
+
+/// A database schema as data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub format_version: u32,
+    /// Major version of the server the snapshot was taken on: catalog output (deparsed
+    /// definitions) is only comparable within one major version.
+    pub server_major: u32,
+    /// Every object, keyed by `"{kind} {name}"`.
+    pub objects: BTreeMap<String, Object>,
+}
+
+/// One schema object: its kind, its stable name and its normalized properties.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Object {
+    pub kind: ObjectKind,
+    pub name: String,
+    /// Key of the object this one belongs to (a column's table, a grant's object): when the
+    /// parent is missing, its children are not reported separately.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    pub fields: BTreeMap<String, Value>,
+}
+
+/// The kinds of objects a snapshot covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    Schema,
+    Extension,
+    Enum,
+    Domain,
+    Type,
+    Range,
+    Table,
+    Column,
+    Constraint,
+    Index,
+    Trigger,
+    Function,
+    Policy,
+    View,
+    MaterializedView,
+    Sequence,
+    Grant,
+    DefaultPrivileges,
+}
+
+impl ObjectKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Schema => "schema",
+            ObjectKind::Extension => "extension",
+            ObjectKind::Enum => "enum",
+            ObjectKind::Domain => "domain",
+            ObjectKind::Type => "type",
+            ObjectKind::Range => "range",
+            ObjectKind::Table => "table",
+            ObjectKind::Column => "column",
+            ObjectKind::Constraint => "constraint",
+            ObjectKind::Index => "index",
+            ObjectKind::Trigger => "trigger",
+            ObjectKind::Function => "function",
+            ObjectKind::Policy => "policy",
+            ObjectKind::View => "view",
+            ObjectKind::MaterializedView => "materialized_view",
+            ObjectKind::Sequence => "sequence",
+            ObjectKind::Grant => "grant",
+            ObjectKind::DefaultPrivileges => "default_privileges",
+        }
+    }
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A property value. Absent properties (NULL in the catalog) are left out of `fields`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    Bool(bool),
+    Int(i64),
+    Text(String),
+    List(Vec<String>),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(n) => write!(f, "{n}"),
+            Value::Text(text) => f.write_str(text),
+            Value::List(items) if items.is_empty() => f.write_str("(none)"),
+            Value::List(items) => f.write_str(&items.join(", ")),
+        }
+    }
+}
+
+/// Properties recorded for information but not compared: columns are matched by name, so
+/// their order is kept only to make the snapshot readable.
+pub const UNCOMPARED_FIELDS: &[&str] = &["position"];
+
+impl Snapshot {
+    fn new(server_major: u32) -> Snapshot {
+        Snapshot {
+            format_version: FORMAT_VERSION,
+            server_major,
+            objects: BTreeMap::new(),
+        }
+    }
+
+    /// Adds an object. Names are unique per kind in PostgreSQL except in corner cases (the
+    /// catalog allows, say, two triggers of one name on different tables of one key); a
+    /// colliding key gets a deterministic suffix instead of silently replacing the first.
+    fn insert(&mut self, object: Object) {
+        let base = format!("{} {}", object.kind, object.name);
+        let mut key = base.clone();
+        let mut n = 2;
+        while self.objects.contains_key(&key) {
+            key = format!("{base} #{n}");
+            n += 1;
+        }
+        self.objects.insert(key, object);
+    }
+
+    /// The snapshot as pretty JSON with a trailing newline (maps are sorted, so the text is
+    /// deterministic).
+    pub fn to_json(&self) -> String {
+        // Serializing plain maps, strings and numbers cannot fail.
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// Reads a snapshot file written by `schema dump`.
+    pub fn load(path: &Path) -> anyhow::Result<Snapshot> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read snapshot file {}", path.display()))?;
+        let probe: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("snapshot file {} is not JSON", path.display()))?;
+        let version = probe.get("format_version").and_then(|v| v.as_u64());
+        if version != Some(u64::from(FORMAT_VERSION)) {
+            return Err(Detailed::new(format!(
+                "snapshot file {} has format_version {}, this migrate reads version {FORMAT_VERSION}",
+                path.display(),
+                version.map_or_else(|| "(none)".to_string(), |v| v.to_string())
+            ))
+            .hint("regenerate it with `migrate schema dump -o FILE`")
+            .into());
+        }
+        serde_json::from_value(probe)
+            .with_context(|| format!("snapshot file {} is not a valid snapshot", path.display()))
+    }
+}
+
+/// What to leave out of a snapshot besides system and extension objects.
+#[derive(Debug, Clone)]
+pub struct SnapshotOptions {
+    /// Qualified, quoted names of tables to exclude with everything that depends on them.
+    pub excluded_tables: Vec<String>,
+}
+
+impl SnapshotOptions {
+    /// Excludes the configured history table and other migration tools' history tables.
+    pub fn for_history_table(history_table: &str) -> SnapshotOptions {
+        let mut excluded_tables = vec![HistoryTable::new(history_table).qualified()];
+        excluded_tables.extend(OTHER_HISTORY_TABLES.iter().map(|s| s.to_string()));
+        SnapshotOptions { excluded_tables }
+    }
+}
+
+/// Connects to `target` and snapshots its schema.
+pub async fn take_database(
+    target: &PgTarget,
+    options: &SnapshotOptions,
+) -> anyhow::Result<Snapshot> {
+    let application_name = format!("migrate {} snapshot", crate::TOOL_VERSION);
+    let client = target.connect(&application_name).await?;
+    take(&client, options)
+        .await
+        .with_context(|| format!("cannot snapshot the schema of {target}"))
+}
+
+/// Snapshots the schema through an open connection (which must not be inside a transaction).
+/// A concurrent DDL can make the catalog functions fail with "cache lookup failed": the whole
+/// snapshot is then retried a few times.
+pub async fn take(client: &Client, options: &SnapshotOptions) -> anyhow::Result<Snapshot> {
+    let mut attempt = 1;
+    loop {
+        match take_once(client, options).await {
+            Ok(snapshot) => return Ok(snapshot),
+            Err(err) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                let message = describe_error(&err);
+                if attempt < ATTEMPTS && message.contains("cache lookup failed") {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100 * attempt as u64)).await;
+                    continue;
+                }
+                anyhow::bail!("catalog query failed: {message}");
+            }
+        }
+    }
+}
+
+async fn take_once(
+    client: &Client,
+    options: &SnapshotOptions,
+) -> Result<Snapshot, tokio_postgres::Error> {
+    // The deparsing functions (pg_get_*def, format_type) print names relative to search_path
+    // and values in the session's date and float formats: pin them all.
+    client
+        .batch_execute(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+             SET LOCAL search_path = pg_catalog;
+             SET LOCAL TimeZone = 'UTC';
+             SET LOCAL DateStyle = 'ISO, MDY';
+             SET LOCAL IntervalStyle = 'postgres';
+             SET LOCAL extra_float_digits = 3;
+             SET LOCAL statement_timeout = 0;",
+        )
+        .await?;
+    let server_major: i32 = client
+        .query_one(
+            "SELECT current_setting('server_version_num')::int / 10000",
+            &[],
+        )
+        .await?
+        .get(0);
+    let mut snapshot = Snapshot::new(server_major.max(0) as u32);
+    let excluded = catalog::excluded_relations(client, &options.excluded_tables).await?;
+    for object in catalog::all(client, &excluded).await? {
+        snapshot.insert(object);
+    }
+    client.batch_execute("COMMIT").await?;
+    Ok(snapshot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(kind: ObjectKind, name: &str) -> Object {
+        Object {
+            kind,
+            name: name.to_string(),
+            parent: None,
+            fields: BTreeMap::from([
+                ("definition".to_string(), Value::Text("x".into())),
+                ("valid".to_string(), Value::Bool(true)),
+                ("labels".to_string(), Value::List(vec!["a".into()])),
+                ("start".to_string(), Value::Int(1)),
+            ]),
+        }
+    }
+
+    #[test]
+    fn json_round_trip_keeps_every_value_type() {
+        let mut snapshot = Snapshot::new(15);
+        snapshot.insert(object(ObjectKind::Index, "public.a_idx"));
+        snapshot.insert(object(ObjectKind::MaterializedView, "public.mv"));
+        let text = snapshot.to_json();
+        assert!(text.contains("\"materialized_view public.mv\""), "{text}");
+        assert!(text.contains("\"format_version\": 1"), "{text}");
+        let back: Snapshot = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, snapshot);
+        assert_eq!(back.to_json(), text, "serialization is deterministic");
+    }
+
+    #[test]
+    fn colliding_keys_get_a_suffix() {
+        let mut snapshot = Snapshot::new(15);
+        snapshot.insert(object(ObjectKind::Trigger, "public.t.x"));
+        snapshot.insert(object(ObjectKind::Trigger, "public.t.x"));
+        assert!(snapshot.objects.contains_key("trigger public.t.x"));
+        assert!(snapshot.objects.contains_key("trigger public.t.x #2"));
+    }
+
+    #[test]
+    fn load_refuses_other_format_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        std::fs::write(
+            &path,
+            r#"{"format_version": 99, "server_major": 15, "objects": {}}"#,
+        )
+        .unwrap();
+        let err = Snapshot::load(&path).unwrap_err();
+        assert!(format!("{err:#}").contains("format_version 99"), "{err:#}");
+        std::fs::write(&path, Snapshot::new(15).to_json()).unwrap();
+        assert_eq!(Snapshot::load(&path).unwrap().server_major, 15);
+    }
+}
