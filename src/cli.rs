@@ -113,8 +113,15 @@ pub enum Command {
     Baseline(BaselineArgs),
     /// After a human fixed a failed run: clear dirty state and re-record checksums
     Repair(RepairArgs),
+    /// Load the seed data of an environment (seeds/<env>/, the environment from --env), or
+    /// generate bulk synthetic data
+    Seed(SeedArgs),
     /// Local throwaway PostgreSQL, Redis and Mongo-wire servers under .sandbox/
     Sandbox(SandboxArgs),
+    /// Compare the live schema with the one the migrations produce (exit 2 on drift)
+    Drift(DriftArgs),
+    /// Normalized schema snapshots: `schema dump [-o FILE]`
+    Schema(SchemaArgs),
 }
 
 #[derive(Debug, Args)]
@@ -189,6 +196,16 @@ pub struct RepairArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// Print which files would be applied and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply every file again, even unchanged ones
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct SandboxArgs {
     #[command(subcommand)]
     pub action: SandboxAction,
@@ -207,4 +224,36 @@ pub enum SandboxAction {
     Status,
     /// Print `export` lines for DATABASE_URL, MONGODB_URL and REDIS_URL
     Env,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Build the expected schema in this database instead of a temporary shadow database
+    #[arg(long, value_name = "URL", conflicts_with = "snapshot")]
+    pub shadow_url: Option<String>,
+    /// Compare against a snapshot file written by `schema dump` instead of the migrations
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+    /// Leave out objects whose key (`index public.tmp_*`) or name (`public.tmp_*`) matches
+    #[arg(long, value_name = "PATTERN")]
+    pub ignore: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    #[command(subcommand)]
+    pub action: SchemaAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaAction {
+    /// Write the normalized snapshot of the live database (JSON)
+    Dump(SchemaDumpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaDumpArgs {
+    /// Write to FILE (e.g. schema.snapshot.json) instead of stdout
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }

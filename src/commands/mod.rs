@@ -3,9 +3,12 @@
 
 pub mod baseline;
 pub mod down;
+pub mod drift;
 pub mod new;
 pub mod repair;
 pub mod sandbox;
+pub mod schema;
+pub mod seed;
 pub mod status;
 pub mod up;
 pub mod validate;
@@ -54,7 +57,15 @@ pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
     } else {
         None
     };
-    let settings = config::resolve(&cli.global, sandbox_urls).map_err(|error| Failure {
+    // `seed --env NAME` names a seed directory; it need not be a config environment too.
+    let mut global = cli.global.clone();
+    if matches!(cli.command, Command::Seed(_)) {
+        seed::detach_seed_env(&mut global).map_err(|error| Failure {
+            printer: early.clone(),
+            error,
+        })?;
+    }
+    let settings = config::resolve(&global, sandbox_urls).map_err(|error| Failure {
         printer: early.clone(),
         error,
     })?;
@@ -68,7 +79,10 @@ pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::New(args) => new::run(&context, args),
         Command::Baseline(args) => baseline::run(&context, args).await,
         Command::Repair(args) => repair::run(&context, args).await,
+        Command::Seed(args) => seed::run(&context, args, cli.global.env.as_deref()).await,
         Command::Sandbox(args) => sandbox::run(&context.printer, args.action, &args.dir),
+        Command::Drift(args) => drift::run(&context, args).await,
+        Command::Schema(args) => schema::run(&context, args).await,
     };
     result.map_err(|error| Failure {
         printer: context.printer.clone(),

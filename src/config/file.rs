@@ -75,12 +75,128 @@ pub struct MongoSection {
     pub url: Option<ConfigString>,
     pub database: Option<ConfigString>,
     pub migrations: Option<ConfigString>,
+    /// Collection of applied migrations (default `migrate_history`).
+    pub history_collection: Option<ConfigString>,
+    /// How long the lock document stays valid without a heartbeat: a crashed runner's lock is
+    /// taken over this long after its last renewal.
+    pub lock_lease: Option<DurationSetting>,
+    /// How long a runner waits for another runner's lock before giving up.
+    pub lock_wait: Option<DurationSetting>,
+    /// How long to wait for a reachable server (server selection and TCP connect).
+    pub connect_timeout: Option<DurationSetting>,
 }
 
+/// `[redis]`: the server and the declared keyspace (see DESIGN.md, "Redis keyspace").
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSection {
     pub url: Option<ConfigString>,
+    pub connect_timeout: Option<DurationSetting>,
+    /// Prefix of the keys migrate itself writes: the schema version lives in `{namespace}:__schema`.
+    pub namespace: Option<String>,
+    /// Version of the keyspace declaration; bump it when the declaration changes.
+    pub schema_version: Option<u32>,
+    /// Flags merged (as a set) into the server's `notify-keyspace-events`, e.g. `"Ex"`.
+    pub notify_keyspace_events: Option<String>,
+    /// `[[redis.keys]]`: every key pattern the application uses.
+    pub keys: Option<Vec<RedisKeySection>>,
+    /// `[[redis.functions]]`: Lua function libraries to load.
+    pub functions: Option<Vec<RedisFunctionSection>>,
+    /// `[[redis.acl_users]]`: ACL users to create.
+    pub acl_users: Option<Vec<RedisAclUserSection>>,
+}
+
+/// One `[[redis.keys]]` entry: a key pattern with its type, TTL policy and PII flag.
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RedisKeySection {
+    /// `presence:{user_id}` (a `{name}` placeholder stands for one variable part) or a glob.
+    pub pattern: String,
+    #[serde(rename = "type")]
+    pub key_type: RedisKeyType,
+    /// The TTL the application sets on these keys, or `"none"` for keys that never expire.
+    pub ttl: TtlPolicy,
+    /// The longest TTL an audit accepts (default: `ttl`).
+    pub max_ttl: Option<DurationSetting>,
+    /// Whether the key name or value holds personal data (a person's id counts).
+    pub pii: bool,
+    pub description: Option<String>,
+}
+
+/// Redis data types a key pattern can declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisKeyType {
+    String,
+    Hash,
+    Set,
+    Zset,
+    List,
+    Stream,
+}
+
+impl RedisKeyType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedisKeyType::String => "string",
+            RedisKeyType::Hash => "hash",
+            RedisKeyType::Set => "set",
+            RedisKeyType::Zset => "zset",
+            RedisKeyType::List => "list",
+            RedisKeyType::Stream => "stream",
+        }
+    }
+}
+
+/// `ttl = "30s"` or `ttl = "none"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtlPolicy {
+    None,
+    Expires(Duration),
+}
+
+impl<'de> Deserialize<'de> for TtlPolicy {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.trim() == "none" {
+            return Ok(TtlPolicy::None);
+        }
+        match parse_duration(&text) {
+            Ok(duration) if !duration.is_zero() => Ok(TtlPolicy::Expires(duration)),
+            Ok(_) => Err(serde::de::Error::custom(
+                "a ttl of 0 is not a policy: write \"none\" for keys that never expire",
+            )),
+            Err(message) => Err(serde::de::Error::custom(format!(
+                "{message} (or \"none\" for keys that never expire)"
+            ))),
+        }
+    }
+}
+
+/// One `[[redis.functions]]` entry: a Lua library file (`#!lua name=...` on its first line).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RedisFunctionSection {
+    /// Path of the `.lua` file, relative to the config file.
+    pub path: ConfigString,
+}
+
+/// One `[[redis.acl_users]]` entry.
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RedisAclUserSection {
+    pub name: String,
+    /// Name of the environment variable holding the password (never the password itself).
+    pub password_env: String,
+    /// Key patterns the user may touch (`~pattern` rules); `%R~`/`%W~` forms are passed as is.
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// Pub/sub channel patterns (`&pattern` rules).
+    #[serde(default)]
+    pub channels: Vec<String>,
+    /// Command rules: `+@read`, `-@dangerous`, `+fcall`, ...
+    #[serde(default)]
+    pub commands: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]

@@ -51,11 +51,31 @@ pub struct PgSettings {
 pub struct MongoSettings {
     pub url: crate::redact::SecretUrl,
     pub database: Option<String>,
+    pub history_collection: String,
+    pub lock_lease: Duration,
+    pub lock_wait: Duration,
+    pub connect_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
     pub url: crate::redact::SecretUrl,
+    pub connect_timeout: Duration,
+    /// The declared keyspace; `None` when `[redis]` declares no namespace.
+    pub keyspace: Option<RedisKeyspace>,
+}
+
+/// The keyspace declaration of `[redis]`, as written (files are read and passwords looked up
+/// when a command needs them: see `crate::redis::keyspace`).
+#[derive(Debug, Clone)]
+pub struct RedisKeyspace {
+    pub namespace: String,
+    pub schema_version: u32,
+    pub notify_keyspace_events: Option<String>,
+    pub keys: Vec<file::RedisKeySection>,
+    /// Library files, resolved against the config file's directory.
+    pub functions: Vec<PathBuf>,
+    pub acl_users: Vec<file::RedisAclUserSection>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -71,6 +91,8 @@ pub const DEFAULT_HISTORY_TABLE: &str = "migrate_history";
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(600);
+pub const DEFAULT_MONGO_HISTORY_COLLECTION: &str = "migrate_history";
+pub const DEFAULT_MONGO_LOCK_LEASE: Duration = Duration::from_secs(30);
 
 /// URLs of the sandbox servers, when `--sandbox` is given.
 #[derive(Debug, Default, Clone)]
@@ -203,19 +225,26 @@ fn resolve_with(
         .clone()
         .or_else(|| global.redis_url.clone().filter(|u| !u.is_empty()))
         .or_else(|| redis.url.clone().map(|s| s.0).filter(|u| !u.is_empty()));
+    let mongo_settings = match mongo_url {
+        None => None,
+        Some(url) => Some(mongo_settings(url, &mongo)?),
+    };
+    let redis_settings = match redis_url {
+        None => None,
+        Some(url) => Some(RedisSettings {
+            url: crate::redact::SecretUrl::new(url),
+            connect_timeout: nonzero(redis.connect_timeout).unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            keyspace: redis_keyspace(&redis, config_path.as_deref())?,
+        }),
+    };
 
     Ok(Settings {
         config_path,
         env_name: global.env.clone(),
         protected: env_section.protected.unwrap_or(false),
         postgres: postgres_settings,
-        mongo: mongo_url.map(|url| MongoSettings {
-            url: crate::redact::SecretUrl::new(url),
-            database: mongo.database.map(|s| s.0),
-        }),
-        redis: redis_url.map(|url| RedisSettings {
-            url: crate::redact::SecretUrl::new(url),
-        }),
+        mongo: mongo_settings,
+        redis: redis_settings,
         migrations_dir: global
             .migrations
             .clone()
@@ -242,6 +271,68 @@ fn resolve_with(
         },
         assume_yes: global.yes,
     })
+}
+
+fn mongo_settings(url: String, mongo: &MongoSection) -> anyhow::Result<MongoSettings> {
+    let history_collection = mongo.history_collection.as_ref().map_or_else(
+        || DEFAULT_MONGO_HISTORY_COLLECTION.to_string(),
+        |s| s.0.clone(),
+    );
+    if history_collection.is_empty()
+        || !history_collection
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        bail!(
+            "invalid mongo.history_collection `{history_collection}`: use letters, digits and underscores"
+        );
+    }
+    let lock_lease = mongo.lock_lease.map_or(DEFAULT_MONGO_LOCK_LEASE, |d| d.0);
+    if lock_lease < Duration::from_secs(1) {
+        bail!("mongo.lock_lease must be at least 1s (the lock is renewed every third of it)");
+    }
+    Ok(MongoSettings {
+        url: crate::redact::SecretUrl::new(url),
+        database: mongo.database.as_ref().map(|s| s.0.clone()),
+        history_collection,
+        lock_lease,
+        lock_wait: mongo.lock_wait.map_or(DEFAULT_LOCK_WAIT, |d| d.0),
+        connect_timeout: nonzero(mongo.connect_timeout).unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+    })
+}
+
+/// The keyspace declaration, when `[redis]` has one. Namespace and schema version are required
+/// as soon as anything else is declared.
+fn redis_keyspace(
+    redis: &RedisSection,
+    config_path: Option<&Path>,
+) -> anyhow::Result<Option<RedisKeyspace>> {
+    let declares_something = redis.notify_keyspace_events.is_some()
+        || redis.keys.is_some()
+        || redis.functions.is_some()
+        || redis.acl_users.is_some();
+    let (namespace, schema_version) = match (&redis.namespace, redis.schema_version) {
+        (Some(namespace), Some(version)) => (namespace.clone(), version),
+        (None, None) if !declares_something => return Ok(None),
+        (None, _) => bail!("[redis] declares a keyspace but no `namespace`"),
+        (Some(_), None) => bail!("[redis] declares a keyspace but no `schema_version`"),
+    };
+    let base = config_path
+        .and_then(Path::parent)
+        .unwrap_or_else(|| Path::new("."));
+    Ok(Some(RedisKeyspace {
+        namespace,
+        schema_version,
+        notify_keyspace_events: redis.notify_keyspace_events.clone(),
+        keys: redis.keys.clone().unwrap_or_default(),
+        functions: redis
+            .functions
+            .iter()
+            .flatten()
+            .map(|f| base.join(f.path.path()))
+            .collect(),
+        acl_users: redis.acl_users.clone().unwrap_or_default(),
+    }))
 }
 
 fn nonzero(setting: Option<DurationSetting>) -> Option<Duration> {
@@ -287,11 +378,11 @@ fn merge_migrations(base: MigrationsSection, over: MigrationsSection) -> Migrati
 }
 
 fn merge_mongo(base: MongoSection, over: MongoSection) -> MongoSection {
-    overlay!(base, over; url, database, migrations)
+    overlay!(base, over; url, database, migrations, history_collection, lock_lease, lock_wait, connect_timeout)
 }
 
 fn merge_redis(base: RedisSection, over: RedisSection) -> RedisSection {
-    overlay!(base, over; url)
+    overlay!(base, over; url, connect_timeout, namespace, schema_version, notify_keyspace_events, keys, functions, acl_users)
 }
 
 fn merge_seeds(base: SeedsSection, over: SeedsSection) -> SeedsSection {

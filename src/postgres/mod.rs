@@ -8,6 +8,7 @@ pub mod lock;
 pub mod migration;
 pub mod plan;
 pub mod refinery;
+pub mod seeds;
 pub mod shadow;
 pub mod snapshot;
 pub mod splitter;

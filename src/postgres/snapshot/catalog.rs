@@ -581,7 +581,7 @@ async fn functions(client: &Client) -> Result<Vec<Object>> {
            ARRAY(SELECT s FROM unnest(p.proconfig) AS s ORDER BY s),
            (SELECT format('sfunc=%s stype=%s finalfunc=%s initcond=%s',
                           a.aggtransfn::regprocedure, format_type(a.aggtranstype, NULL),
-                          NULLIF(a.aggfinalfn, 0)::regprocedure, a.agginitcond)
+                          NULLIF(a.aggfinalfn, 0)::regprocedure, a.agginitval)
             FROM pg_aggregate a WHERE a.aggfnoid = p.oid),
            obj_description(p.oid, 'pg_proc')
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

@@ -1,0 +1,293 @@
+//! `migrate drift`: the live schema against the expected one. Exit 0 clean, 2 drift, 1 error.
+//!
+//! The report is one JSON document with a `format_version` and a `stores` array, one section
+//! per store, so that MongoDB and Redis can add their own sections next to PostgreSQL's.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::Context;
+use crate::cli::DriftArgs;
+use crate::errors::Outcome;
+use crate::output::Report;
+use crate::postgres::connect::PgTarget;
+use crate::postgres::diff::{self, Difference, IgnoreSet, Status};
+use crate::postgres::engine::Session;
+use crate::postgres::shadow::{self, AppliedState, ExpectedInfo, ExpectedSource};
+use crate::postgres::snapshot::{self, Snapshot, SnapshotOptions};
+
+/// Version of the drift report's JSON shape.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct DriftReport {
+    pub format_version: u32,
+    pub clean: bool,
+    pub stores: Vec<StoreDrift>,
+}
+
+/// One store's section. Every section has `store` and `clean`; the rest depends on the store.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum StoreDrift {
+    Postgres(PostgresDrift),
+}
+
+impl StoreDrift {
+    pub fn is_clean(&self) -> bool {
+        match self {
+            StoreDrift::Postgres(section) => section.clean,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct PostgresDrift {
+    /// Always `postgres`.
+    pub store: &'static str,
+    pub database: String,
+    pub clean: bool,
+    pub expected: ExpectedInfo,
+    /// Objects compared (both sides together, ignored ones excluded).
+    pub compared: usize,
+    /// Objects left out by `--ignore` patterns.
+    pub ignored: usize,
+    pub summary: Summary,
+    pub differences: Vec<Difference>,
+    /// Things a reader should know about the comparison (dirty migrations, changed files).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub missing: usize,
+    pub unexpected: usize,
+    pub changed: usize,
+}
+
+impl Report for DriftReport {
+    fn human(&self) -> String {
+        self.stores
+            .iter()
+            .map(|store| match store {
+                StoreDrift::Postgres(section) => section.human(),
+            })
+            .collect()
+    }
+}
+
+impl PostgresDrift {
+    /// Compares `actual` (the live database) with `expected`.
+    pub fn new(
+        database: String,
+        expected_info: ExpectedInfo,
+        expected: &Snapshot,
+        actual: &Snapshot,
+        ignore: &IgnoreSet,
+        notes: Vec<String>,
+    ) -> PostgresDrift {
+        let comparison = diff::compare(expected, actual, ignore);
+        let mut summary = Summary::default();
+        for difference in &comparison.differences {
+            match difference.status {
+                Status::Missing => summary.missing += 1,
+                Status::Unexpected => summary.unexpected += 1,
+                Status::Changed => summary.changed += 1,
+            }
+        }
+        PostgresDrift {
+            store: "postgres",
+            database,
+            clean: comparison.differences.is_empty(),
+            expected: expected_info,
+            compared: comparison.compared,
+            ignored: comparison.ignored,
+            summary,
+            differences: comparison.differences,
+            notes,
+        }
+    }
+
+    fn expected_label(&self) -> String {
+        let version = self.expected.version.map_or_else(
+            || "no migration".to_string(),
+            |v| format!("migrations up to V{v}"),
+        );
+        match self.expected.source {
+            "shadow" => format!("{version} on a shadow database"),
+            "url" => format!("{version} in {}", self.expected.from),
+            _ => format!("snapshot {}", self.expected.from),
+        }
+    }
+
+    /// Differences grouped by kind, long definitions as unified diffs.
+    pub fn human(&self) -> String {
+        let mut out = String::new();
+        let ignored = if self.ignored > 0 {
+            format!(", {} ignored", self.ignored)
+        } else {
+            String::new()
+        };
+        if self.clean {
+            out.push_str(&format!(
+                "postgres: no drift ({} objects compared against {}{ignored}; {})\n",
+                self.compared,
+                self.expected_label(),
+                self.database
+            ));
+        } else {
+            let total = self.differences.len();
+            out.push_str(&format!(
+                "postgres: {total} difference{} between {} and {} ({} missing, {} unexpected, {} changed{ignored})\n",
+                if total == 1 { "" } else { "s" },
+                self.database,
+                self.expected_label(),
+                self.summary.missing,
+                self.summary.unexpected,
+                self.summary.changed,
+            ));
+            out.push_str(&render_differences(&self.differences, "  "));
+        }
+        for note in &self.notes {
+            out.push_str(&format!("  note: {note}\n"));
+        }
+        out
+    }
+}
+
+/// Differences grouped by kind, each line indented by `indent`.
+pub fn render_differences(differences: &[Difference], indent: &str) -> String {
+    let mut groups: BTreeMap<_, Vec<&Difference>> = BTreeMap::new();
+    for difference in differences {
+        groups.entry(difference.kind).or_default().push(difference);
+    }
+    let mut out = String::new();
+    for (kind, group) in groups {
+        out.push_str(&format!("{indent}{kind}\n"));
+        for difference in group {
+            out.push_str(&format!(
+                "{indent}  {:<10} {}\n",
+                difference.status.as_str(),
+                difference.object
+            ));
+            for field in &difference.fields {
+                let show = |value: &Option<crate::postgres::snapshot::Value>| {
+                    value
+                        .as_ref()
+                        .map_or_else(|| "(none)".to_string(), |v| v.to_string())
+                };
+                match &field.diff {
+                    Some(unified) => {
+                        out.push_str(&format!("{indent}      {}:\n", field.field));
+                        for line in unified.lines() {
+                            out.push_str(&format!("{indent}        {line}\n"));
+                        }
+                    }
+                    None => out.push_str(&format!(
+                        "{indent}      {}: expected {}, actual {}\n",
+                        field.field,
+                        show(&field.expected),
+                        show(&field.actual)
+                    )),
+                }
+            }
+        }
+    }
+    out
+}
+
+pub async fn run(context: &Context, args: &DriftArgs) -> anyhow::Result<Outcome> {
+    let work = drift(context, args);
+    // On Ctrl-C the work future is dropped, and with it the shadow database's guard.
+    let report = tokio::select! {
+        report = work => report?,
+        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted: nothing was changed on the live database"),
+    };
+    context.printer.report(&report);
+    Ok(if report.clean {
+        Outcome::Clean
+    } else {
+        Outcome::Problems
+    })
+}
+
+async fn drift(context: &Context, args: &DriftArgs) -> anyhow::Result<DriftReport> {
+    let settings = &context.settings;
+    let pg = settings.require_postgres()?;
+    let source = match (&args.shadow_url, &args.snapshot) {
+        (Some(url), _) => ExpectedSource::Url(parse_url(url, pg)?),
+        (None, Some(path)) => ExpectedSource::File(PathBuf::from(path)),
+        (None, None) => ExpectedSource::Shadow,
+    };
+    let ignore = IgnoreSet::new(&args.ignore);
+    let section = postgres_section(context, &source, &ignore).await?;
+    let stores = vec![StoreDrift::Postgres(section)];
+    Ok(DriftReport {
+        format_version: FORMAT_VERSION,
+        clean: stores.iter().all(StoreDrift::is_clean),
+        stores,
+    })
+}
+
+/// Parses a `--shadow-url` with the live database's TLS and timeout settings.
+pub fn parse_url(url: &str, live: &crate::config::PgSettings) -> anyhow::Result<PgTarget> {
+    let timeout = live
+        .target
+        .driver_config()
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(crate::config::DEFAULT_CONNECT_TIMEOUT);
+    PgTarget::parse(url, None, None, timeout)
+}
+
+async fn postgres_section(
+    context: &Context,
+    source: &ExpectedSource,
+    ignore: &IgnoreSet,
+) -> anyhow::Result<PostgresDrift> {
+    let printer = &context.printer;
+    let pg = context.settings.require_postgres()?;
+    let session = Session::open(pg).await?;
+    let history = session.read_history().await?;
+    let state = AppliedState::from_history(&history);
+    let mut notes = Vec::new();
+    if !state.dirty.is_empty() {
+        notes.push(format!(
+            "dirty migrations are not part of the expected schema: {}",
+            state.dirty.join(", ")
+        ));
+    }
+    let options = SnapshotOptions::for_history_table(&pg.history_table);
+    printer.verbose(format!("taking a snapshot of {}", pg.target));
+    let actual = snapshot::take(&session.client, &options)
+        .await
+        .map_err(|err| err.context(format!("cannot snapshot the schema of {}", pg.target)))?;
+    drop(session);
+    let set = match source {
+        ExpectedSource::File(_) => Default::default(),
+        _ => {
+            let set = super::load_valid_migrations(context)?;
+            let changed = state.changed_repeatables(&set);
+            if !changed.is_empty() {
+                notes.push(format!(
+                    "repeatable migrations changed since they were applied (compared as the files are now): {}",
+                    changed.join(", ")
+                ));
+            }
+            set
+        }
+    };
+    printer.verbose("building the expected schema");
+    let (expected, info) =
+        shadow::expected_snapshot(pg, actual.server_major, source, &set, &state, printer).await?;
+    Ok(PostgresDrift::new(
+        pg.target.to_string(),
+        info,
+        &expected,
+        &actual,
+        ignore,
+        notes,
+    ))
+}

@@ -1,0 +1,227 @@
+//! `migrate seed`: load `seeds/<env>/` idempotently, each file once per checksum.
+
+use serde::Serialize;
+
+use super::Context;
+use crate::cli::{GlobalArgs, SeedArgs};
+use crate::errors::{Detailed, Outcome};
+use crate::output::{Report, table};
+use crate::postgres::engine::Session;
+use crate::postgres::seeds::{self, Applied};
+use crate::postgres::{migration, plan};
+
+#[derive(Debug, Serialize)]
+pub struct SeedReport {
+    pub env: String,
+    pub database: String,
+    pub dry_run: bool,
+    /// Files applied in this run (with --dry-run: files that would be).
+    pub applied: Vec<Applied>,
+    /// Files already applied with the same checksum.
+    pub unchanged: Vec<String>,
+}
+
+impl Report for SeedReport {
+    fn human(&self) -> String {
+        if self.applied.is_empty() {
+            return format!(
+                "seed {}: nothing to do: {} file{} already applied ({})\n",
+                self.env,
+                self.unchanged.len(),
+                if self.unchanged.len() == 1 { "" } else { "s" },
+                self.database
+            );
+        }
+        let mut t = table::new(&["file", "format", "rows", "took"]);
+        for file in &self.applied {
+            t.add_row(vec![
+                file.file.clone(),
+                format!("{:?}", file.format).to_lowercase(),
+                if self.dry_run {
+                    String::new()
+                } else {
+                    file.rows.to_string()
+                },
+                if self.dry_run {
+                    String::new()
+                } else {
+                    crate::output::human_ms(file.execution_ms)
+                },
+            ]);
+        }
+        format!(
+            "seed {}: {} {} file{}, {} unchanged ({})\n{t}\n",
+            self.env,
+            if self.dry_run {
+                "would apply"
+            } else {
+                "applied"
+            },
+            self.applied.len(),
+            if self.applied.len() == 1 { "" } else { "s" },
+            self.unchanged.len(),
+            self.database
+        )
+    }
+}
+
+/// `--env NAME` picks the seed directory; it selects a config environment only if the config
+/// file defines `[env.NAME]`.
+pub fn detach_seed_env(global: &mut GlobalArgs) -> anyhow::Result<()> {
+    let Some(name) = &global.env else {
+        return Ok(());
+    };
+    let path = match &global.config {
+        Some(path) => path.clone(),
+        None => std::path::PathBuf::from(crate::config::DEFAULT_CONFIG),
+    };
+    let defined = path.exists() && crate::config::file::load(&path)?.env.contains_key(name);
+    if !defined {
+        global.env = None;
+    }
+    Ok(())
+}
+
+pub async fn run(
+    context: &Context,
+    args: &SeedArgs,
+    env_arg: Option<&str>,
+) -> anyhow::Result<Outcome> {
+    let settings = &context.settings;
+    let printer = &context.printer;
+    let seeds_dir = &settings.seeds_dir;
+    let available = environments(seeds_dir);
+    let env = match env_arg
+        .map(str::to_string)
+        .or_else(|| settings.default_seed_env.clone())
+    {
+        Some(env) => env,
+        None => {
+            return Err(Detailed::new("no seed environment: pass --env NAME")
+                .context(format!(
+                    "environments in {}: {}",
+                    seeds_dir.display(),
+                    list(&available)
+                ))
+                .into());
+        }
+    };
+    let dir = seeds_dir.join(&env);
+    if !dir.is_dir() {
+        return Err(Detailed::new(format!(
+            "no seed directory {} for environment `{env}`",
+            dir.display()
+        ))
+        .context(format!(
+            "environments in {}: {}",
+            seeds_dir.display(),
+            list(&available)
+        ))
+        .into());
+    }
+    let files = seeds::discover(&dir)?;
+    let pg = settings.require_postgres()?;
+    let session = Session::open(pg).await?;
+    let held = session.lock(printer).await?;
+    let outcome = async {
+        ensure_migrated(context, &session).await?;
+        let recorded = seeds::recorded(&session.client, &session.history, &env).await?;
+        let (todo, unchanged): (Vec<_>, Vec<_>) = files
+            .iter()
+            .partition(|file| args.force || recorded.get(&file.file_name) != Some(&file.checksum));
+        let mut applied = Vec::new();
+        if args.dry_run {
+            applied = todo
+                .iter()
+                .map(|file| Applied {
+                    file: file.file_name.clone(),
+                    format: file.format,
+                    rows: 0,
+                    execution_ms: 0,
+                })
+                .collect();
+        } else if !todo.is_empty() {
+            seeds::ensure_table(&session.client, &session.history).await?;
+            let bar = printer.progress(todo.len() as u64, "seeding");
+            for file in todo {
+                bar.set_message(file.file_name.clone());
+                let result = seeds::apply(&session.client, &session.history, &env, file).await;
+                let result = match result {
+                    Ok(result) => result,
+                    Err(err) => {
+                        bar.finish_and_clear();
+                        return Err(err);
+                    }
+                };
+                bar.suspend(|| {
+                    printer.step(format!(
+                        "seeded {} ({} rows, {})",
+                        result.file,
+                        result.rows,
+                        crate::output::human_ms(result.execution_ms)
+                    ))
+                });
+                bar.inc(1);
+                applied.push(result);
+            }
+            bar.finish_and_clear();
+        }
+        anyhow::Ok(SeedReport {
+            env: env.clone(),
+            database: pg.target.to_string(),
+            dry_run: args.dry_run,
+            applied,
+            unchanged: unchanged.iter().map(|f| f.file_name.clone()).collect(),
+        })
+    }
+    .await;
+    let unlocked = session.unlock(held).await;
+    let report = outcome?;
+    unlocked?;
+    printer.report(&report);
+    Ok(Outcome::Clean)
+}
+
+/// Seeds assume the schema of the migrations: refuse while migrations are pending.
+async fn ensure_migrated(context: &Context, session: &Session) -> anyhow::Result<()> {
+    let dir = &context.settings.migrations_dir;
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    let set = migration::load_dir(dir)?;
+    set.ensure_valid()?;
+    let history = session.read_history().await?;
+    let pending = plan::plan_up(&set, &history, plan::UpOptions::default())?;
+    if !pending.is_empty() {
+        return Err(Detailed::new(format!(
+            "{} migration{} pending: seeds need the current schema",
+            pending.len(),
+            if pending.len() == 1 { " is" } else { "s are" }
+        ))
+        .hint("run `migrate up` first")
+        .into());
+    }
+    Ok(())
+}
+
+fn environments(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
+}
