@@ -1,45 +1,67 @@
-//! `migrate down`: revert applied migrations, newest first, after confirmation.
+//! `migrate down`: revert applied migrations of one store, newest first, after confirmation.
 
 use serde::Serialize;
 
 use super::Context;
-use crate::cli::DownArgs;
+use crate::cli::{DownArgs, Store};
+use crate::config::{MongoSettings, PgSettings};
 use crate::errors::{Detailed, Outcome};
+use crate::mongo::engine::MongoSession;
 use crate::output::{Report, table};
 use crate::postgres::engine::{self, Session, StepResult};
 use crate::postgres::plan::{self, DownTarget, Step};
 
+/// The report of one store's revert: `{store, database, dry_run, plan, reverted}`. The steps
+/// are those of the store (PostgreSQL or Mongo).
 #[derive(Debug, Serialize)]
-pub struct DownReport {
+#[serde(untagged)]
+pub enum DownReport {
+    Postgres(StoreDown<Step, StepResult>),
+    Mongo(StoreDown<crate::mongo::plan::Step, crate::mongo::engine::StepResult>),
+}
+
+#[derive(Debug, Serialize)]
+pub struct StoreDown<S, R> {
     pub store: &'static str,
     pub database: String,
     pub dry_run: bool,
-    pub plan: Vec<Step>,
-    pub reverted: Vec<StepResult>,
+    pub plan: Vec<S>,
+    pub reverted: Vec<R>,
 }
 
 impl Report for DownReport {
     fn human(&self) -> String {
-        if self.plan.is_empty() {
-            return format!("{}: nothing to revert ({})\n", self.store, self.database);
+        match self {
+            DownReport::Postgres(down) => {
+                let times: Vec<u64> = down.reverted.iter().map(|s| s.execution_ms).collect();
+                human(down, &times, &plan_table(&down.plan))
+            }
+            DownReport::Mongo(down) => {
+                let times: Vec<u64> = down.reverted.iter().map(|s| s.execution_ms).collect();
+                human(down, &times, &mongo_plan_table(&down.plan))
+            }
         }
-        if self.dry_run {
-            return format!(
-                "{}: would revert, in this order (dry run, nothing changed):\n{}\n",
-                self.store,
-                plan_table(&self.plan)
-            );
-        }
-        let total: u64 = self.reverted.iter().map(|s| s.execution_ms).sum();
-        format!(
-            "{}: reverted {} migration{} in {} ({})\n",
-            self.store,
-            self.reverted.len(),
-            if self.reverted.len() == 1 { "" } else { "s" },
-            crate::output::human_ms(total),
-            self.database
-        )
     }
+}
+
+fn human<S, R>(down: &StoreDown<S, R>, times: &[u64], plan: &comfy_table::Table) -> String {
+    if down.plan.is_empty() {
+        return format!("{}: nothing to revert ({})\n", down.store, down.database);
+    }
+    if down.dry_run {
+        return format!(
+            "{}: would revert, in this order (dry run, nothing changed):\n{plan}\n",
+            down.store
+        );
+    }
+    format!(
+        "{}: reverted {} migration{} in {} ({})\n",
+        down.store,
+        times.len(),
+        if times.len() == 1 { "" } else { "s" },
+        crate::output::human_ms(times.iter().sum()),
+        down.database
+    )
 }
 
 fn plan_table(steps: &[Step]) -> comfy_table::Table {
@@ -59,9 +81,25 @@ fn plan_table(steps: &[Step]) -> comfy_table::Table {
     t
 }
 
+fn mongo_plan_table(steps: &[crate::mongo::plan::Step]) -> comfy_table::Table {
+    let mut t = table::new(&["#", "revert", "ops", "file"]);
+    for (i, step) in steps.iter().enumerate() {
+        t.add_row(vec![
+            (i + 1).to_string(),
+            step.label(),
+            if step.from_op > 0 {
+                format!("{} (from #{})", step.ops, step.from_op + 1)
+            } else {
+                step.ops.to_string()
+            },
+            step.file.clone(),
+        ]);
+    }
+    t
+}
+
 pub async fn run(context: &Context, args: &DownArgs) -> anyhow::Result<Outcome> {
     let settings = &context.settings;
-    let printer = &context.printer;
     if settings.protected && !args.allow_protected && !args.dry_run {
         return Err(Detailed::new(format!(
             "environment `{}` is protected: `down` is refused",
@@ -70,24 +108,59 @@ pub async fn run(context: &Context, args: &DownArgs) -> anyhow::Result<Outcome> 
         .hint("pass --allow-protected if you really mean to revert migrations there")
         .into());
     }
-    let pg = settings.require_postgres()?;
-    let set = super::load_valid_migrations(context)?;
     let target = match (args.steps, args.to) {
         (_, Some(to)) => DownTarget::To(to),
         (Some(steps), None) => DownTarget::Steps(steps),
         (None, None) => DownTarget::Steps(1),
     };
+    let store = match args.store {
+        Some(store) => store,
+        None if settings.postgres.is_none() && settings.mongo.is_some() => Store::Mongo,
+        None => Store::Pg,
+    };
+    match store {
+        Store::Pg => down_postgres(context, settings.require_postgres()?, args, target).await,
+        Store::Mongo => {
+            let mongo = settings.mongo.as_ref().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no MongoDB URL: pass --mongodb-url, set MONGODB_URL, set [mongo] url in migrate.toml, or use --sandbox"
+                )
+            })?;
+            down_mongo(context, mongo, args, target).await
+        }
+        Store::Redis => Err(Detailed::new("the redis keyspace has no down migrations")
+            .hint("change the declaration in [redis] (and bump schema_version), then run `migrate up`")
+            .into()),
+    }
+}
+
+fn confirm_question(count: usize) -> String {
+    format!(
+        "revert {count} migration{}",
+        if count == 1 { "" } else { "s" }
+    )
+}
+
+async fn down_postgres(
+    context: &Context,
+    pg: &PgSettings,
+    args: &DownArgs,
+    target: DownTarget,
+) -> anyhow::Result<Outcome> {
+    let settings = &context.settings;
+    let printer = &context.printer;
+    let set = super::load_valid_migrations(context)?;
     let session = Session::open(pg).await?;
     if args.dry_run {
         let history = session.read_history().await?;
         let steps = plan::plan_down(&set, &history, target)?;
-        printer.report(&DownReport {
+        printer.report(&DownReport::Postgres(StoreDown {
             store: "postgres",
             database: pg.target.to_string(),
             dry_run: true,
             plan: steps,
             reverted: Vec::new(),
-        });
+        }));
         return Ok(Outcome::Clean);
     }
     let held = session.lock(printer).await?;
@@ -104,20 +177,11 @@ pub async fn run(context: &Context, args: &DownArgs) -> anyhow::Result<Outcome> 
                 plan_table(&steps)
             ));
         }
-        printer.confirm(
-            settings.assume_yes,
-            &format!(
-                "revert {} migration{}",
-                steps.len(),
-                if steps.len() == 1 { "" } else { "s" }
-            ),
-        )?;
+        printer.confirm(settings.assume_yes, &confirm_question(steps.len()))?;
         let reverted = engine::execute(&session, &held, &set, &steps, printer).await?;
         if session.read_history().await?.is_empty() {
             crate::postgres::seeds::drop_table(&session.client, &session.history).await?;
-            printer.note(
-                "every migration was reverted: the record of applied seed files was dropped too",
-            );
+            printer.note("every migration was reverted: the record of applied seed files was dropped too");
         }
         Ok((steps, reverted))
     }
@@ -125,12 +189,69 @@ pub async fn run(context: &Context, args: &DownArgs) -> anyhow::Result<Outcome> 
     let unlocked = session.unlock(held).await;
     let (steps, reverted) = outcome?;
     unlocked?;
-    printer.report(&DownReport {
+    printer.report(&DownReport::Postgres(StoreDown {
         store: "postgres",
         database: pg.target.to_string(),
         dry_run: false,
         plan: steps,
         reverted,
-    });
+    }));
+    Ok(Outcome::Clean)
+}
+
+async fn down_mongo(
+    context: &Context,
+    mongo: &MongoSettings,
+    args: &DownArgs,
+    target: DownTarget,
+) -> anyhow::Result<Outcome> {
+    let settings = &context.settings;
+    let printer = &context.printer;
+    let set = crate::mongo::migration::load_dir(&settings.mongo_migrations_dir)?;
+    set.ensure_valid()?;
+    let session = MongoSession::open(mongo).await?;
+    let history_name = session.history.name().to_string();
+    if args.dry_run {
+        let history = session.read_history().await?;
+        let steps = crate::mongo::plan::plan_down(&set, &history, target, &history_name)?;
+        printer.report(&DownReport::Mongo(StoreDown {
+            store: "mongo",
+            database: session.display().to_string(),
+            dry_run: true,
+            plan: steps,
+            reverted: Vec::new(),
+        }));
+        return Ok(Outcome::Clean);
+    }
+    let held = session.lock(printer).await?;
+    let outcome = async {
+        let history = session.read_history().await?;
+        let steps = crate::mongo::plan::plan_down(&set, &history, target, &history_name)?;
+        if steps.is_empty() {
+            return anyhow::Ok((steps, Vec::new()));
+        }
+        if !printer.is_json() || !settings.assume_yes {
+            printer.step(format!(
+                "about to revert on {}:\n{}",
+                session.display(),
+                mongo_plan_table(&steps)
+            ));
+        }
+        printer.confirm(settings.assume_yes, &confirm_question(steps.len()))?;
+        let reverted =
+            crate::mongo::engine::execute(&session, &held, &set, &steps, printer).await?;
+        Ok((steps, reverted))
+    }
+    .await;
+    let unlocked = session.unlock(held).await;
+    let (steps, reverted) = outcome?;
+    unlocked?;
+    printer.report(&DownReport::Mongo(StoreDown {
+        store: "mongo",
+        database: session.display().to_string(),
+        dry_run: false,
+        plan: steps,
+        reverted,
+    }));
     Ok(Outcome::Clean)
 }

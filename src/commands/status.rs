@@ -1,12 +1,17 @@
-//! `migrate status`: one table with every migration of every store.
+//! `migrate status`: one table with every migration of every store, and the state of the
+//! Redis keyspace setup.
 
 use serde::Serialize;
 
 use super::Context;
 use crate::errors::Outcome;
+use crate::mongo::engine::MongoSession;
 use crate::output::{Report, table};
 use crate::postgres::engine::Session;
 use crate::postgres::plan::{self, Entry, State};
+use crate::redis::cluster::Topology;
+use crate::redis::keyspace::{self, Passwords};
+use crate::redis::setup::{self, Action};
 
 #[derive(Debug, Serialize)]
 pub struct StatusReport {
@@ -19,6 +24,9 @@ pub struct StoreStatus {
     pub database: String,
     pub migrations: Vec<Entry>,
     pub summary: Summary,
+    /// The Redis keyspace setup (Redis only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyspace: Option<KeyspaceStatus>,
 }
 
 #[derive(Debug, Serialize, Default)]
@@ -43,6 +51,22 @@ impl Summary {
         }
         summary
     }
+}
+
+/// Whether the server's keyspace matches the declaration.
+#[derive(Debug, Serialize)]
+pub struct KeyspaceStatus {
+    pub namespace: String,
+    pub declared_version: u32,
+    /// Schema version recorded on the server (`None`: never set up).
+    pub version: Option<u32>,
+    pub applied_at: Option<String>,
+    /// `current`, `pending` (never set up), `outdated` (changes pending) or `newer` (the
+    /// server was set up from a newer declaration).
+    pub state: &'static str,
+    /// What `up` would change.
+    pub pending: Vec<Action>,
+    pub notes: Vec<String>,
 }
 
 impl Report for StatusReport {
@@ -74,39 +98,171 @@ impl Report for StatusReport {
                     entry.note.clone().unwrap_or_default(),
                 ]);
             }
+            if let Some(keyspace) = &store.keyspace {
+                let pending: Vec<String> = keyspace
+                    .pending
+                    .iter()
+                    .map(|a| format!("{} {}", setup::action_verb(a.action), a.target))
+                    .collect();
+                let note = match keyspace.state {
+                    "newer" => format!(
+                        "declared version {} is older than the server's",
+                        keyspace.declared_version
+                    ),
+                    "current" => String::new(),
+                    _ => format!(
+                        "declared version {}; up would: {}",
+                        keyspace.declared_version,
+                        pending.join(", ")
+                    ),
+                };
+                t.add_row(vec![
+                    store.store.to_string(),
+                    keyspace
+                        .version
+                        .map_or_else(|| "-".to_string(), |v| v.to_string()),
+                    format!("keyspace {}", keyspace.namespace),
+                    keyspace.state.to_string(),
+                    keyspace
+                        .applied_at
+                        .as_deref()
+                        .map(|at| at.replace('T', " ").chars().take(19).collect())
+                        .unwrap_or_default(),
+                    String::new(),
+                    note,
+                ]);
+            }
         }
         let mut out = format!("{t}\n");
         for store in &self.stores {
-            out.push_str(&format!(
-                "{}: {} applied, {} pending, {} with problems ({})\n",
-                store.store,
-                store.summary.applied,
-                store.summary.pending,
-                store.summary.problems,
-                store.database
-            ));
+            match &store.keyspace {
+                Some(keyspace) => out.push_str(&format!(
+                    "{}: keyspace `{}` {}{} ({})\n",
+                    store.store,
+                    keyspace.namespace,
+                    keyspace.state,
+                    match keyspace.state {
+                        "current" => format!(" at version {}", keyspace.declared_version),
+                        "newer" => String::new(),
+                        _ => format!(
+                            ", {} change{} pending",
+                            keyspace.pending.len(),
+                            if keyspace.pending.len() == 1 { "" } else { "s" }
+                        ),
+                    },
+                    store.database
+                )),
+                None => out.push_str(&format!(
+                    "{}: {} applied, {} pending, {} with problems ({})\n",
+                    store.store,
+                    store.summary.applied,
+                    store.summary.pending,
+                    store.summary.problems,
+                    store.database
+                )),
+            }
         }
         out
     }
 }
 
 pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
-    let pg = context.settings.require_postgres()?;
-    let set = crate::postgres::migration::load_dir(&context.settings.migrations_dir)?;
-    for problem in &set.problems {
-        context.printer.warn(problem.to_string());
+    let settings = &context.settings;
+    let printer = &context.printer;
+    if settings.postgres.is_none() && settings.mongo.is_none() && settings.redis.is_none() {
+        settings.require_postgres()?;
     }
-    let session = Session::open(pg).await?;
-    let history = session.read_history().await?;
-    let migrations = plan::status(&set, &history);
-    let summary = Summary::of(&migrations);
-    context.printer.report(&StatusReport {
-        stores: vec![StoreStatus {
-            store: "postgres",
-            database: pg.target.to_string(),
-            migrations,
-            summary,
-        }],
-    });
+    let mut stores = Vec::new();
+    // Printed at the end: an error must be the first line of output.
+    let mut skipped: Vec<String> = Vec::new();
+    match &settings.postgres {
+        None => skipped.push("postgres: no URL configured, skipped".to_string()),
+        Some(pg) => {
+            let set = crate::postgres::migration::load_dir(&settings.migrations_dir)?;
+            for problem in &set.problems {
+                printer.warn(problem.to_string());
+            }
+            let session = Session::open(pg).await?;
+            let history = session.read_history().await?;
+            let migrations = plan::status(&set, &history);
+            let summary = Summary::of(&migrations);
+            stores.push(StoreStatus {
+                store: "postgres",
+                database: pg.target.to_string(),
+                migrations,
+                summary,
+                keyspace: None,
+            });
+        }
+    }
+    match &settings.mongo {
+        None => skipped.push("mongo: no URL configured, skipped".to_string()),
+        Some(mongo) => {
+            let dir = &settings.mongo_migrations_dir;
+            let set = if dir.is_dir() {
+                crate::mongo::migration::load_dir(dir)?
+            } else {
+                skipped.push(format!("mongo: no migrations directory {}", dir.display()));
+                crate::mongo::migration::MongoSet::default()
+            };
+            for problem in &set.problems {
+                printer.warn(problem.to_string());
+            }
+            let session = MongoSession::open(mongo).await?;
+            let history = session.read_history().await?;
+            let migrations = crate::mongo::plan::status(&set, &history);
+            let summary = Summary::of(&migrations);
+            stores.push(StoreStatus {
+                store: "mongo",
+                database: session.display().to_string(),
+                migrations,
+                summary,
+                keyspace: None,
+            });
+        }
+    }
+    match &settings.redis {
+        None => skipped.push("redis: no URL configured, skipped".to_string()),
+        Some(redis) => match &redis.keyspace {
+            None => skipped.push("redis: [redis] declares no keyspace, skipped".to_string()),
+            Some(declaration) => {
+                let keyspace = keyspace::load(declaration, Passwords::IfSet)?;
+                let topology = Topology::connect(redis).await?;
+                let plan = setup::plan(&topology, &keyspace).await?;
+                let state = if plan.newer_on_server {
+                    "newer"
+                } else if plan.is_current() {
+                    "current"
+                } else if plan.server.version.is_none() {
+                    "pending"
+                } else {
+                    "outdated"
+                };
+                stores.push(StoreStatus {
+                    store: "redis",
+                    database: topology.display.clone(),
+                    migrations: Vec::new(),
+                    summary: Summary {
+                        applied: usize::from(state == "current"),
+                        pending: plan.actions.len(),
+                        problems: usize::from(state == "newer"),
+                    },
+                    keyspace: Some(KeyspaceStatus {
+                        namespace: keyspace.namespace.clone(),
+                        declared_version: keyspace.schema_version,
+                        version: plan.server.version,
+                        applied_at: plan.server.applied_at.clone(),
+                        state,
+                        pending: plan.actions.clone(),
+                        notes: plan.notes.clone(),
+                    }),
+                });
+            }
+        },
+    }
+    for note in &skipped {
+        printer.note(note);
+    }
+    printer.report(&StatusReport { stores });
     Ok(Outcome::Clean)
 }

@@ -1,13 +1,23 @@
-//! `migrate up`: apply pending migrations (PostgreSQL, then the other stores).
+//! `migrate up`: apply pending migrations: PostgreSQL, then Mongo, then the Redis keyspace
+//! setup. Every selected store's input is read and checked, and every selected store is
+//! connected, before anything is written to any of them.
 
 use serde::Serialize;
 
 use super::Context;
 use crate::cli::{Store, UpArgs};
+use crate::config::{MongoSettings, PgSettings, RedisSettings};
 use crate::errors::Outcome;
+use crate::mongo::engine::MongoSession;
+use crate::mongo::history::{HistoryRecord, RecordState};
+use crate::mongo::migration::MongoSet;
 use crate::output::{Report, table};
 use crate::postgres::engine::{self, Session, StepResult};
+use crate::postgres::migration::MigrationSet;
 use crate::postgres::plan::{self, Step, UpOptions};
+use crate::redis::cluster::Topology;
+use crate::redis::keyspace::{self, Keyspace, Passwords};
+use crate::redis::setup::{self, Action};
 
 #[derive(Debug, Serialize)]
 pub struct UpReport {
@@ -15,8 +25,17 @@ pub struct UpReport {
     pub stores: Vec<StoreUp>,
 }
 
+/// One store's part of the report; every variant has `store` and `database`.
 #[derive(Debug, Serialize)]
-pub struct StoreUp {
+#[serde(untagged)]
+pub enum StoreUp {
+    Postgres(PostgresUp),
+    Mongo(MongoUp),
+    Redis(RedisUp),
+}
+
+#[derive(Debug, Serialize)]
+pub struct PostgresUp {
     pub store: &'static str,
     pub database: String,
     /// What was (or, with --dry-run, would be) done, in order.
@@ -27,125 +46,408 @@ pub struct StoreUp {
     pub version: Option<u64>,
 }
 
+#[derive(Debug, Serialize)]
+pub struct MongoUp {
+    pub store: &'static str,
+    pub database: String,
+    pub plan: Vec<crate::mongo::plan::Step>,
+    pub applied: Vec<crate::mongo::engine::StepResult>,
+    pub version: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RedisUp {
+    pub store: &'static str,
+    pub database: String,
+    pub namespace: String,
+    /// Schema version on the server after the run (before it, on --dry-run).
+    pub version: Option<u32>,
+    pub declared_version: u32,
+    /// What differed from the declaration.
+    pub plan: Vec<Action>,
+    /// What was changed (empty on --dry-run).
+    pub applied: Vec<Action>,
+    pub notes: Vec<String>,
+}
+
 impl Report for UpReport {
     fn human(&self) -> String {
         let mut out = String::new();
         for store in &self.stores {
-            if self.dry_run {
-                if store.plan.is_empty() {
-                    out.push_str(&format!(
-                        "{}: nothing to apply ({})\n",
-                        store.store, store.database
-                    ));
-                    continue;
-                }
-                out.push_str(&format!(
-                    "{}: plan for {} (dry run, nothing changed)\n",
-                    store.store, store.database
-                ));
-                let mut t = table::new(&["#", "action", "migration", "transaction", "file"]);
-                for (i, step) in store.plan.iter().enumerate() {
-                    t.add_row(vec![
-                        (i + 1).to_string(),
-                        format!("{:?}", step.action).to_lowercase(),
-                        step.label(),
-                        if step.transactional {
-                            "yes".into()
-                        } else {
-                            "no (statement by statement)".into()
-                        },
-                        step.file.clone(),
-                    ]);
-                }
-                out.push_str(&format!("{t}\n"));
-            } else if store.applied.is_empty() {
-                out.push_str(&format!(
-                    "{}: up to date{} ({})\n",
-                    store.store,
-                    store
-                        .version
-                        .map_or_else(String::new, |v| format!(" at V{v}")),
-                    store.database
-                ));
-            } else {
-                let total: u64 = store.applied.iter().map(|s| s.execution_ms).sum();
-                out.push_str(&format!(
-                    "{}: applied {} migration{} in {}{} ({})\n",
-                    store.store,
-                    store.applied.len(),
-                    if store.applied.len() == 1 { "" } else { "s" },
-                    crate::output::human_ms(total),
-                    store
-                        .version
-                        .map_or_else(String::new, |v| format!(", now at V{v}")),
-                    store.database
-                ));
+            match store {
+                StoreUp::Postgres(store) => postgres_human(store, self.dry_run, &mut out),
+                StoreUp::Mongo(store) => mongo_human(store, self.dry_run, &mut out),
+                StoreUp::Redis(store) => redis_human(store, self.dry_run, &mut out),
             }
         }
         out
     }
 }
 
+fn postgres_human(store: &PostgresUp, dry_run: bool, out: &mut String) {
+    if dry_run {
+        if store.plan.is_empty() {
+            out.push_str(&format!(
+                "{}: nothing to apply ({})\n",
+                store.store, store.database
+            ));
+            return;
+        }
+        out.push_str(&format!(
+            "{}: plan for {} (dry run, nothing changed)\n",
+            store.store, store.database
+        ));
+        let mut t = table::new(&["#", "action", "migration", "transaction", "file"]);
+        for (i, step) in store.plan.iter().enumerate() {
+            t.add_row(vec![
+                (i + 1).to_string(),
+                format!("{:?}", step.action).to_lowercase(),
+                step.label(),
+                if step.transactional {
+                    "yes".into()
+                } else {
+                    "no (statement by statement)".into()
+                },
+                step.file.clone(),
+            ]);
+        }
+        out.push_str(&format!("{t}\n"));
+        return;
+    }
+    let times: Vec<u64> = store.applied.iter().map(|s| s.execution_ms).collect();
+    applied_line(store.store, &times, store.version, &store.database, out);
+}
+
+fn mongo_human(store: &MongoUp, dry_run: bool, out: &mut String) {
+    if dry_run {
+        if store.plan.is_empty() {
+            out.push_str(&format!(
+                "{}: nothing to apply ({})\n",
+                store.store, store.database
+            ));
+            return;
+        }
+        out.push_str(&format!(
+            "{}: plan for {} (dry run, nothing changed)\n",
+            store.store, store.database
+        ));
+        let mut t = table::new(&["#", "action", "migration", "ops", "file"]);
+        for (i, step) in store.plan.iter().enumerate() {
+            t.add_row(vec![
+                (i + 1).to_string(),
+                format!("{:?}", step.action).to_lowercase(),
+                step.label(),
+                if step.from_op > 0 {
+                    format!("{} (from #{})", step.ops, step.from_op + 1)
+                } else {
+                    step.ops.to_string()
+                },
+                step.file.clone(),
+            ]);
+        }
+        out.push_str(&format!("{t}\n"));
+        return;
+    }
+    let times: Vec<u64> = store.applied.iter().map(|s| s.execution_ms).collect();
+    applied_line(store.store, &times, store.version, &store.database, out);
+}
+
+fn applied_line(
+    store: &str,
+    times: &[u64],
+    version: Option<u64>,
+    database: &str,
+    out: &mut String,
+) {
+    if times.is_empty() {
+        out.push_str(&format!(
+            "{store}: up to date{} ({database})\n",
+            version.map_or_else(String::new, |v| format!(" at V{v}"))
+        ));
+        return;
+    }
+    out.push_str(&format!(
+        "{store}: applied {} migration{} in {}{} ({database})\n",
+        times.len(),
+        if times.len() == 1 { "" } else { "s" },
+        crate::output::human_ms(times.iter().sum()),
+        version.map_or_else(String::new, |v| format!(", now at V{v}")),
+    ));
+}
+
+fn redis_human(store: &RedisUp, dry_run: bool, out: &mut String) {
+    let version = store
+        .version
+        .map_or_else(|| "no version".to_string(), |v| format!("version {v}"));
+    if store.plan.is_empty() {
+        out.push_str(&format!(
+            "{}: keyspace `{}` up to date at {version} ({})\n",
+            store.store, store.namespace, store.database
+        ));
+        return;
+    }
+    if dry_run {
+        out.push_str(&format!(
+            "{}: setup plan for keyspace `{}` at {version}, declared {} on {} (dry run, nothing changed)\n",
+            store.store, store.namespace, store.declared_version, store.database
+        ));
+        out.push_str(&format!("{}\n", actions_table(&store.plan)));
+        return;
+    }
+    out.push_str(&format!(
+        "{}: set up keyspace `{}`, now at {version}: {} change{} ({})\n",
+        store.store,
+        store.namespace,
+        store.applied.len(),
+        if store.applied.len() == 1 { "" } else { "s" },
+        store.database
+    ));
+}
+
+/// Redis setup actions as a table (also used by `status`).
+pub fn actions_table(actions: &[Action]) -> comfy_table::Table {
+    let mut t = table::new(&["#", "action", "target", "why", "nodes"]);
+    for (i, action) in actions.iter().enumerate() {
+        t.add_row(vec![
+            (i + 1).to_string(),
+            setup::action_verb(action.action).to_string(),
+            action.target.clone(),
+            action.detail.clone(),
+            action.nodes.join(", "),
+        ]);
+    }
+    t
+}
+
+/// What each selected store will work from, read and checked before any connection.
+struct Inputs<'a> {
+    /// One line per store that is skipped, printed once the run succeeded (an error must be
+    /// the first line of output).
+    skipped: Vec<String>,
+    postgres: Option<(&'a PgSettings, MigrationSet)>,
+    mongo: Option<(&'a MongoSettings, MongoSet)>,
+    redis: Option<(&'a RedisSettings, Keyspace)>,
+}
+
 pub async fn run(context: &Context, args: &UpArgs) -> anyhow::Result<Outcome> {
-    let settings = &context.settings;
     let printer = &context.printer;
+    let inputs = read_inputs(context, args.store)?;
+
+    // Connect to everything first: an unreachable store fails the run before any write.
+    let postgres = match &inputs.postgres {
+        Some((pg, set)) => Some((*pg, set, Session::open(pg).await?)),
+        None => None,
+    };
+    let mongo = match &inputs.mongo {
+        Some((settings, set)) => Some((set, MongoSession::open(settings).await?)),
+        None => None,
+    };
+    let redis = match &inputs.redis {
+        Some((settings, keyspace)) => Some((keyspace, Topology::connect(settings).await?)),
+        None => None,
+    };
+
     let mut report = UpReport {
         dry_run: args.dry_run,
         stores: Vec::new(),
     };
-    let wants = |store: Store| args.store.is_none_or(|s| s == store);
-
-    if wants(Store::Pg) {
-        match &settings.postgres {
-            None if args.store == Some(Store::Pg) => {
-                settings.require_postgres()?;
-            }
-            None => printer.note("postgres: no URL configured, skipped"),
-            Some(pg) => {
-                let set = super::load_valid_migrations(context)?;
-                let options = UpOptions {
-                    target: args.target,
-                    allow_out_of_order: args.allow_out_of_order || settings.allow_out_of_order,
-                };
-                let session = Session::open(pg).await?;
-                let store = if args.dry_run {
-                    let history = session.read_history().await?;
-                    let steps = plan::plan_up(&set, &history, options)?;
-                    StoreUp {
-                        store: "postgres",
-                        database: pg.target.to_string(),
-                        version: newest(&history),
-                        plan: steps,
-                        applied: Vec::new(),
-                    }
-                } else {
-                    let held = session.lock(printer).await?;
-                    let outcome = async {
-                        let history = session.read_history().await?;
-                        let steps = plan::plan_up(&set, &history, options)?;
-                        let applied =
-                            engine::execute(&session, &held, &set, &steps, printer).await?;
-                        let history = session.read_history().await?;
-                        anyhow::Ok((steps, applied, newest(&history)))
-                    }
-                    .await;
-                    let unlocked = session.unlock(held).await;
-                    let (steps, applied, version) = outcome?;
-                    unlocked?;
-                    StoreUp {
-                        store: "postgres",
-                        database: pg.target.to_string(),
-                        plan: steps,
-                        applied,
-                        version,
-                    }
-                };
-                report.stores.push(store);
-            }
+    let options = UpOptions {
+        target: args.target,
+        allow_out_of_order: args.allow_out_of_order || context.settings.allow_out_of_order,
+    };
+    if let Some((pg, set, session)) = &postgres {
+        report.stores.push(StoreUp::Postgres(
+            up_postgres(context, pg, set, session, options, args.dry_run).await?,
+        ));
+    }
+    if let Some((set, session)) = &mongo {
+        report.stores.push(StoreUp::Mongo(
+            up_mongo(context, set, session, options, args.dry_run).await?,
+        ));
+    }
+    if let Some((keyspace, topology)) = &redis {
+        let plan = setup::plan(topology, keyspace).await?;
+        plan.ensure_not_newer(&topology.display)?;
+        for note in &plan.notes {
+            printer.note(format!("redis: {note}"));
         }
+        let applied = if args.dry_run || plan.actions.is_empty() {
+            Vec::new()
+        } else {
+            setup::apply(topology, keyspace, &plan, printer).await?;
+            plan.actions.clone()
+        };
+        report.stores.push(StoreUp::Redis(RedisUp {
+            store: "redis",
+            database: topology.display.clone(),
+            namespace: keyspace.namespace.clone(),
+            version: if applied.is_empty() {
+                plan.server.version
+            } else {
+                Some(keyspace.schema_version)
+            },
+            declared_version: keyspace.schema_version,
+            plan: plan.actions.clone(),
+            applied,
+            notes: plan.notes.clone(),
+        }));
+    }
+    for note in &inputs.skipped {
+        printer.note(note);
     }
     printer.report(&report);
     Ok(Outcome::Clean)
+}
+
+/// Which stores run, with their checked input. A store without a URL is skipped with a note,
+/// unless `--store` asked for it.
+fn read_inputs(context: &Context, only: Option<Store>) -> anyhow::Result<Inputs<'_>> {
+    let settings = &context.settings;
+    let wants = |store: Store| only.is_none_or(|s| s == store);
+    let explicit = |store: Store| only == Some(store);
+    let mut inputs = Inputs {
+        skipped: Vec::new(),
+        postgres: None,
+        mongo: None,
+        redis: None,
+    };
+    if wants(Store::Pg) {
+        match &settings.postgres {
+            None if explicit(Store::Pg) => {
+                settings.require_postgres()?;
+            }
+            None => inputs
+                .skipped
+                .push("postgres: no URL configured, skipped".to_string()),
+            Some(pg) => inputs.postgres = Some((pg, super::load_valid_migrations(context)?)),
+        }
+    }
+    if wants(Store::Mongo) {
+        match &settings.mongo {
+            None if explicit(Store::Mongo) => anyhow::bail!(
+                "no MongoDB URL: pass --mongodb-url, set MONGODB_URL, set [mongo] url in migrate.toml, or use --sandbox"
+            ),
+            None => inputs
+                .skipped
+                .push("mongo: no URL configured, skipped".to_string()),
+            Some(mongo) => {
+                let dir = &settings.mongo_migrations_dir;
+                if dir.is_dir() {
+                    let set = crate::mongo::migration::load_dir(dir)?;
+                    set.ensure_valid()?;
+                    inputs.mongo = Some((mongo, set));
+                } else {
+                    inputs.skipped.push(format!(
+                        "mongo: no migrations directory {}, nothing to apply",
+                        dir.display()
+                    ));
+                }
+            }
+        }
+    }
+    if wants(Store::Redis) {
+        match &settings.redis {
+            None if explicit(Store::Redis) => anyhow::bail!(
+                "no Redis URL: pass --redis-url, set REDIS_URL, set [redis] url in migrate.toml, or use --sandbox"
+            ),
+            None => inputs
+                .skipped
+                .push("redis: no URL configured, skipped".to_string()),
+            Some(redis) => match &redis.keyspace {
+                None => inputs.skipped.push(
+                    "redis: [redis] declares no keyspace (namespace, schema_version), nothing to set up"
+                        .to_string(),
+                ),
+                Some(declaration) => {
+                    let keyspace = keyspace::load(declaration, Passwords::Required)?;
+                    inputs.redis = Some((redis, keyspace));
+                }
+            },
+        }
+    }
+    Ok(inputs)
+}
+
+async fn up_postgres(
+    context: &Context,
+    pg: &PgSettings,
+    set: &MigrationSet,
+    session: &Session,
+    options: UpOptions,
+    dry_run: bool,
+) -> anyhow::Result<PostgresUp> {
+    let printer = &context.printer;
+    if dry_run {
+        let history = session.read_history().await?;
+        let steps = plan::plan_up(set, &history, options)?;
+        return Ok(PostgresUp {
+            store: "postgres",
+            database: pg.target.to_string(),
+            version: newest(&history),
+            plan: steps,
+            applied: Vec::new(),
+        });
+    }
+    let held = session.lock(printer).await?;
+    let outcome = async {
+        let history = session.read_history().await?;
+        let steps = plan::plan_up(set, &history, options)?;
+        let applied = engine::execute(session, &held, set, &steps, printer).await?;
+        let history = session.read_history().await?;
+        anyhow::Ok((steps, applied, newest(&history)))
+    }
+    .await;
+    let unlocked = session.unlock(held).await;
+    let (steps, applied, version) = outcome?;
+    unlocked?;
+    Ok(PostgresUp {
+        store: "postgres",
+        database: pg.target.to_string(),
+        plan: steps,
+        applied,
+        version,
+    })
+}
+
+async fn up_mongo(
+    context: &Context,
+    set: &MongoSet,
+    session: &MongoSession,
+    options: UpOptions,
+    dry_run: bool,
+) -> anyhow::Result<MongoUp> {
+    let printer = &context.printer;
+    let history_name = session.history.name().to_string();
+    if dry_run {
+        let history = session.read_history().await?;
+        let steps = crate::mongo::plan::plan_up(set, &history, options, &history_name)?;
+        return Ok(MongoUp {
+            store: "mongo",
+            database: session.display().to_string(),
+            version: newest_mongo(&history),
+            plan: steps,
+            applied: Vec::new(),
+        });
+    }
+    let held = session.lock(printer).await?;
+    let outcome = async {
+        let history = session.read_history().await?;
+        let steps = crate::mongo::plan::plan_up(set, &history, options, &history_name)?;
+        let applied = crate::mongo::engine::execute(session, &held, set, &steps, printer).await?;
+        let history = session.read_history().await?;
+        anyhow::Ok((steps, applied, newest_mongo(&history)))
+    }
+    .await;
+    let unlocked = session.unlock(held).await;
+    let (steps, applied, version) = outcome?;
+    unlocked?;
+    Ok(MongoUp {
+        store: "mongo",
+        database: session.display().to_string(),
+        plan: steps,
+        applied,
+        version,
+    })
 }
 
 fn newest(history: &[crate::postgres::history::HistoryRow]) -> Option<u64> {
@@ -153,5 +455,13 @@ fn newest(history: &[crate::postgres::history::HistoryRow]) -> Option<u64> {
         .iter()
         .filter(|row| row.kind != crate::postgres::history::RowKind::Repeatable)
         .filter_map(|row| row.version)
+        .max()
+}
+
+fn newest_mongo(history: &[HistoryRecord]) -> Option<u64> {
+    history
+        .iter()
+        .filter(|r| r.state == RecordState::Applied)
+        .map(|r| r.version)
         .max()
 }

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::Context;
 use crate::errors::Outcome;
+use crate::mongo::engine::MongoSession;
 use crate::output::Report;
 use crate::postgres::engine::Session;
 use crate::postgres::migration::FileProblem;
@@ -80,43 +81,81 @@ impl Report for ValidateReport {
 }
 
 pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
-    let set = crate::postgres::migration::load_dir(&context.settings.migrations_dir)?;
-    let mut problems: Vec<Problem> = set.problems.iter().map(Problem::from).collect();
-    let checked_history = match &context.settings.postgres {
-        None => {
-            context
-                .printer
-                .note("postgres: no URL configured; checking files only");
-            false
+    let settings = &context.settings;
+    let printer = &context.printer;
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut checked_files = 0;
+    let mut checked_history = false;
+
+    // PostgreSQL: always when configured; without a URL, the files alone if they exist.
+    if settings.postgres.is_some() || settings.migrations_dir.is_dir() {
+        let set = crate::postgres::migration::load_dir(&settings.migrations_dir)?;
+        problems.extend(set.problems.iter().map(Problem::from));
+        checked_files += set.versioned.len() + set.repeatable.len() + set.problems.len();
+        match &settings.postgres {
+            None => printer.note("postgres: no URL configured; checking files only"),
+            Some(pg) => {
+                let session = Session::open(pg).await?;
+                let history = session.read_history().await?;
+                problems.extend(history_problems("postgres", plan::status(&set, &history)));
+                checked_history = true;
+            }
         }
-        Some(pg) => {
-            let session = Session::open(pg).await?;
-            let history = session.read_history().await?;
-            for entry in plan::status(&set, &history) {
-                if entry.state.is_problem() {
-                    let label = match entry.version {
-                        Some(v) => format!("V{v} {}", entry.name),
-                        None => format!("R {}", entry.name),
-                    };
+    }
+
+    // Mongo: the same, for the JSON files.
+    let mongo_dir = &settings.mongo_migrations_dir;
+    if mongo_dir.is_dir() {
+        let set = crate::mongo::migration::load_dir(mongo_dir)?;
+        problems.extend(set.problems.iter().map(|p| Problem {
+            store: "mongo",
+            ..Problem::from(p)
+        }));
+        checked_files += set.migrations.len() + set.problems.len();
+        match &settings.mongo {
+            None => printer.note("mongo: no URL configured; checking files only"),
+            Some(mongo) => {
+                let session = MongoSession::open(mongo).await?;
+                let history = session.read_history().await?;
+                problems.extend(history_problems(
+                    "mongo",
+                    crate::mongo::plan::status(&set, &history),
+                ));
+                checked_history = true;
+            }
+        }
+    } else if settings.mongo.is_some() {
+        printer.note(format!(
+            "mongo: no migrations directory {}",
+            mongo_dir.display()
+        ));
+    }
+
+    // Redis: the keyspace declaration (files, rules; passwords only if set here).
+    if let Some(declaration) = settings.redis.as_ref().and_then(|r| r.keyspace.as_ref()) {
+        match crate::redis::keyspace::load(declaration, crate::redis::keyspace::Passwords::IfSet) {
+            Ok(_) => {}
+            Err(error) => {
+                for line in error.context {
                     problems.push(Problem {
-                        store: "postgres",
-                        kind: entry.state.as_str().to_string(),
-                        migration: Some(label),
-                        file: entry.file.clone(),
+                        store: "redis",
+                        kind: "config".to_string(),
+                        migration: None,
+                        file: settings
+                            .config_path
+                            .as_ref()
+                            .map(|p| p.display().to_string()),
                         line: None,
-                        message: entry
-                            .note
-                            .clone()
-                            .unwrap_or_else(|| entry.state.as_str().to_string()),
+                        message: line,
                     });
                 }
             }
-            true
         }
-    };
+    }
+
     let report = ValidateReport {
         ok: problems.is_empty(),
-        checked_files: set.versioned.len() + set.repeatable.len() + set.problems.len(),
+        checked_files,
         checked_history,
         problems,
     };
@@ -126,4 +165,29 @@ pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Problems
     })
+}
+
+/// Migrations whose state is a problem (`modified`, `missing`, `dirty`, `out-of-order`).
+fn history_problems(store: &'static str, entries: Vec<plan::Entry>) -> Vec<Problem> {
+    entries
+        .into_iter()
+        .filter(|entry| entry.state.is_problem())
+        .map(|entry| {
+            let label = match entry.version {
+                Some(v) => format!("V{v} {}", entry.name),
+                None => format!("R {}", entry.name),
+            };
+            Problem {
+                store,
+                kind: entry.state.as_str().to_string(),
+                migration: Some(label),
+                file: entry.file.clone(),
+                line: None,
+                message: entry
+                    .note
+                    .clone()
+                    .unwrap_or_else(|| entry.state.as_str().to_string()),
+            }
+        })
+        .collect()
 }

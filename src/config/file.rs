@@ -23,6 +23,10 @@ pub struct FileConfig {
     pub seeds: SeedsSection,
     #[serde(default)]
     pub output: OutputSection,
+    #[serde(default)]
+    pub backup: BackupSection,
+    #[serde(default)]
+    pub maintain: MaintainSection,
     /// `[env.NAME]` sections override the top-level sections when `--env NAME` is given.
     #[serde(default)]
     pub env: BTreeMap<String, EnvSection>,
@@ -45,6 +49,10 @@ pub struct EnvSection {
     pub seeds: SeedsSection,
     #[serde(default)]
     pub output: OutputSection,
+    #[serde(default)]
+    pub backup: BackupSection,
+    #[serde(default)]
+    pub maintain: MaintainSection,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -211,6 +219,61 @@ pub struct SeedsSection {
 #[serde(deny_unknown_fields)]
 pub struct OutputSection {
     pub format: Option<crate::cli::Format>,
+}
+
+/// `[backup]`: where backups live, how `pg_dump` runs and what `backup prune` keeps.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSection {
+    /// Directory holding one sub-directory per backup.
+    pub dir: Option<ConfigString>,
+    /// Parallel jobs of `pg_dump`/`pg_restore` (`-j`), and hashing threads.
+    #[serde(default, deserialize_with = "positive_count")]
+    pub jobs: Option<u32>,
+    /// Directory of `pg_dump`/`pg_restore` (default: found on PATH).
+    pub pg_bin_dir: Option<ConfigString>,
+    pub keep_last: Option<u32>,
+    pub keep_daily: Option<u32>,
+    pub keep_weekly: Option<u32>,
+    pub keep_monthly: Option<u32>,
+}
+
+/// `[maintain]`: what `migrate maintain` vacuums and how far ahead it creates partitions.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct MaintainSection {
+    /// Tables to `VACUUM (ANALYZE)`, optionally schema-qualified.
+    #[serde(default, deserialize_with = "table_names")]
+    pub vacuum_tables: Option<Vec<String>>,
+    /// Months of `activity_logs` partitions to create ahead of the current one.
+    pub partition_months_ahead: Option<u32>,
+}
+
+fn positive_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    match u32::deserialize(deserializer)? {
+        0 => Err(serde::de::Error::custom("must be at least 1")),
+        n => Ok(Some(n)),
+    }
+}
+
+fn table_names<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<String>>, D::Error> {
+    let names = Vec::<String>::deserialize(deserializer)?;
+    for name in &names {
+        let ok = name.split('.').count() <= 2
+            && name.split('.').all(|part| {
+                !part.is_empty()
+                    && !part.starts_with(|c: char| c.is_ascii_digit())
+                    && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+        if !ok {
+            return Err(serde::de::Error::custom(format!(
+                "invalid table name `{name}`: use an identifier, optionally schema-qualified"
+            )));
+        }
+    }
+    Ok(Some(names))
 }
 
 /// How `migrate new` numbers files.

@@ -14,6 +14,7 @@ use anyhow::{Context, bail};
 use crate::cli::{Format, GlobalArgs};
 use crate::postgres::connect::PgTarget;
 pub use file::Versioning;
+use file::{BackupSection, MaintainSection};
 use file::{
     ConfigString, DurationSetting, EnvSection, FileConfig, MigrationsSection, MongoSection,
     OutputSection, PostgresSection, RedisSection, SeedsSection,
@@ -36,7 +37,33 @@ pub struct Settings {
     pub allow_out_of_order: bool,
     pub output: OutputSettings,
     pub assume_yes: bool,
+    pub backup: BackupSettings,
+    pub maintain: MaintainSettings,
 }
+
+/// `[backup]`, resolved.
+#[derive(Debug, Clone)]
+pub struct BackupSettings {
+    pub dir: PathBuf,
+    pub jobs: u32,
+    pub pg_bin_dir: Option<PathBuf>,
+    /// Retention for `backup prune`; `None` keeps nothing by that rule.
+    pub keep_last: Option<u32>,
+    pub keep_daily: Option<u32>,
+    pub keep_weekly: Option<u32>,
+    pub keep_monthly: Option<u32>,
+}
+
+/// `[maintain]`, resolved.
+#[derive(Debug, Clone)]
+pub struct MaintainSettings {
+    pub vacuum_tables: Vec<String>,
+    pub partition_months_ahead: u32,
+}
+
+pub const DEFAULT_BACKUP_DIR: &str = "backups";
+pub const DEFAULT_BACKUP_JOBS: u32 = 2;
+pub const DEFAULT_PARTITION_MONTHS_AHEAD: u32 = 3;
 
 #[derive(Debug, Clone)]
 pub struct PgSettings {
@@ -171,6 +198,8 @@ fn resolve_with(
     let mongo = merge_mongo(file.mongo, env_section.mongo);
     let redis = merge_redis(file.redis, env_section.redis);
     let seeds = merge_seeds(file.seeds, env_section.seeds);
+    let backup = merge_backup(file.backup, env_section.backup);
+    let maintain = merge_maintain(file.maintain, env_section.maintain);
     let output = OutputSection {
         format: env_section.output.format.or(file.output.format),
     };
@@ -270,6 +299,18 @@ fn resolve_with(
             color: color_enabled(),
         },
         assume_yes: global.yes,
+        backup: BackupSettings {
+            dir: backup
+                .dir
+                .map_or_else(|| PathBuf::from(DEFAULT_BACKUP_DIR), |d| d.path()),
+            jobs: backup.jobs.unwrap_or(DEFAULT_BACKUP_JOBS),
+            pg_bin_dir: backup.pg_bin_dir.map(|d| d.path()),
+            keep_last: backup.keep_last,
+            keep_daily: backup.keep_daily,
+            keep_weekly: backup.keep_weekly,
+            keep_monthly: backup.keep_monthly,
+        },
+        maintain: maintain_settings(maintain)?,
     })
 }
 
@@ -387,6 +428,27 @@ fn merge_redis(base: RedisSection, over: RedisSection) -> RedisSection {
 
 fn merge_seeds(base: SeedsSection, over: SeedsSection) -> SeedsSection {
     overlay!(base, over; dir, default_env)
+}
+
+fn merge_backup(base: BackupSection, over: BackupSection) -> BackupSection {
+    overlay!(base, over; dir, jobs, pg_bin_dir, keep_last, keep_daily, keep_weekly, keep_monthly)
+}
+
+fn merge_maintain(base: MaintainSection, over: MaintainSection) -> MaintainSection {
+    overlay!(base, over; vacuum_tables, partition_months_ahead)
+}
+
+fn maintain_settings(maintain: MaintainSection) -> anyhow::Result<MaintainSettings> {
+    let months = maintain
+        .partition_months_ahead
+        .unwrap_or(DEFAULT_PARTITION_MONTHS_AHEAD);
+    if months > 120 {
+        bail!("[maintain] partition_months_ahead must be between 0 and 120, got {months}");
+    }
+    Ok(MaintainSettings {
+        vacuum_tables: maintain.vacuum_tables.unwrap_or_default(),
+        partition_months_ahead: months,
+    })
 }
 
 impl Settings {

@@ -66,9 +66,12 @@ pub async fn apply(database: &Database, op: &Op) -> Result<Applied, Detailed> {
             command.extend(changes.clone());
             match database.run_command(command).await {
                 Ok(_) => Ok(Applied::Done),
-                Err(err) if error_code(&err) == Some(NAMESPACE_NOT_FOUND) => Err(Detailed::new(
-                    format!("{}: collection `{collection}` does not exist", op.describe()),
-                )),
+                Err(err) if error_code(&err) == Some(NAMESPACE_NOT_FOUND) => {
+                    Err(Detailed::new(format!(
+                        "{}: collection `{collection}` does not exist",
+                        op.describe()
+                    )))
+                }
                 Err(err) => Err(server_error(op, &err)),
             }
         }
@@ -105,7 +108,10 @@ pub async fn find_collection(
 
 /// Every index of a collection (`listIndexes`, raw); a missing collection has none. A
 /// collection holds at most 64 indexes, so the first batch has them all.
-pub async fn list_indexes(database: &Database, collection: &str) -> Result<Vec<Document>, Detailed> {
+pub async fn list_indexes(
+    database: &Database,
+    collection: &str,
+) -> Result<Vec<Document>, Detailed> {
     let reply = match database.run_command(doc! {"listIndexes": collection}).await {
         Ok(reply) => reply,
         Err(err) if error_code(&err) == Some(NAMESPACE_NOT_FOUND) => return Ok(Vec::new()),
@@ -120,7 +126,13 @@ pub async fn list_indexes(database: &Database, collection: &str) -> Result<Vec<D
         .get_document("cursor")
         .ok()
         .and_then(|c| c.get_array("firstBatch").ok())
-        .map(|batch| batch.iter().filter_map(Bson::as_document).cloned().collect())
+        .map(|batch| {
+            batch
+                .iter()
+                .filter_map(Bson::as_document)
+                .cloned()
+                .collect()
+        })
         .unwrap_or_default())
 }
 
@@ -169,7 +181,9 @@ fn compare_existing_collection(
     let empty = Document::new();
     let existing_options = existing.get_document("options").unwrap_or(&empty);
     if collection_options_match(requested, existing_options) {
-        return Ok(Applied::AlreadyDone("collection exists with identical options"));
+        return Ok(Applied::AlreadyDone(
+            "collection exists with identical options",
+        ));
     }
     Err(Detailed::new(format!(
         "create_collection {collection}: the collection exists with other options"
@@ -239,7 +253,9 @@ async fn create_index(
             let before = reply.get("numIndexesBefore").and_then(super::op::as_i64);
             let after = reply.get("numIndexesAfter").and_then(super::op::as_i64);
             if before.is_some() && before == after {
-                Ok(Applied::AlreadyDone("index exists with an identical definition"))
+                Ok(Applied::AlreadyDone(
+                    "index exists with an identical definition",
+                ))
             } else {
                 Ok(Applied::Done)
             }
@@ -270,11 +286,7 @@ async fn index_conflict(
     let existing = indexes
         .iter()
         .find(|i| i.get_str("name") == Ok(name))
-        .or_else(|| {
-            indexes
-                .iter()
-                .find(|i| i.get_document("key").ok() == keys)
-        });
+        .or_else(|| indexes.iter().find(|i| i.get_document("key").ok() == keys));
     let mut error = match existing {
         Some(existing) if existing.get_str("name") == Ok(name) => Detailed::new(format!(
             "{}: an index named `{name}` already exists with another definition",
@@ -346,15 +358,18 @@ mod tests {
     #[test]
     fn numbers_and_key_order_do_not_matter_for_options() {
         let requested = doc! {"validator": {"$jsonSchema": {"required": ["a"], "bsonType": "object",
-            "properties": {"n": {"minimum": 1}}}}};
+        "properties": {"n": {"minimum": 1}}}}};
         let existing = doc! {"validator": {"$jsonSchema": {"bsonType": "object", "required": ["a"],
-            "properties": {"n": {"minimum": 1.0}}}}, "validationLevel": "strict", "validationAction": "error"};
+        "properties": {"n": {"minimum": 1.0}}}}, "validationLevel": "strict", "validationAction": "error"};
         assert!(collection_options_match(&requested, &existing));
         let other = doc! {"validator": {"$jsonSchema": {"bsonType": "object"}}};
         assert!(!collection_options_match(&requested, &other));
         let warn = doc! {"validator": requested.get_document("validator").unwrap().clone(), "validationAction": "warn"};
         assert!(!collection_options_match(&requested, &warn));
-        assert!(!collection_options_match(&doc! {}, &doc! {"capped": true, "size": 4096}));
+        assert!(!collection_options_match(
+            &doc! {},
+            &doc! {"capped": true, "size": 4096}
+        ));
         assert!(collection_options_match(
             &doc! {"timeseries": {"timeField": "t"}},
             &doc! {"timeseries": {"timeField": "t", "granularity": "seconds"}}

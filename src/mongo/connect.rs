@@ -71,8 +71,13 @@ pub async fn connect(settings: &MongoSettings) -> anyhow::Result<Connection> {
             "could not connect to MongoDB at {display}: {}",
             short_cause(&err)
         ))
-        .context(format!("gave up after {}", crate::output::human_ms(timeout.as_millis() as u64)))
-        .hint("is the server running and reachable? check --mongodb-url, MONGODB_URL or [mongo] url")
+        .context(format!(
+            "gave up after {}",
+            crate::output::human_ms(timeout.as_millis() as u64)
+        ))
+        .hint(
+            "is the server running and reachable? check --mongodb-url, MONGODB_URL or [mongo] url",
+        )
         .into());
     }
     Ok(Connection {
@@ -99,7 +104,7 @@ pub fn short_cause(err: &MongoError) -> String {
         ErrorKind::Write(WriteFailure::WriteError(write)) => {
             format!("{} (code {})", write.message, write.code)
         }
-        ErrorKind::ServerSelection { message } => {
+        ErrorKind::ServerSelection { message, .. } => {
             let lower = message.to_ascii_lowercase();
             if lower.contains("connection refused") {
                 "connection refused".to_string()
@@ -111,10 +116,10 @@ pub fn short_cause(err: &MongoError) -> String {
                 first_sentence(message)
             }
         }
-        ErrorKind::Authentication { message } => format!("authentication failed: {message}"),
+        ErrorKind::Authentication { message, .. } => format!("authentication failed: {message}"),
         ErrorKind::Io(io) => io.to_string(),
-        ErrorKind::InvalidArgument { message } => message.clone(),
-        ErrorKind::DnsResolve { message } => format!("DNS resolution failed: {message}"),
+        ErrorKind::InvalidArgument { message, .. } => message.clone(),
+        ErrorKind::DnsResolve { message, .. } => format!("DNS resolution failed: {message}"),
         _ => first_sentence(&err.to_string()),
     };
     crate::redact::redact_url(&text)

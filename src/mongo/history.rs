@@ -70,11 +70,7 @@ impl History {
 
     /// Every record, in version order. A missing collection reads as empty.
     pub async fn read(&self) -> anyhow::Result<Vec<HistoryRecord>> {
-        let mut cursor = self
-            .collection
-            .find(doc! {})
-            .sort(doc! {"_id": 1})
-            .await?;
+        let mut cursor = self.collection.find(doc! {}).sort(doc! {"_id": 1}).await?;
         let mut records = Vec::new();
         while let Some(document) = cursor.try_next().await? {
             records.push(parse_record(&document).map_err(|message| {

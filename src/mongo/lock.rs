@@ -50,11 +50,15 @@ impl Holder {
         let lease = match self.expires_at {
             Some(expires) if expires > now => format!(
                 "lease ends in {}",
-                crate::output::human_ms((expires.timestamp_millis() - now.timestamp_millis()) as u64)
+                crate::output::human_ms(
+                    (expires.timestamp_millis() - now.timestamp_millis()) as u64
+                )
             ),
             Some(expires) => format!(
                 "lease expired {} ago",
-                crate::output::human_ms((now.timestamp_millis() - expires.timestamp_millis()) as u64)
+                crate::output::human_ms(
+                    (now.timestamp_millis() - expires.timestamp_millis()) as u64
+                )
             ),
             None => "no lease".to_string(),
         };
@@ -90,10 +94,14 @@ impl Held {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.lost.load(Ordering::SeqCst) || renewed.elapsed() >= self.lease {
-            return Err(Detailed::new("lost the mongo migration lock: its lease ran out before it could be renewed")
-                .context("another runner may have taken over; this run stopped before its next op")
-                .hint("run `migrate up` again; raise [mongo] lock_lease if the server is slow to answer")
-                .into());
+            return Err(Detailed::new(
+                "lost the mongo migration lock: its lease ran out before it could be renewed",
+            )
+            .context("another runner may have taken over; this run stopped before its next op")
+            .hint(
+                "run `migrate up` again; raise [mongo] lock_lease if the server is slow to answer",
+            )
+            .into());
         }
         Ok(())
     }
@@ -178,11 +186,10 @@ pub async fn acquire(
             last_report = Some(Instant::now());
         }
         if waited >= options.max_wait {
-            let who = previous
-                .as_ref()
-                .map_or_else(|| "another runner".to_string(), |d| {
-                    Holder::from_document(d).describe(now)
-                });
+            let who = previous.as_ref().map_or_else(
+                || "another runner".to_string(),
+                |d| Holder::from_document(d).describe(now),
+            );
             return Err(Detailed::new(format!(
                 "gave up waiting for the mongo migration lock after {}s: held by {who}",
                 waited.as_secs()
@@ -214,7 +221,8 @@ fn start(collection: Collection<Document>, options: &LockOptions, token: ObjectI
                 let Ok(now) = server_time(&database).await else {
                     continue;
                 };
-                let expires = DateTime::from_millis(now.timestamp_millis() + lease.as_millis() as i64);
+                let expires =
+                    DateTime::from_millis(now.timestamp_millis() + lease.as_millis() as i64);
                 match collection
                     .update_one(
                         doc! {"_id": &id, "token": token},

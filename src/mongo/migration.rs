@@ -162,9 +162,9 @@ pub fn parse_file_name(file_name: &str) -> Result<(u64, String), String> {
             "invalid migration file name: version `{version_text}` is not a positive integer; {EXPECTED}"
         ));
     }
-    let version: u64 = version_text
-        .parse()
-        .map_err(|_| format!("invalid migration file name: version `{version_text}` is too large"))?;
+    let version: u64 = version_text.parse().map_err(|_| {
+        format!("invalid migration file name: version `{version_text}` is too large")
+    })?;
     // Versions are stored as BSON int64.
     if version == 0 || version > i64::MAX as u64 {
         return Err(format!(
@@ -290,9 +290,10 @@ mod tests {
         assert_eq!(up.len(), 1);
         assert_eq!(down.unwrap().len(), 1);
 
-        let (up, down) =
-            parse_migration(br#"{"up": [{"op": "drop_collection", "collection": "c"}], "down": []}"#)
-                .unwrap();
+        let (up, down) = parse_migration(
+            br#"{"up": [{"op": "drop_collection", "collection": "c"}], "down": []}"#,
+        )
+        .unwrap();
         assert_eq!(up.len(), 1);
         assert!(down.is_none(), "an empty down list is irreversible");
 

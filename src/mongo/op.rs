@@ -2,7 +2,6 @@
 //! before anything is sent to the server.
 
 use mongodb::bson::{Bson, Document};
-use serde::Serialize;
 
 use super::jsonschema;
 
@@ -128,10 +127,7 @@ impl Op {
             Some(Bson::String(op)) => op.as_str(),
             Some(_) => return Err("`op` must be a string".to_string()),
             None => {
-                return Err(format!(
-                    "missing `op` (one of: {})",
-                    OP_NAMES.join(", ")
-                ));
+                return Err(format!("missing `op` (one of: {})", OP_NAMES.join(", ")));
             }
         };
         let fields = Fields { document, op };
@@ -308,7 +304,9 @@ impl Fields<'_> {
             return Err(format!("`{name}`: system collections are off limits"));
         }
         if RESERVED_COLLECTIONS.contains(&name.as_str()) {
-            return Err(format!("`{name}` is reserved for migrate's own bookkeeping"));
+            return Err(format!(
+                "`{name}` is reserved for migrate's own bookkeeping"
+            ));
         }
         Ok(name)
     }
@@ -335,7 +333,9 @@ fn check_validation_settings(options: &Document) -> Result<(), String> {
     if let Some(level) = options.get("validationLevel") {
         match level {
             Bson::String(level) if matches!(level.as_str(), "off" | "strict" | "moderate") => {}
-            _ => return Err("`validationLevel` must be \"off\", \"strict\" or \"moderate\"".into()),
+            _ => {
+                return Err("`validationLevel` must be \"off\", \"strict\" or \"moderate\"".into());
+            }
         }
     }
     if let Some(action) = options.get("validationAction") {
@@ -371,14 +371,6 @@ fn kind_of(value: &Bson) -> &'static str {
     }
 }
 
-/// How one op shows in a plan (`--dry-run`, `--format json`).
-#[derive(Debug, Clone, Serialize)]
-pub struct OpSummary {
-    pub index: usize,
-    pub op: &'static str,
-    pub target: String,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,17 +399,47 @@ mod tests {
     #[test]
     fn bad_ops_are_named() {
         let cases = [
-            (bson!({"op": "create_colection", "collection": "c"}), "unknown op `create_colection`"),
+            (
+                bson!({"op": "create_colection", "collection": "c"}),
+                "unknown op `create_colection`",
+            ),
             (bson!({"collection": "c"}), "missing `op`"),
-            (bson!({"op": "create_index", "collection": "c", "keys": {"a": 1}}), "`name` is required"),
-            (bson!({"op": "create_index", "collection": "c", "name": "x", "keys": {"a": 1}, "uniqe": true}), "unknown field `uniqe`"),
-            (bson!({"op": "create_index", "collection": "c", "name": "x", "keys": {"a": 1, "b": 1}, "expireAfterSeconds": 5}), "exactly one key"),
-            (bson!({"op": "create_index", "collection": "c", "name": "x", "keys": {"a": "up"}}), "keys.a"),
-            (bson!({"op": "drop_collection", "collection": "migrate_history"}), "reserved"),
-            (bson!({"op": "coll_mod", "collection": "c"}), "changes nothing"),
-            (bson!({"op": "create_collection", "collection": "c", "validationAction": "explode"}), "validationAction"),
-            (bson!({"op": "create_collection", "collection": "c", "validator": {"$jsonSchema": {"properties": {"n": {"bsonType": "integer"}}}}}), "no `integer` type"),
-            (bson!({"op": "run_command", "command": {"collMod": "c", "validator": {"$jsonSchema": {"format": "x"}}}}), "format"),
+            (
+                bson!({"op": "create_index", "collection": "c", "keys": {"a": 1}}),
+                "`name` is required",
+            ),
+            (
+                bson!({"op": "create_index", "collection": "c", "name": "x", "keys": {"a": 1}, "uniqe": true}),
+                "unknown field `uniqe`",
+            ),
+            (
+                bson!({"op": "create_index", "collection": "c", "name": "x", "keys": {"a": 1, "b": 1}, "expireAfterSeconds": 5}),
+                "exactly one key",
+            ),
+            (
+                bson!({"op": "create_index", "collection": "c", "name": "x", "keys": {"a": "up"}}),
+                "keys.a",
+            ),
+            (
+                bson!({"op": "drop_collection", "collection": "migrate_history"}),
+                "reserved",
+            ),
+            (
+                bson!({"op": "coll_mod", "collection": "c"}),
+                "changes nothing",
+            ),
+            (
+                bson!({"op": "create_collection", "collection": "c", "validationAction": "explode"}),
+                "validationAction",
+            ),
+            (
+                bson!({"op": "create_collection", "collection": "c", "validator": {"$jsonSchema": {"properties": {"n": {"bsonType": "integer"}}}}}),
+                "no `integer` type",
+            ),
+            (
+                bson!({"op": "run_command", "command": {"collMod": "c", "validator": {"$jsonSchema": {"format": "x"}}}}),
+                "format",
+            ),
             (bson!(["create_index"]), "an op must be an object"),
         ];
         for (value, message) in cases {
@@ -430,7 +452,10 @@ mod tests {
     fn descriptions() {
         let op = parse(bson!({"op": "drop_index", "collection": "c", "name": "i"})).unwrap();
         assert_eq!(op.describe(), "drop_index c.i");
-        let op = parse(bson!({"op": "run_command", "command": {"collMod": "c", "validationLevel": "off"}})).unwrap();
+        let op = parse(
+            bson!({"op": "run_command", "command": {"collMod": "c", "validationLevel": "off"}}),
+        )
+        .unwrap();
         assert_eq!(op.describe(), "run_command collMod");
     }
 }

@@ -294,11 +294,8 @@ pub fn status(set: &MongoSet, history: &[HistoryRecord]) -> Vec<Entry> {
                     Direction::Up => "up",
                     Direction::Down => "down",
                 };
-                let mut note = format!(
-                    "{list} stopped at op {} of {}",
-                    r.ops_done + 1,
-                    r.ops_total
-                );
+                let mut note =
+                    format!("{list} stopped at op {} of {}", r.ops_done + 1, r.ops_total);
                 if let Some(error) = &r.error {
                     note.push_str(&format!(": {error}"));
                 }
@@ -366,7 +363,12 @@ mod tests {
         }
     }
 
-    fn record(m: &MongoMigration, state: RecordState, direction: Direction, done: u32) -> HistoryRecord {
+    fn record(
+        m: &MongoMigration,
+        state: RecordState,
+        direction: Direction,
+        done: u32,
+    ) -> HistoryRecord {
         HistoryRecord {
             version: m.version,
             name: m.name.clone(),
@@ -392,18 +394,21 @@ mod tests {
 
     #[test]
     fn resumes_dirty_then_applies_pending() {
-        let files = set(vec![migration(1, true), migration(2, true), migration(3, true)]);
+        let files = set(vec![
+            migration(1, true),
+            migration(2, true),
+            migration(3, true),
+        ]);
         let history = vec![
             record(&files.migrations[0], RecordState::Applied, Direction::Up, 2),
             record(&files.migrations[1], RecordState::Dirty, Direction::Up, 1),
         ];
         let steps = plan_up(&files, &history, UpOptions::default(), "h").unwrap();
-        let summary: Vec<(Action, u64, usize)> =
-            steps.iter().map(|s| (s.action, s.version, s.from_op)).collect();
-        assert_eq!(
-            summary,
-            vec![(Action::Resume, 2, 1), (Action::Apply, 3, 0)]
-        );
+        let summary: Vec<(Action, u64, usize)> = steps
+            .iter()
+            .map(|s| (s.action, s.version, s.from_op))
+            .collect();
+        assert_eq!(summary, vec![(Action::Resume, 2, 1), (Action::Apply, 3, 0)]);
         let err = plan_down(&files, &history, DownTarget::Steps(1), "h").unwrap_err();
         assert!(err.message.contains("half-applied"), "{}", err.message);
     }
@@ -420,7 +425,11 @@ mod tests {
 
     #[test]
     fn down_finishes_a_half_revert_and_refuses_irreversible() {
-        let files = set(vec![migration(1, false), migration(2, true), migration(3, true)]);
+        let files = set(vec![
+            migration(1, false),
+            migration(2, true),
+            migration(3, true),
+        ]);
         let history = vec![
             record(&files.migrations[0], RecordState::Applied, Direction::Up, 2),
             record(&files.migrations[1], RecordState::Applied, Direction::Up, 2),
@@ -428,18 +437,29 @@ mod tests {
         ];
         let steps = plan_down(&files, &history, DownTarget::Steps(2), "h").unwrap();
         assert_eq!(
-            steps.iter().map(|s| (s.version, s.from_op)).collect::<Vec<_>>(),
+            steps
+                .iter()
+                .map(|s| (s.version, s.from_op))
+                .collect::<Vec<_>>(),
             vec![(3, 1), (2, 0)]
         );
         let err = plan_down(&files, &history, DownTarget::To(0), "h").unwrap_err();
-        assert!(err.message.contains("cannot be reverted"), "{}", err.message);
+        assert!(
+            err.message.contains("cannot be reverted"),
+            "{}",
+            err.message
+        );
         let err = plan_up(&files, &history, UpOptions::default(), "h").unwrap_err();
         assert!(err.message.contains("half-reverted"), "{}", err.message);
     }
 
     #[test]
     fn status_states() {
-        let files = set(vec![migration(1, true), migration(2, true), migration(4, true)]);
+        let files = set(vec![
+            migration(1, true),
+            migration(2, true),
+            migration(4, true),
+        ]);
         let mut gone = migration(3, true);
         gone.name = "gone".into();
         let history = vec![
