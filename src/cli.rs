@@ -122,6 +122,14 @@ pub enum Command {
     Drift(DriftArgs),
     /// Normalized schema snapshots: `schema dump [-o FILE]`
     Schema(SchemaArgs),
+    /// Flag unsafe operations in pending (or the given) migration files (exit 2 on findings)
+    Lint(LintArgs),
+    /// The CI gate: validate, lint, reversibility of pending migrations, drift (exit 2 on problems)
+    Check(CheckArgs),
+    /// Verified, checksummed backups of every store: create, list, verify, restore, prune
+    Backup(BackupArgs),
+    /// Refresh materialized views, create upcoming partitions, VACUUM (ANALYZE) configured tables
+    Maintain(MaintainArgs),
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +162,9 @@ pub struct DownArgs {
     /// Allow reverting in an environment marked `protected = true`
     #[arg(long)]
     pub allow_protected: bool,
+    /// The store to revert [default: postgres when configured, else mongo]
+    #[arg(long, value_enum)]
+    pub store: Option<Store>,
 }
 
 #[derive(Debug, Args)]
@@ -197,12 +208,46 @@ pub struct RepairArgs {
 
 #[derive(Debug, Args)]
 pub struct SeedArgs {
+    #[command(subcommand)]
+    pub action: Option<SeedAction>,
     /// Print which files would be applied and change nothing
     #[arg(long)]
     pub dry_run: bool,
     /// Apply every file again, even unchanged ones
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SeedAction {
+    /// Generate realistic bulk data (organizations, users, memberships, projects, tasks,
+    /// comments, activity logs), deterministically from --seed, loaded with binary COPY
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Number of tasks; the other tables scale with it
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub tasks: u64,
+    /// Seed of the generator: the same seed and --as-of give the same data, byte for byte
+    #[arg(long, value_name = "S", default_value_t = 42)]
+    pub seed: u64,
+    /// The day the generated history ends (timestamps fall in the year before it)
+    /// [default: today, UTC]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Rows per COPY statement
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub batch_rows: u64,
+    /// Print the row counts per table and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -256,4 +301,112 @@ pub struct SchemaDumpArgs {
     /// Write to FILE (e.g. schema.snapshot.json) instead of stdout
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Files to lint, in this order [default: the pending migrations]
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Test the pending migrations in this scratch database instead of a temporary one
+    #[arg(long, value_name = "URL")]
+    pub shadow_url: Option<String>,
+    /// Leave objects matching PATTERN out of the drift comparison (see `drift --ignore`)
+    #[arg(long, value_name = "PATTERN")]
+    pub ignore: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub action: BackupAction,
+    /// Backups directory [default: [backup] dir, else ./backups]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Parallel jobs of pg_dump/pg_restore and hashing threads [default: [backup] jobs, else 2]
+    #[arg(short = 'j', long, global = true, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupAction {
+    /// Back up every configured store (or those given with --store) into a new directory
+    Create(BackupCreateArgs),
+    /// Backups, newest first: time, size, stores and last verification
+    List,
+    /// Check size and sha256 of every file (exit 2 naming a bad file); with --restore, also
+    /// restore into scratch databases and compare counts
+    Verify(BackupVerifyArgs),
+    /// Restore a backup into the given targets (refuses a non-empty target without --clean)
+    Restore(BackupRestoreArgs),
+    /// Delete the backups the retention policy does not keep, and abandoned .partial directories
+    Prune(BackupPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupCreateArgs {
+    /// Only this store (repeatable) [default: every configured store]
+    #[arg(long, value_enum)]
+    pub store: Vec<Store>,
+    /// Print the plan and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupVerifyArgs {
+    /// Backup ID (see `backup list`)
+    pub id: String,
+    /// Also restore into scratch databases (created on the configured servers, then dropped)
+    /// and compare row, document and key counts
+    #[arg(long)]
+    pub restore: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupRestoreArgs {
+    /// Backup ID (see `backup list`)
+    pub id: String,
+    /// Where to restore, once per store: a PostgreSQL URL (the database is created if missing),
+    /// mongodb://host/DB or redis://host/N
+    #[arg(long, value_name = "URL", required = true)]
+    pub target: Vec<String>,
+    /// Replace what a non-empty target holds (PostgreSQL: pg_restore --clean --if-exists;
+    /// Mongo: drop the database; Redis: FLUSHDB)
+    #[arg(long)]
+    pub clean: bool,
+    /// Check the targets, print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupPruneArgs {
+    /// Print what would be deleted and delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep the newest N backups [default: [backup] keep_last]
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<u32>,
+    /// Keep the newest backup of each of the last N days [default: [backup] keep_daily]
+    #[arg(long, value_name = "N")]
+    pub keep_daily: Option<u32>,
+    /// Keep the newest backup of each of the last N ISO weeks [default: [backup] keep_weekly]
+    #[arg(long, value_name = "N")]
+    pub keep_weekly: Option<u32>,
+    /// Keep the newest backup of each of the last N months [default: [backup] keep_monthly]
+    #[arg(long, value_name = "N")]
+    pub keep_monthly: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct MaintainArgs {
+    /// Print the statements and run none
+    #[arg(long)]
+    pub dry_run: bool,
 }

@@ -4,9 +4,13 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod errors;
+pub mod jobs;
+pub mod lint;
+pub mod mongo;
 pub mod output;
 pub mod postgres;
 pub mod redact;
+pub mod redis;
 pub mod sandbox;
 
 /// This tool's version, recorded in every history row.

@@ -217,7 +217,7 @@ async fn drift(context: &Context, args: &DriftArgs) -> anyhow::Result<DriftRepor
     let settings = &context.settings;
     let pg = settings.require_postgres()?;
     let source = match (&args.shadow_url, &args.snapshot) {
-        (Some(url), _) => ExpectedSource::Url(parse_url(url, pg)?),
+        (Some(url), _) => ExpectedSource::Url(Box::new(parse_url(url, pg)?)),
         (None, Some(path)) => ExpectedSource::File(PathBuf::from(path)),
         (None, None) => ExpectedSource::Shadow,
     };

@@ -1,9 +1,13 @@
 //! One file per command: arguments -> plan -> execute -> report. No SQL here: the store
 //! modules do the talking.
 
+pub mod backup;
 pub mod baseline;
+pub mod check;
 pub mod down;
 pub mod drift;
+pub mod lint;
+pub mod maintain;
 pub mod new;
 pub mod repair;
 pub mod sandbox;
@@ -83,6 +87,10 @@ pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Sandbox(args) => sandbox::run(&context.printer, args.action, &args.dir),
         Command::Drift(args) => drift::run(&context, args).await,
         Command::Schema(args) => schema::run(&context, args).await,
+        Command::Lint(args) => lint::run(&context, args).await,
+        Command::Check(args) => check::run(&context, args).await,
+        Command::Backup(args) => backup::run(&context, args).await,
+        Command::Maintain(args) => maintain::run(&context, args).await,
     };
     result.map_err(|error| Failure {
         printer: context.printer.clone(),

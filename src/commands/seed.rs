@@ -3,10 +3,11 @@
 use serde::Serialize;
 
 use super::Context;
-use crate::cli::{GlobalArgs, SeedArgs};
+use crate::cli::{GenerateArgs, GlobalArgs, SeedAction, SeedArgs};
 use crate::errors::{Detailed, Outcome};
 use crate::output::{Report, table};
 use crate::postgres::engine::Session;
+use crate::postgres::generate;
 use crate::postgres::seeds::{self, Applied};
 use crate::postgres::{migration, plan};
 
@@ -87,6 +88,9 @@ pub async fn run(
     args: &SeedArgs,
     env_arg: Option<&str>,
 ) -> anyhow::Result<Outcome> {
+    if let Some(SeedAction::Generate(generate_args)) = &args.action {
+        return run_generate(context, generate_args).await;
+    }
     let settings = &context.settings;
     let printer = &context.printer;
     let seeds_dir = &settings.seeds_dir;
@@ -178,6 +182,120 @@ pub async fn run(
     let unlocked = session.unlock(held).await;
     let report = outcome?;
     unlocked?;
+    printer.report(&report);
+    Ok(Outcome::Clean)
+}
+
+/// `migrate seed generate`: what `--dry-run` prints and what a load reports.
+#[derive(Debug, Serialize)]
+pub struct GenerateReport {
+    pub database: String,
+    pub seed: u64,
+    pub as_of: chrono::NaiveDate,
+    pub dry_run: bool,
+    /// Tables in load order; with --dry-run, the rows that would be generated.
+    pub tables: Vec<generate::Loaded>,
+    pub total_rows: u64,
+    /// The whole load, the final ANALYZE included.
+    pub seconds: f64,
+    pub rows_per_second: f64,
+    pub analyze_seconds: f64,
+}
+
+impl Report for GenerateReport {
+    fn human(&self) -> String {
+        let mut t = table::new(&["table", "rows", "seconds", "rows/s"]);
+        for loaded in &self.tables {
+            t.add_row(vec![
+                loaded.table.to_string(),
+                loaded.rows.to_string(),
+                if self.dry_run {
+                    String::new()
+                } else {
+                    format!("{:.2}", loaded.seconds)
+                },
+                if self.dry_run {
+                    String::new()
+                } else {
+                    format!("{:.0}", loaded.rows_per_second)
+                },
+            ]);
+        }
+        let summary = if self.dry_run {
+            format!(
+                "seed generate --seed {} --as-of {}: would load {} rows ({})",
+                self.seed, self.as_of, self.total_rows, self.database
+            )
+        } else {
+            format!(
+                "seed generate --seed {} --as-of {}: loaded {} rows in {:.1} s, {:.0} rows/s, \
+                 analyze {:.1} s ({})",
+                self.seed,
+                self.as_of,
+                self.total_rows,
+                self.seconds,
+                self.rows_per_second,
+                self.analyze_seconds,
+                self.database
+            )
+        };
+        format!("{summary}\n{t}\n")
+    }
+}
+
+async fn run_generate(context: &Context, args: &GenerateArgs) -> anyhow::Result<Outcome> {
+    let printer = &context.printer;
+    let options = generate::Options {
+        tasks: args.tasks,
+        seed: args.seed,
+        as_of: args
+            .as_of
+            .unwrap_or_else(|| chrono::Utc::now().date_naive()),
+        batch_rows: args.batch_rows,
+    };
+    let plan = generate::plan(&options);
+    let pg = context.settings.require_postgres()?;
+    let mut report = GenerateReport {
+        database: pg.target.to_string(),
+        seed: options.seed,
+        as_of: options.as_of,
+        dry_run: args.dry_run,
+        tables: plan
+            .tables
+            .iter()
+            .map(|t| generate::Loaded {
+                table: t.table,
+                rows: t.rows,
+                seconds: 0.0,
+                rows_per_second: 0.0,
+            })
+            .collect(),
+        total_rows: plan.total_rows(),
+        seconds: 0.0,
+        rows_per_second: 0.0,
+        analyze_seconds: 0.0,
+    };
+    if args.dry_run {
+        printer.report(&report);
+        return Ok(Outcome::Clean);
+    }
+    let session = Session::open(pg).await?;
+    let held = session.lock(printer).await?;
+    let outcome = async {
+        ensure_migrated(context, &session).await?;
+        let bar = printer.progress(plan.total_rows(), "generating");
+        let loaded = generate::execute(&session.client, &options, &plan, &bar).await;
+        bar.finish_and_clear();
+        loaded
+    }
+    .await;
+    let unlocked = session.unlock(held).await;
+    let outcome = outcome?;
+    unlocked?;
+    report.tables = outcome.tables;
+    report.seconds = outcome.seconds;
+    report.rows_per_second = report.total_rows as f64 / outcome.seconds.max(1e-9);
+    report.analyze_seconds = outcome.analyze_seconds;
     printer.report(&report);
     Ok(Outcome::Clean)
 }

@@ -27,6 +27,10 @@ pub struct FileConfig {
     pub backup: BackupSection,
     #[serde(default)]
     pub maintain: MaintainSection,
+    #[serde(default)]
+    pub anonymize: AnonymizeSection,
+    #[serde(default)]
+    pub retention: RetentionSection,
     /// `[env.NAME]` sections override the top-level sections when `--env NAME` is given.
     #[serde(default)]
     pub env: BTreeMap<String, EnvSection>,
@@ -53,6 +57,10 @@ pub struct EnvSection {
     pub backup: BackupSection,
     #[serde(default)]
     pub maintain: MaintainSection,
+    /// Replaces the top-level `[anonymize]` as a whole when given.
+    pub anonymize: Option<AnonymizeSection>,
+    /// Replaces the top-level `[retention]` as a whole when given.
+    pub retention: Option<RetentionSection>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -247,6 +255,107 @@ pub struct MaintainSection {
     pub vacuum_tables: Option<Vec<String>>,
     /// Months of `activity_logs` partitions to create ahead of the current one.
     pub partition_months_ahead: Option<u32>,
+}
+
+/// `[anonymize]`: GDPR anonymization rules and bulk policies (`crate::jobs::anonymize`).
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AnonymizeSection {
+    /// Name of the environment variable holding the HMAC-SHA256 key (never the key itself).
+    pub key_env: Option<String>,
+    /// Subjects per batch of a bulk job.
+    #[serde(default, deserialize_with = "positive_count")]
+    pub batch_size: Option<u32>,
+    /// `SET LOCAL lock_timeout` of every batch transaction.
+    pub lock_timeout: Option<DurationSetting>,
+    /// The table of subjects (default `users`, primary key `id`).
+    pub subject_table: Option<String>,
+    /// The audit table whose copies of rows are scrubbed (default `audit_logs`; "" for none).
+    pub audit_table: Option<String>,
+    /// `[[anonymize.postgres]]`: per table, the subject column and a strategy per column.
+    pub postgres: Option<Vec<AnonymizeTableSection>>,
+    /// `[[anonymize.mongo]]`: per collection, the subject field and a strategy per field.
+    pub mongo: Option<Vec<AnonymizeCollectionSection>>,
+    /// `[[anonymize.redis]]`: per declared key pattern, what happens to the subject's keys.
+    pub redis: Option<Vec<AnonymizeKeySection>>,
+    /// `[[anonymize.policies]]`: named bulk jobs.
+    pub policies: Option<Vec<AnonymizePolicySection>>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AnonymizeTableSection {
+    pub table: String,
+    /// Column holding the subject's id.
+    pub subject: String,
+    /// `update` (default) or `delete` (the subject's rows).
+    pub action: Option<crate::jobs::anonymize::rules::RowAction>,
+    /// Column (or `column.json.key`) -> strategy.
+    #[serde(default)]
+    pub columns: BTreeMap<String, crate::jobs::anonymize::rules::Strategy>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AnonymizeCollectionSection {
+    pub collection: String,
+    /// Field holding the subject's id.
+    pub subject: String,
+    pub action: Option<crate::jobs::anonymize::rules::RowAction>,
+    /// Dotted field path -> strategy.
+    #[serde(default)]
+    pub fields: BTreeMap<String, crate::jobs::anonymize::rules::Strategy>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AnonymizeKeySection {
+    /// A pattern declared in `[[redis.keys]]`; `{userId}` stands for the subject's id.
+    pub pattern: String,
+    pub action: crate::jobs::anonymize::rules::KeyAction,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AnonymizePolicySection {
+    pub name: String,
+    pub description: Option<String>,
+    /// SQL condition selecting the subjects (rows of the subject table).
+    pub subjects: String,
+    /// Record every subject as an erasure in `gdpr_requests`.
+    pub ledger: Option<bool>,
+}
+
+/// `[retention]`: what `migrate retention run` removes.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSection {
+    #[serde(default, deserialize_with = "positive_count")]
+    pub batch_size: Option<u32>,
+    pub lock_timeout: Option<DurationSetting>,
+    /// `[[retention.policies]]`.
+    pub policies: Option<Vec<RetentionPolicySection>>,
+}
+
+/// One retention policy: a table, a collection, or the Redis TTL fix.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionPolicySection {
+    pub name: String,
+    pub description: Option<String>,
+    pub table: Option<String>,
+    /// Timestamp column compared with the age.
+    pub column: Option<String>,
+    /// Extra SQL condition (`is_read`).
+    pub filter: Option<String>,
+    pub collection: Option<String>,
+    /// Date field compared with the age.
+    pub field: Option<String>,
+    pub redis: Option<crate::jobs::retention::RedisRetention>,
+    /// Declared key patterns the Redis policy covers (default: all).
+    pub patterns: Option<Vec<String>>,
+    pub older_than: Option<crate::jobs::retention::Age>,
+    pub action: Option<crate::jobs::retention::RetentionAction>,
 }
 
 fn positive_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {

@@ -39,6 +39,10 @@ pub struct Settings {
     pub assume_yes: bool,
     pub backup: BackupSettings,
     pub maintain: MaintainSettings,
+    /// `[anonymize]` as written; checked by `crate::jobs::anonymize::rules::load`.
+    pub anonymize: file::AnonymizeSection,
+    /// `[retention]` as written; checked by `crate::jobs::retention`.
+    pub retention: file::RetentionSection,
 }
 
 /// `[backup]`, resolved.
@@ -200,6 +204,8 @@ fn resolve_with(
     let seeds = merge_seeds(file.seeds, env_section.seeds);
     let backup = merge_backup(file.backup, env_section.backup);
     let maintain = merge_maintain(file.maintain, env_section.maintain);
+    let anonymize = env_section.anonymize.unwrap_or(file.anonymize);
+    let retention = env_section.retention.unwrap_or(file.retention);
     let output = OutputSection {
         format: env_section.output.format.or(file.output.format),
     };
@@ -311,6 +317,8 @@ fn resolve_with(
             keep_monthly: backup.keep_monthly,
         },
         maintain: maintain_settings(maintain)?,
+        anonymize,
+        retention,
     })
 }
 

@@ -79,10 +79,24 @@ impl IgnoreSet {
         }
     }
 
+    /// Whether the object, or the object it belongs to (a table for its columns, indexes and
+    /// grants), matches a pattern by key or by name.
     pub fn matches(&self, key: &str, object: &Object) -> bool {
-        self.patterns
-            .iter()
-            .any(|pattern| glob(pattern, key) || glob(pattern, &object.name))
+        let parent_key = object.parent.as_deref();
+        let parent_name = parent_key
+            .and_then(|k| k.split_once(' '))
+            .map(|(_, name)| name);
+        self.patterns.iter().any(|pattern| {
+            [
+                Some(key),
+                Some(object.name.as_str()),
+                parent_key,
+                parent_name,
+            ]
+            .into_iter()
+            .flatten()
+            .any(|text| glob(pattern, text))
+        })
     }
 }
 
@@ -417,6 +431,20 @@ mod tests {
         assert_eq!(comparison.differences.len(), 1);
         let ignore = IgnoreSet::new(&["public.tmp_*".to_string()]);
         assert!(compare(&expected, &actual, &ignore).differences.is_empty());
+        // Ignoring a table ignores what belongs to it.
+        let grant = object(
+            ObjectKind::Grant,
+            "table public.tmp_load to app",
+            Some("table public.tmp_load"),
+            &[],
+        );
+        let with_grant = snapshot(vec![grant]);
+        let ignore = IgnoreSet::new(&["public.tmp_*".to_string()]);
+        assert!(
+            compare(&snapshot(vec![]), &with_grant, &ignore)
+                .differences
+                .is_empty()
+        );
     }
 
     #[test]

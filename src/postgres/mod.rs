@@ -3,6 +3,7 @@
 pub mod connect;
 pub mod diff;
 pub mod engine;
+pub mod generate;
 pub mod history;
 pub mod lock;
 pub mod migration;

@@ -269,7 +269,7 @@ pub enum ExpectedSource {
     /// A shadow database created on the live server (the default).
     Shadow,
     /// A database the user provides, migrated in place (not dropped).
-    Url(PgTarget),
+    Url(Box<PgTarget>),
     /// A snapshot file written by `schema dump`.
     File(PathBuf),
 }
@@ -325,11 +325,16 @@ pub async fn expected_snapshot(
         }
         ExpectedSource::Url(target) => {
             let mut settings = live.clone();
-            settings.target = target.clone();
+            settings.target = target.as_ref().clone();
             let session = Session::open(&settings).await?;
             let applied = migrate_to(&session, set, state, &quiet_printer(printer))
                 .await
-                .with_context(|| format!("cannot build the expected schema in {target}"))?;
+                .map_err(|err| {
+                    prefixed(
+                        err,
+                        &format!("cannot build the expected schema in {target}"),
+                    )
+                })?;
             let snapshot = snapshot::take(&session.client, &options).await?;
             Ok((
                 snapshot,
@@ -348,7 +353,9 @@ pub async fn expected_snapshot(
                 let session = Session::open(&shadow.settings).await?;
                 let applied = migrate_to(&session, set, state, &quiet_printer(printer))
                     .await
-                    .context("cannot build the expected schema on a shadow database")?;
+                    .map_err(|err| {
+                        prefixed(err, "cannot build the expected schema on a shadow database")
+                    })?;
                 let snapshot = snapshot::take(&session.client, &options).await?;
                 anyhow::Ok((snapshot, applied))
             }
@@ -368,6 +375,18 @@ pub async fn expected_snapshot(
             ))
         }
     }
+}
+
+/// `prefix: message` with the error's context lines and hints kept, and a hint about the
+/// other ways to get an expected schema.
+pub fn prefixed(error: anyhow::Error, prefix: &str) -> anyhow::Error {
+    let rendered = crate::errors::render(&error);
+    let mut detailed = Detailed::new(format!("{prefix}: {}", rendered.message));
+    detailed.context = rendered.context;
+    detailed.hints = rendered.hints;
+    detailed
+        .hint("the migrations the live database has applied must run cleanly on an empty database; fix them, or compare against a committed snapshot with --snapshot FILE")
+        .into()
 }
 
 #[cfg(test)]

@@ -271,6 +271,11 @@ async fn tables(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
             ("i", Some(index)) => format!("index {index}"),
             _ => "default".to_string(),
         };
+        // A partition belongs to its parent: a missing partitioned table is one difference.
+        let partition_of = text(&row, 9)?;
+        let parent = partition_of
+            .as_deref()
+            .map(|table| key(ObjectKind::Table, table));
         objects.push(
             Fields::default()
                 .flag("foreign", required(&row, 2)? == "f")
@@ -279,12 +284,12 @@ async fn tables(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
                 .flag("rls_forced", flag(&row, 5)?)
                 .text("replica_identity", Some(replica_identity))
                 .text("partition_key", text(&row, 8)?)
-                .text("partition_of", text(&row, 9)?)
+                .text("partition_of", partition_of)
                 .text("partition_bound", text(&row, 10)?)
                 .list_if_any("inherits", list(&row, 11)?)
                 .list_if_any("options", list(&row, 12)?)
                 .text("comment", text(&row, 13)?)
-                .object(ObjectKind::Table, name, None),
+                .object(ObjectKind::Table, name, parent),
         );
     }
     Ok(objects)
