@@ -259,11 +259,7 @@ async fn postgres_section(
             state.dirty.join(", ")
         ));
     }
-    let options = SnapshotOptions::for_history_table(&pg.history_table);
-    printer.verbose(format!("taking a snapshot of {}", pg.target));
-    let actual = snapshot::take(&session.client, &options)
-        .await
-        .map_err(|err| err.context(format!("cannot snapshot the schema of {}", pg.target)))?;
+    let live_major = snapshot::server_major(&session.client).await?;
     drop(session);
     let set = match source {
         ExpectedSource::File(_) => Default::default(),
@@ -279,9 +275,16 @@ async fn postgres_section(
             set
         }
     };
-    printer.verbose("building the expected schema");
-    let (expected, info) =
-        shadow::expected_snapshot(pg, actual.server_major, source, &set, &state, printer).await?;
+    // Both sides at once: the live snapshot while the shadow database is migrated.
+    let options = SnapshotOptions::for_history_table(&pg.history_table);
+    printer.verbose(format!(
+        "taking a snapshot of {} and building the expected schema",
+        pg.target
+    ));
+    let (actual, (expected, info)) = tokio::try_join!(
+        snapshot::take_database(&pg.target, &options),
+        shadow::expected_snapshot(pg, live_major, source, &set, &state, printer),
+    )?;
     Ok(PostgresDrift::new(
         pg.target.to_string(),
         info,

@@ -335,7 +335,8 @@ pub async fn expected_snapshot(
                         &format!("cannot build the expected schema in {target}"),
                     )
                 })?;
-            let snapshot = snapshot::take(&session.client, &options).await?;
+            drop(session);
+            let snapshot = snapshot::take_database(&settings.target, &options).await?;
             Ok((
                 snapshot,
                 ExpectedInfo {
@@ -356,7 +357,8 @@ pub async fn expected_snapshot(
                     .map_err(|err| {
                         prefixed(err, "cannot build the expected schema on a shadow database")
                     })?;
-                let snapshot = snapshot::take(&session.client, &options).await?;
+                drop(session);
+                let snapshot = snapshot::take_database(&shadow.settings.target, &options).await?;
                 anyhow::Ok((snapshot, applied))
             }
             .await;

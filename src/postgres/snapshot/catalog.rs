@@ -40,24 +40,61 @@ pub(super) async fn excluded_relations(client: &Client, tables: &[String]) -> Re
     rows.iter().map(|row| row.try_get(0)).collect()
 }
 
-/// Every object of every kind.
-pub(super) async fn all(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
-    let mut objects = Vec::new();
-    objects.extend(schemas(client).await?);
-    objects.extend(extensions(client).await?);
-    objects.extend(types(client).await?);
-    objects.extend(tables(client, excluded).await?);
-    objects.extend(columns(client, excluded).await?);
-    objects.extend(constraints(client, excluded).await?);
-    objects.extend(indexes(client, excluded).await?);
-    objects.extend(triggers(client, excluded).await?);
-    objects.extend(policies(client, excluded).await?);
-    objects.extend(views(client, excluded).await?);
-    objects.extend(sequences(client, excluded).await?);
-    objects.extend(functions(client).await?);
-    objects.extend(grants(client, excluded).await?);
-    objects.extend(default_privileges(client).await?);
-    Ok(objects)
+/// The catalog queries, one per object kind, most expensive first (so that parallel
+/// connections finish together).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Query {
+    Indexes,
+    Columns,
+    Constraints,
+    Policies,
+    Sequences,
+    Tables,
+    Triggers,
+    Grants,
+    Types,
+    Views,
+    Functions,
+    Schemas,
+    Extensions,
+    DefaultPrivileges,
+}
+
+pub(super) const QUERIES: &[Query] = &[
+    Query::Indexes,
+    Query::Columns,
+    Query::Constraints,
+    Query::Policies,
+    Query::Sequences,
+    Query::Tables,
+    Query::Triggers,
+    Query::Grants,
+    Query::Types,
+    Query::Views,
+    Query::Functions,
+    Query::Schemas,
+    Query::Extensions,
+    Query::DefaultPrivileges,
+];
+
+/// Runs one catalog query.
+pub(super) async fn run(client: &Client, query: Query, excluded: &[u32]) -> Result<Vec<Object>> {
+    match query {
+        Query::Schemas => schemas(client).await,
+        Query::Extensions => extensions(client).await,
+        Query::Types => types(client).await,
+        Query::Tables => tables(client, excluded).await,
+        Query::Columns => columns(client, excluded).await,
+        Query::Constraints => constraints(client, excluded).await,
+        Query::Indexes => indexes(client, excluded).await,
+        Query::Triggers => triggers(client, excluded).await,
+        Query::Policies => policies(client, excluded).await,
+        Query::Views => views(client, excluded).await,
+        Query::Sequences => sequences(client, excluded).await,
+        Query::Functions => functions(client).await,
+        Query::Grants => grants(client, excluded).await,
+        Query::DefaultPrivileges => default_privileges(client).await,
+    }
 }
 
 /// Builds an object's fields; absent (NULL) values are left out.
@@ -144,8 +181,9 @@ fn key(kind: ObjectKind, name: &str) -> String {
 
 async fn schemas(client: &Client) -> Result<Vec<Object>> {
     let sql = format!(
-        "SELECT n.nspname::text, obj_description(n.oid, 'pg_namespace')
+        "SELECT n.nspname::text, dsc.description
          FROM pg_namespace n
+         LEFT JOIN pg_description dsc ON dsc.objoid = n.oid AND dsc.classoid = 'pg_namespace'::regclass AND dsc.objsubid = 0
          WHERE {USER_SCHEMA} AND {}",
         not_extension_member("pg_namespace", "n.oid")
     );
@@ -199,8 +237,9 @@ async fn types(client: &Client) -> Result<Vec<Object>> {
                  FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0
                  AND NOT a.attisdropped ORDER BY a.attnum),
            (SELECT format_type(r.rngsubtype, NULL) FROM pg_range r WHERE r.rngtypid = t.oid),
-           obj_description(t.oid, 'pg_type')
+           dsc.description
          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+         LEFT JOIN pg_description dsc ON dsc.objoid = t.oid AND dsc.classoid = 'pg_type'::regclass AND dsc.objsubid = 0
          WHERE {TYPE_FILTER} AND {USER_SCHEMA} AND {}",
         not_extension_member("pg_type", "t.oid")
     );
@@ -252,8 +291,9 @@ async fn tables(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
                  JOIN pg_namespace pn ON pn.oid = pc.relnamespace
                  WHERE inh.inhrelid = c.oid AND NOT c.relispartition ORDER BY inh.inhseqno),
            ARRAY(SELECT o FROM unnest(c.reloptions) AS o ORDER BY o),
-           obj_description(c.oid, 'pg_class')
+           dsc.description
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_description dsc ON dsc.objoid = c.oid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = 0
          WHERE c.relkind IN ('r', 'p', 'f') AND {USER_SCHEMA} AND {} AND c.oid <> ALL($1)",
         not_extension_member("pg_class", "c.oid")
     );
@@ -307,12 +347,13 @@ async fn columns(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
                 THEN (SELECT format('%s.%s', cn.nspname, co.collname) FROM pg_collation co
                       JOIN pg_namespace cn ON cn.oid = co.collnamespace
                       WHERE co.oid = a.attcollation) END,
-           col_description(c.oid, a.attnum)
+           dsc.description
          FROM pg_attribute a
          JOIN pg_class c ON c.oid = a.attrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace
          JOIN pg_type t ON t.oid = a.atttypid
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         LEFT JOIN pg_description dsc ON dsc.objoid = c.oid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = a.attnum
          WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f')
            AND {USER_SCHEMA} AND {} AND c.oid <> ALL($1)",
         not_extension_member("pg_class", "c.oid")
@@ -350,10 +391,11 @@ async fn constraints(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text, con.conname::text, con.contype::text,
            pg_get_constraintdef(con.oid), con.convalidated, con.condeferrable, con.condeferred,
-           obj_description(con.oid, 'pg_constraint')
+           dsc.description
          FROM pg_constraint con
          JOIN pg_class c ON c.oid = con.conrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_description dsc ON dsc.objoid = con.oid AND dsc.classoid = 'pg_constraint'::regclass AND dsc.objsubid = 0
          WHERE con.conparentid = 0 AND {USER_SCHEMA} AND {} AND c.oid <> ALL($1)",
         not_extension_member("pg_class", "c.oid")
     );
@@ -392,11 +434,12 @@ async fn indexes(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
     let sql = format!(
         "SELECT n.nspname::text, ic.relname::text, tc.relname::text, tc.relkind::text,
            pg_get_indexdef(i.indexrelid), pg_get_expr(i.indpred, i.indrelid), i.indisvalid,
-           obj_description(i.indexrelid, 'pg_class')
+           dsc.description
          FROM pg_index i
          JOIN pg_class ic ON ic.oid = i.indexrelid
          JOIN pg_class tc ON tc.oid = i.indrelid
          JOIN pg_namespace n ON n.oid = tc.relnamespace
+         LEFT JOIN pg_description dsc ON dsc.objoid = i.indexrelid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = 0
          WHERE tc.relkind IN ('r', 'p', 'm', 'f') AND {USER_SCHEMA} AND {}
            AND tc.oid <> ALL($1) AND ic.oid <> ALL($1)",
         not_extension_member("pg_class", "tc.oid")
@@ -428,10 +471,11 @@ async fn triggers(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
     // follow from the constraints.
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text, c.relkind::text, t.tgname::text,
-           pg_get_triggerdef(t.oid), t.tgenabled::text, obj_description(t.oid, 'pg_trigger')
+           pg_get_triggerdef(t.oid), t.tgenabled::text, dsc.description
          FROM pg_trigger t
          JOIN pg_class c ON c.oid = t.tgrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_description dsc ON dsc.objoid = t.oid AND dsc.classoid = 'pg_trigger'::regclass AND dsc.objsubid = 0
          WHERE NOT t.tgisinternal AND {USER_SCHEMA} AND {} AND c.oid <> ALL($1)",
         not_extension_member("pg_class", "c.oid")
     );
@@ -467,10 +511,11 @@ async fn policies(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
                                             ELSE pg_get_userbyid(ro)::text END AS r
                                 FROM unnest(pol.polroles) AS ro) AS roles ORDER BY r),
            pg_get_expr(pol.polqual, pol.polrelid), pg_get_expr(pol.polwithcheck, pol.polrelid),
-           obj_description(pol.oid, 'pg_policy')
+           dsc.description
          FROM pg_policy pol
          JOIN pg_class c ON c.oid = pol.polrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_description dsc ON dsc.objoid = pol.oid AND dsc.classoid = 'pg_policy'::regclass AND dsc.objsubid = 0
          WHERE {USER_SCHEMA} AND {} AND c.oid <> ALL($1)",
         not_extension_member("pg_class", "c.oid")
     );
@@ -508,8 +553,9 @@ async fn views(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text, c.relkind::text, pg_get_viewdef(c.oid, true),
            ARRAY(SELECT o FROM unnest(c.reloptions) AS o ORDER BY o),
-           obj_description(c.oid, 'pg_class')
+           dsc.description
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_description dsc ON dsc.objoid = c.oid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = 0
          WHERE c.relkind IN ('v', 'm') AND {USER_SCHEMA} AND {} AND c.oid <> ALL($1)",
         not_extension_member("pg_class", "c.oid")
     );
@@ -532,7 +578,7 @@ async fn sequences(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text, format_type(s.seqtypid, NULL),
            s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle,
-           owner.tbl, owner.col, obj_description(c.oid, 'pg_class')
+           owner.tbl, owner.col, dsc.description
          FROM pg_sequence s
          JOIN pg_class c ON c.oid = s.seqrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -546,6 +592,7 @@ async fn sequences(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
              AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
            ORDER BY 1, 2 LIMIT 1
          ) AS owner ON true
+         LEFT JOIN pg_description dsc ON dsc.objoid = c.oid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = 0
          WHERE {USER_SCHEMA} AND {} AND c.oid <> ALL($1)",
         not_extension_member("pg_class", "c.oid")
     );
@@ -588,8 +635,9 @@ async fn functions(client: &Client) -> Result<Vec<Object>> {
                           a.aggtransfn::regprocedure, format_type(a.aggtranstype, NULL),
                           NULLIF(a.aggfinalfn, 0)::regprocedure, a.agginitval)
             FROM pg_aggregate a WHERE a.aggfnoid = p.oid),
-           obj_description(p.oid, 'pg_proc')
+           dsc.description
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         LEFT JOIN pg_description dsc ON dsc.objoid = p.oid AND dsc.classoid = 'pg_proc'::regclass AND dsc.objsubid = 0
          WHERE {USER_SCHEMA} AND {}",
         not_extension_member("pg_proc", "p.oid")
     );

@@ -206,28 +206,70 @@ impl SnapshotOptions {
     }
 }
 
-/// Connects to `target` and snapshots its schema.
+/// Connections `take_database` uses: the catalog queries run in parallel, all in one
+/// exported snapshot.
+const CONNECTIONS: usize = 4;
+
+/// The session settings every snapshot transaction pins: the deparsing functions
+/// (pg_get_*def, format_type) print names relative to search_path and values in the session's
+/// date and float formats.
+const PINNED_SETTINGS: &str = "SET LOCAL search_path = pg_catalog;
+     SET LOCAL TimeZone = 'UTC';
+     SET LOCAL DateStyle = 'ISO, MDY';
+     SET LOCAL IntervalStyle = 'postgres';
+     SET LOCAL extra_float_digits = 3;
+     SET LOCAL statement_timeout = 0;";
+
+/// Connects to `target` and snapshots its schema, spreading the catalog queries over a few
+/// connections that share one exported snapshot (fewer if the server refuses more).
 pub async fn take_database(
     target: &PgTarget,
     options: &SnapshotOptions,
 ) -> anyhow::Result<Snapshot> {
     let application_name = format!("migrate {} snapshot", crate::TOOL_VERSION);
-    let client = target.connect(&application_name).await?;
-    take(&client, options)
+    let mut clients = vec![target.connect(&application_name).await?];
+    for _ in 1..CONNECTIONS {
+        match target.connect(&application_name).await {
+            Ok(client) => clients.push(client),
+            Err(_) => break,
+        }
+    }
+    let clients: Vec<&Client> = clients.iter().collect();
+    take_with(&clients, options)
         .await
         .with_context(|| format!("cannot snapshot the schema of {target}"))
 }
 
+/// The server's major version (15 for 15.4).
+pub async fn server_major(client: &Client) -> anyhow::Result<u32> {
+    let row = client
+        .query_one(
+            "SELECT current_setting('server_version_num')::int / 10000",
+            &[],
+        )
+        .await
+        .map_err(|err| {
+            anyhow::anyhow!("cannot read the server version: {}", describe_error(&err))
+        })?;
+    Ok(row.get::<_, i32>(0).max(0) as u32)
+}
+
 /// Snapshots the schema through an open connection (which must not be inside a transaction).
+pub async fn take(client: &Client, options: &SnapshotOptions) -> anyhow::Result<Snapshot> {
+    take_with(&[client], options).await
+}
+
 /// A concurrent DDL can make the catalog functions fail with "cache lookup failed": the whole
 /// snapshot is then retried a few times.
-pub async fn take(client: &Client, options: &SnapshotOptions) -> anyhow::Result<Snapshot> {
+async fn take_with(clients: &[&Client], options: &SnapshotOptions) -> anyhow::Result<Snapshot> {
     let mut attempt = 1;
     loop {
-        match take_once(client, options).await {
+        match take_once(clients, options).await {
             Ok(snapshot) => return Ok(snapshot),
             Err(err) => {
-                let _ = client.batch_execute("ROLLBACK").await;
+                for client in clients {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                }
                 let message = describe_error(&err);
                 if attempt < ATTEMPTS && message.contains("cache lookup failed") {
                     attempt += 1;
@@ -241,35 +283,83 @@ pub async fn take(client: &Client, options: &SnapshotOptions) -> anyhow::Result<
 }
 
 async fn take_once(
-    client: &Client,
+    clients: &[&Client],
     options: &SnapshotOptions,
 ) -> Result<Snapshot, tokio_postgres::Error> {
-    // The deparsing functions (pg_get_*def, format_type) print names relative to search_path
-    // and values in the session's date and float formats: pin them all.
-    client
-        .batch_execute(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
-             SET LOCAL search_path = pg_catalog;
-             SET LOCAL TimeZone = 'UTC';
-             SET LOCAL DateStyle = 'ISO, MDY';
-             SET LOCAL IntervalStyle = 'postgres';
-             SET LOCAL extra_float_digits = 3;
-             SET LOCAL statement_timeout = 0;",
-        )
-        .await?;
-    let server_major: i32 = client
+    let main = clients[0];
+    main.batch_execute(&format!(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; {PINNED_SETTINGS}"
+    ))
+    .await?;
+    if clients.len() > 1 {
+        let exported: String = main
+            .query_one("SELECT pg_export_snapshot()", &[])
+            .await?
+            .get(0);
+        for helper in &clients[1..] {
+            // The id is a server-generated token of hex digits and dashes.
+            helper
+                .batch_execute(&format!(
+                    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+                     SET TRANSACTION SNAPSHOT '{exported}'; {PINNED_SETTINGS}"
+                ))
+                .await?;
+        }
+    }
+    let server_major: i32 = main
         .query_one(
             "SELECT current_setting('server_version_num')::int / 10000",
             &[],
         )
         .await?
         .get(0);
-    let mut snapshot = Snapshot::new(server_major.max(0) as u32);
-    let excluded = catalog::excluded_relations(client, &options.excluded_tables).await?;
-    for object in catalog::all(client, &excluded).await? {
-        snapshot.insert(object);
+    let excluded = catalog::excluded_relations(main, &options.excluded_tables).await?;
+
+    // Each connection takes the next query until none is left.
+    let queue = std::sync::Mutex::new((0..catalog::QUERIES.len()).collect::<Vec<_>>());
+    let next = || {
+        let mut queue = queue.lock().unwrap_or_else(|p| p.into_inner());
+        if queue.is_empty() {
+            None
+        } else {
+            Some(queue.remove(0))
+        }
+    };
+    let workers = clients.iter().map(|client| {
+        let excluded = &excluded;
+        let next = &next;
+        async move {
+            let mut results = Vec::new();
+            while let Some(index) = next() {
+                let objects = catalog::run(client, catalog::QUERIES[index], excluded).await?;
+                results.push((index, objects));
+            }
+            Ok::<_, tokio_postgres::Error>(results)
+        }
+    });
+    let mut results: Vec<(usize, Vec<Object>)> = Vec::new();
+    for worker in futures_util::future::join_all(workers).await {
+        results.extend(worker?);
     }
-    client.batch_execute("COMMIT").await?;
+    for client in clients {
+        client.batch_execute("COMMIT").await?;
+    }
+
+    // Insert in a fixed order, so that colliding keys get the same suffixes every time.
+    results.sort_by_key(|(index, _)| *index);
+    let mut snapshot = Snapshot::new(server_major.max(0) as u32);
+    for (_, mut objects) in results {
+        objects.sort_by(|a, b| {
+            (a.kind, &a.name).cmp(&(b.kind, &b.name)).then_with(|| {
+                serde_json::to_string(&a.fields)
+                    .unwrap_or_default()
+                    .cmp(&serde_json::to_string(&b.fields).unwrap_or_default())
+            })
+        });
+        for object in objects {
+            snapshot.insert(object);
+        }
+    }
     Ok(snapshot)
 }
 

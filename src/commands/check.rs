@@ -1,0 +1,569 @@
+//! `migrate check`: the CI gate. Validates the files against the history, lints the pending
+//! migrations, proves each pending migration reversible on a shadow database (snapshot, up,
+//! down, the snapshot must be equal again, up again) and, since the database given is the
+//! live one, compares it with the expected schema. One report; exit 0 clean, 2 problems.
+
+use serde::Serialize;
+
+use super::Context;
+use super::drift::{PostgresDrift, render_differences};
+use super::lint::{LintReport, lint_report, pending, render_findings};
+use super::validate::Problem;
+use crate::cli::CheckArgs;
+use crate::config::PgSettings;
+use crate::errors::Outcome;
+use crate::lint::SourceFile;
+use crate::output::Report;
+use crate::postgres::diff::{self, Difference, IgnoreSet};
+use crate::postgres::engine::{self, Session};
+use crate::postgres::history::HistoryRow;
+use crate::postgres::lock::Held;
+use crate::postgres::migration::{self, Migration, MigrationSet};
+use crate::postgres::plan::{self, DownTarget, UpOptions};
+use crate::postgres::shadow::{self, AppliedState, ExpectedInfo, ShadowDb};
+use crate::postgres::snapshot::{self, Snapshot, SnapshotOptions};
+
+/// Version of the check report's JSON shape.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    pub format_version: u32,
+    pub clean: bool,
+    /// The live database, when one is configured.
+    pub database: Option<String>,
+    pub validate: ValidateSection,
+    pub lint: LintReport,
+    pub reversibility: ReversibilitySection,
+    /// Absent when no database is configured or the expected schema could not be built.
+    pub drift: Option<PostgresDrift>,
+    /// Steps that could not run, and why.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ValidateSection {
+    pub ok: bool,
+    pub checked_files: usize,
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ReversibilitySection {
+    pub ok: bool,
+    /// Why the test did not run, if it did not.
+    pub skipped: Option<String>,
+    pub migrations: Vec<MigrationCheck>,
+}
+
+/// The reversibility test of one pending migration.
+#[derive(Debug, Serialize)]
+pub struct MigrationCheck {
+    pub migration: String,
+    pub file: String,
+    pub status: CheckStatus,
+    /// The error, when a step failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// For `not-reversible`: the schema after up and down, compared with the schema before
+    /// up (`missing` = not restored by down, `unexpected` = left behind by down). For
+    /// `reapply-differs`: the second up compared with the first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub differences: Vec<Difference>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckStatus {
+    /// up, down and up again worked, and down restored the schema exactly.
+    Reversible,
+    /// No down part: applied once, not reverted (not a problem by itself).
+    Irreversible,
+    /// A repeatable migration: applied, not reverted.
+    Applied,
+    /// The up part failed.
+    UpFailed,
+    /// The down part failed.
+    DownFailed,
+    /// Down ran, but the schema differs from the one before up.
+    NotReversible,
+    /// Up failed when applied again after down.
+    ReapplyFailed,
+    /// Up again produced another schema than the first time.
+    ReapplyDiffers,
+    /// Not tested because an earlier migration failed.
+    NotRun,
+}
+
+impl CheckStatus {
+    fn is_problem(self) -> bool {
+        !matches!(
+            self,
+            CheckStatus::Reversible | CheckStatus::Irreversible | CheckStatus::Applied
+        )
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Reversible => "reversible",
+            CheckStatus::Irreversible => "irreversible (no down part)",
+            CheckStatus::Applied => "applied",
+            CheckStatus::UpFailed => "up failed",
+            CheckStatus::DownFailed => "down failed",
+            CheckStatus::NotReversible => "not reversible",
+            CheckStatus::ReapplyFailed => "up failed after down",
+            CheckStatus::ReapplyDiffers => "up after down differs",
+            CheckStatus::NotRun => "not run",
+        }
+    }
+}
+
+impl Report for CheckReport {
+    fn human(&self) -> String {
+        let mut out = String::new();
+        let problems = self.validate.problems.len()
+            + self.lint.findings.len()
+            + self
+                .reversibility
+                .migrations
+                .iter()
+                .filter(|m| m.status.is_problem())
+                .count()
+            + self.drift.as_ref().map_or(0, |d| d.differences.len());
+        out.push_str(&format!(
+            "check: {}{}\n",
+            if self.clean {
+                "ok".to_string()
+            } else {
+                format!("{problems} problem{}", if problems == 1 { "" } else { "s" })
+            },
+            self.database
+                .as_deref()
+                .map_or_else(String::new, |d| format!(" ({d})"))
+        ));
+        let validate = if self.validate.ok {
+            format!("ok ({} files)", self.validate.checked_files)
+        } else {
+            format!("{} problems", self.validate.problems.len())
+        };
+        let lint = if self.lint.clean {
+            format!("ok ({} pending files)", self.lint.files.len())
+        } else {
+            format!("{} findings", self.lint.findings.len())
+        };
+        let tested = &self.reversibility.migrations;
+        let reversibility = match &self.reversibility.skipped {
+            Some(reason) => format!("skipped: {reason}"),
+            None if tested.is_empty() => "ok (no pending migration)".to_string(),
+            None => {
+                let failed = tested.iter().filter(|m| m.status.is_problem()).count();
+                if failed == 0 {
+                    format!("ok ({} pending migrations)", tested.len())
+                } else {
+                    format!("{failed} of {} pending migrations failed", tested.len())
+                }
+            }
+        };
+        let drift = match &self.drift {
+            None => "skipped".to_string(),
+            Some(d) if d.clean => "ok".to_string(),
+            Some(d) => format!("{} differences", d.differences.len()),
+        };
+        for (step, result) in [
+            ("validate", validate),
+            ("lint", lint),
+            ("reversibility", reversibility),
+            ("drift", drift),
+        ] {
+            out.push_str(&format!("  {step:<14} {result}\n"));
+        }
+        if !self.validate.ok {
+            out.push_str("\nvalidate:\n");
+            for problem in &self.validate.problems {
+                let location = match (&problem.file, problem.line) {
+                    (Some(file), Some(line)) => format!("{file}:{line}: "),
+                    (Some(file), None) => format!("{file}: "),
+                    _ => String::new(),
+                };
+                let migration = problem
+                    .migration
+                    .as_deref()
+                    .map_or_else(String::new, |m| format!("{m}: "));
+                out.push_str(&format!(
+                    "  [{}] {location}{migration}{}\n",
+                    problem.kind, problem.message
+                ));
+            }
+        }
+        if !self.lint.clean {
+            out.push_str("\nlint:\n");
+            out.push_str(&render_findings(&self.lint.findings, "  "));
+        }
+        let failed: Vec<&MigrationCheck> =
+            tested.iter().filter(|m| m.status.is_problem()).collect();
+        if !failed.is_empty() {
+            out.push_str("\nreversibility:\n");
+            for check in failed {
+                out.push_str(&format!(
+                    "  {} ({}): {}\n",
+                    check.migration,
+                    check.file,
+                    check.status.as_str()
+                ));
+                if let Some(error) = &check.error {
+                    for line in error.lines() {
+                        out.push_str(&format!("    {line}\n"));
+                    }
+                }
+                if check.status == CheckStatus::NotReversible {
+                    out.push_str(
+                        "    after up and down, compared with before up (missing: not restored by down; unexpected: left behind by down):\n",
+                    );
+                }
+                out.push_str(&render_differences(&check.differences, "    "));
+            }
+        }
+        if let Some(drift) = self.drift.as_ref().filter(|d| !d.clean) {
+            out.push('\n');
+            out.push_str(&drift.human());
+        }
+        for note in &self.notes {
+            out.push_str(&format!("note: {note}\n"));
+        }
+        out
+    }
+}
+
+pub async fn run(context: &Context, args: &CheckArgs) -> anyhow::Result<Outcome> {
+    let work = check(context, args);
+    // On Ctrl-C the work future is dropped, and with it the shadow database's guard.
+    let report = tokio::select! {
+        report = work => report?,
+        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted: nothing was changed on the live database"),
+    };
+    context.printer.report(&report);
+    Ok(if report.clean {
+        Outcome::Clean
+    } else {
+        Outcome::Problems
+    })
+}
+
+async fn check(context: &Context, args: &CheckArgs) -> anyhow::Result<CheckReport> {
+    let settings = &context.settings;
+    let printer = &context.printer;
+    let set = migration::load_dir(&settings.migrations_dir)?;
+    let mut notes = Vec::new();
+
+    // Validate: files, and files against the history.
+    let mut problems: Vec<Problem> = set.problems.iter().map(Problem::from).collect();
+    let live_history = match &settings.postgres {
+        Some(pg) => {
+            let history = Session::open(pg).await?.read_history().await?;
+            for entry in plan::status(&set, &history) {
+                if entry.state.is_problem() {
+                    problems.push(Problem {
+                        store: "postgres",
+                        kind: entry.state.as_str().to_string(),
+                        migration: Some(match entry.version {
+                            Some(v) => format!("V{v} {}", entry.name),
+                            None => format!("R {}", entry.name),
+                        }),
+                        file: entry.file.clone(),
+                        line: None,
+                        message: entry
+                            .note
+                            .clone()
+                            .unwrap_or_else(|| entry.state.as_str().to_string()),
+                    });
+                }
+            }
+            Some(history)
+        }
+        None => {
+            notes.push(
+                "no PostgreSQL URL: the history, reversibility and drift were not checked"
+                    .to_string(),
+            );
+            None
+        }
+    };
+    let validate = ValidateSection {
+        ok: problems.is_empty(),
+        checked_files: set.versioned.len() + set.repeatable.len() + set.problems.len(),
+        problems,
+    };
+
+    // Lint the pending files.
+    let history = live_history.clone().unwrap_or_default();
+    let pending_migrations = pending(&set, &history);
+    let files = pending_migrations
+        .iter()
+        .map(|m| SourceFile::from_migration(m))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let lint = lint_report(context, &files);
+    for warning in &lint.warnings {
+        printer.warn(warning);
+    }
+
+    // Reversibility and drift, on a shadow database.
+    let mut reversibility = ReversibilitySection::default();
+    let mut drift = None;
+    match (&settings.postgres, &live_history) {
+        (Some(pg), Some(history)) if set.problems.is_empty() => {
+            let ignore = IgnoreSet::new(&args.ignore);
+            let outcome = on_shadow(
+                context,
+                pg,
+                args,
+                &set,
+                history,
+                &pending_migrations,
+                &ignore,
+            )
+            .await?;
+            reversibility.migrations = outcome.0;
+            drift = Some(outcome.1);
+        }
+        (Some(_), _) => {
+            reversibility.skipped = Some("invalid migration files".to_string());
+            notes.push("drift was not checked: invalid migration files".to_string());
+        }
+        (None, _) => reversibility.skipped = Some("no PostgreSQL URL".to_string()),
+    }
+    reversibility.ok = reversibility
+        .migrations
+        .iter()
+        .all(|m| !m.status.is_problem());
+
+    let clean = validate.ok
+        && lint.clean
+        && reversibility.ok
+        && drift.as_ref().is_none_or(|d: &PostgresDrift| d.clean);
+    Ok(CheckReport {
+        format_version: FORMAT_VERSION,
+        clean,
+        database: settings.postgres.as_ref().map(|pg| pg.target.to_string()),
+        validate,
+        lint,
+        reversibility,
+        drift,
+        notes,
+    })
+}
+
+/// Builds the live database's expected schema on a shadow database (for drift), then tests
+/// every pending migration there.
+async fn on_shadow(
+    context: &Context,
+    pg: &PgSettings,
+    args: &CheckArgs,
+    set: &MigrationSet,
+    live_history: &[HistoryRow],
+    pending_migrations: &[&Migration],
+    ignore: &IgnoreSet,
+) -> anyhow::Result<(Vec<MigrationCheck>, PostgresDrift)> {
+    let printer = &context.printer;
+    let options = SnapshotOptions::for_history_table(&pg.history_table);
+    let live = Session::open(pg).await?;
+    let actual = snapshot::take(&live.client, &options)
+        .await
+        .map_err(|err| err.context(format!("cannot snapshot the schema of {}", pg.target)))?;
+    drop(live);
+
+    let (shadow_db, shadow_settings, source) = match &args.shadow_url {
+        Some(url) => {
+            let mut settings = pg.clone();
+            settings.target = super::drift::parse_url(url, pg)?;
+            (None, settings, "url")
+        }
+        None => {
+            let created = ShadowDb::create(pg).await?;
+            let settings = created.settings.clone();
+            (Some(created), settings, "shadow")
+        }
+    };
+    let state = AppliedState::from_history(live_history);
+    let quiet = shadow::quiet_printer(printer);
+    let tested = async {
+        let session = Session::open(&shadow_settings).await?;
+        let applied = shadow::migrate_to(&session, set, &state, &quiet)
+            .await
+            .map_err(|err| {
+                shadow::prefixed(
+                    err,
+                    "cannot build the live database's schema on a shadow database",
+                )
+            })?;
+        let expected = snapshot::take(&session.client, &options).await?;
+        let held = session.lock(&quiet).await?;
+        let checks = test_pending(
+            &session,
+            &held,
+            set,
+            pending_migrations,
+            &expected,
+            &options,
+            &quiet,
+        )
+        .await;
+        let unlocked = session.unlock(held).await;
+        let checks = checks?;
+        unlocked?;
+        anyhow::Ok((expected, applied, checks))
+    }
+    .await;
+    if let Some(created) = shadow_db {
+        let dropped = created.drop_now().await;
+        if let Err(err) = dropped {
+            printer.warn(format!("{err:#}"));
+        }
+    }
+    let (expected, applied, checks) = tested?;
+    let info = ExpectedInfo {
+        source,
+        from: shadow_settings.target.to_string(),
+        version: state.newest(),
+        migrations_applied: applied,
+    };
+    let drift = PostgresDrift::new(
+        pg.target.to_string(),
+        info,
+        &expected,
+        &actual,
+        ignore,
+        Vec::new(),
+    );
+    Ok((checks, drift))
+}
+
+/// Up, down, up again for each pending migration, comparing snapshots. Stops testing after a
+/// failure that leaves the shadow database in an unknown state.
+async fn test_pending(
+    session: &Session,
+    held: &Held,
+    set: &MigrationSet,
+    pending_migrations: &[&Migration],
+    base: &Snapshot,
+    options: &SnapshotOptions,
+    printer: &crate::output::Printer,
+) -> anyhow::Result<Vec<MigrationCheck>> {
+    let mut checks = Vec::new();
+    let mut before = base.clone();
+    let mut stopped = false;
+    let nothing_ignored = IgnoreSet::default();
+    for migration in pending_migrations {
+        let mut check = MigrationCheck {
+            migration: migration.label(),
+            file: migration.path.display().to_string(),
+            status: CheckStatus::NotRun,
+            error: None,
+            differences: Vec::new(),
+        };
+        if stopped {
+            checks.push(check);
+            continue;
+        }
+        if let Err(error) = apply(session, held, set, migration, printer).await {
+            check.status = CheckStatus::UpFailed;
+            check.error = Some(render_error(&error));
+            checks.push(check);
+            stopped = true;
+            continue;
+        }
+        let after_up = snapshot::take(&session.client, options).await?;
+        if migration.version.is_none() || !migration.is_reversible() {
+            check.status = if migration.version.is_none() {
+                CheckStatus::Applied
+            } else {
+                CheckStatus::Irreversible
+            };
+            before = after_up;
+            checks.push(check);
+            continue;
+        }
+        if let Err(error) = revert(session, held, set, printer).await {
+            check.status = CheckStatus::DownFailed;
+            check.error = Some(render_error(&error));
+            checks.push(check);
+            stopped = true;
+            continue;
+        }
+        let after_down = snapshot::take(&session.client, options).await?;
+        let restored = diff::compare(&before, &after_down, &nothing_ignored);
+        if !restored.differences.is_empty() {
+            check.status = CheckStatus::NotReversible;
+            check.differences = restored.differences;
+        }
+        if let Err(error) = apply(session, held, set, migration, printer).await {
+            if check.status == CheckStatus::NotRun {
+                check.status = CheckStatus::ReapplyFailed;
+            }
+            check.error = Some(format!(
+                "applying it again after down failed: {}",
+                render_error(&error)
+            ));
+            checks.push(check);
+            stopped = true;
+            continue;
+        }
+        let after_reapply = snapshot::take(&session.client, options).await?;
+        if check.status == CheckStatus::NotRun {
+            let again = diff::compare(&after_up, &after_reapply, &nothing_ignored);
+            if again.differences.is_empty() {
+                check.status = CheckStatus::Reversible;
+            } else {
+                check.status = CheckStatus::ReapplyDiffers;
+                check.differences = again.differences;
+            }
+        }
+        before = after_reapply;
+        checks.push(check);
+    }
+    Ok(checks)
+}
+
+/// Applies one migration (and only that one) to the shadow database.
+async fn apply(
+    session: &Session,
+    held: &Held,
+    set: &MigrationSet,
+    migration: &Migration,
+    printer: &crate::output::Printer,
+) -> anyhow::Result<()> {
+    let history = session.read_history().await?;
+    let options = UpOptions {
+        target: migration.version,
+        allow_out_of_order: true,
+    };
+    let steps: Vec<_> = plan::plan_up(set, &history, options)?
+        .into_iter()
+        .filter(|step| step.version == migration.version && step.name == migration.name)
+        .collect();
+    engine::execute(session, held, set, &steps, printer).await?;
+    Ok(())
+}
+
+/// Reverts the newest applied migration of the shadow database.
+async fn revert(
+    session: &Session,
+    held: &Held,
+    set: &MigrationSet,
+    printer: &crate::output::Printer,
+) -> anyhow::Result<()> {
+    let history = session.read_history().await?;
+    let steps = plan::plan_down(set, &history, DownTarget::Steps(1))?;
+    engine::execute(session, held, set, &steps, printer).await?;
+    Ok(())
+}
+
+/// An error as its message and context lines.
+fn render_error(error: &anyhow::Error) -> String {
+    let rendered = crate::errors::render(error);
+    let mut text = rendered.message;
+    for line in rendered.context {
+        text.push('\n');
+        text.push_str(&line);
+    }
+    text
+}

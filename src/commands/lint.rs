@@ -1,0 +1,159 @@
+//! `migrate lint [FILE…]`: unsafe-migration rules over the pending migrations (or the given
+//! files). Exit 2 when anything is found.
+
+use serde::Serialize;
+
+use super::Context;
+use crate::cli::LintArgs;
+use crate::errors::Outcome;
+use crate::lint::{self, Finding, LintOptions, SourceFile};
+use crate::output::Report;
+use crate::postgres::engine::Session;
+use crate::postgres::history::HistoryRow;
+use crate::postgres::migration::{self, Migration, MigrationSet};
+use crate::postgres::plan::{self, State};
+
+/// Version of the lint report's JSON shape.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct LintReport {
+    pub format_version: u32,
+    pub clean: bool,
+    /// The files linted, in order.
+    pub files: Vec<String>,
+    pub findings: Vec<Finding>,
+    /// Findings suppressed by `-- lint:ignore` comments.
+    pub ignored: usize,
+    pub warnings: Vec<String>,
+}
+
+impl Report for LintReport {
+    fn human(&self) -> String {
+        let mut out = render_findings(&self.findings, "");
+        let ignored = if self.ignored > 0 {
+            format!(" ({} suppressed by lint:ignore comments)", self.ignored)
+        } else {
+            String::new()
+        };
+        let files = format!(
+            "{} file{}",
+            self.files.len(),
+            if self.files.len() == 1 { "" } else { "s" }
+        );
+        if self.clean {
+            out.push_str(&format!("lint: no findings in {files}{ignored}\n"));
+        } else {
+            out.push_str(&format!(
+                "lint: {} finding{} in {files}{ignored}\n",
+                self.findings.len(),
+                if self.findings.len() == 1 { "" } else { "s" }
+            ));
+        }
+        out
+    }
+}
+
+/// Findings as `file:line: [rule] message`, the statement, and the fix.
+pub fn render_findings(findings: &[Finding], indent: &str) -> String {
+    let mut out = String::new();
+    for finding in findings {
+        out.push_str(&format!(
+            "{indent}{}:{}: [{}] {}\n{indent}  {:>5} | {}\n{indent}  fix: {}\n",
+            finding.file,
+            finding.line,
+            finding.rule,
+            finding.message,
+            finding.line,
+            finding.code,
+            finding.fix
+        ));
+    }
+    out
+}
+
+pub async fn run(context: &Context, args: &LintArgs) -> anyhow::Result<Outcome> {
+    let files = if args.files.is_empty() {
+        pending_files(context).await?
+    } else {
+        args.files
+            .iter()
+            .map(|path| SourceFile::read(path))
+            .collect::<anyhow::Result<Vec<_>>>()?
+    };
+    let report = lint_report(context, &files);
+    for warning in &report.warnings {
+        context.printer.warn(warning);
+    }
+    context.printer.report(&report);
+    Ok(if report.clean {
+        Outcome::Clean
+    } else {
+        Outcome::Problems
+    })
+}
+
+/// Lints `files` with the settings' lock_timeout default.
+pub fn lint_report(context: &Context, files: &[SourceFile]) -> LintReport {
+    // Without a database the config's lock_timeout is not resolved; migrate's default (10s)
+    // applies to every run unless the config sets it to 0.
+    let options = LintOptions {
+        lock_timeout_configured: context
+            .settings
+            .postgres
+            .as_ref()
+            .is_none_or(|pg| pg.lock_timeout.is_some()),
+    };
+    let result = lint::lint(files, options);
+    LintReport {
+        format_version: FORMAT_VERSION,
+        clean: result.findings.is_empty(),
+        files: files.iter().map(|f| f.path.clone()).collect(),
+        findings: result.findings,
+        ignored: result.ignored,
+        warnings: result.warnings,
+    }
+}
+
+/// The migrations `up` would run: pending against the database's history, or every file when
+/// no database is configured.
+async fn pending_files(context: &Context) -> anyhow::Result<Vec<SourceFile>> {
+    let set = migration::load_dir(&context.settings.migrations_dir)?;
+    if !set.problems.is_empty() {
+        context.printer.warn(format!(
+            "{} invalid migration file{} not linted (see `migrate validate`)",
+            set.problems.len(),
+            if set.problems.len() == 1 { "" } else { "s" }
+        ));
+    }
+    let history = match &context.settings.postgres {
+        Some(pg) => Session::open(pg).await?.read_history().await?,
+        None => {
+            context
+                .printer
+                .note("postgres: no URL configured; linting every migration file");
+            Vec::new()
+        }
+    };
+    pending(&set, &history)
+        .into_iter()
+        .map(SourceFile::from_migration)
+        .collect()
+}
+
+/// Pending versioned migrations in version order, then new or changed repeatable ones.
+pub fn pending<'a>(set: &'a MigrationSet, history: &[HistoryRow]) -> Vec<&'a Migration> {
+    plan::status(set, history)
+        .into_iter()
+        .filter(|entry| {
+            matches!(
+                entry.state,
+                State::Pending | State::OutOfOrder | State::Outdated
+            )
+        })
+        .filter_map(|entry| match entry.version {
+            Some(version) => set.by_version(version),
+            None => set.repeatable_by_name(&entry.name),
+        })
+        .collect()
+}
