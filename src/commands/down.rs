@@ -181,7 +181,9 @@ async fn down_postgres(
         let reverted = engine::execute(&session, &held, &set, &steps, printer).await?;
         if session.read_history().await?.is_empty() {
             crate::postgres::seeds::drop_table(&session.client, &session.history).await?;
-            printer.note("every migration was reverted: the record of applied seed files was dropped too");
+            printer.note(
+                "every migration was reverted: the record of applied seed files was dropped too",
+            );
         }
         Ok((steps, reverted))
     }
