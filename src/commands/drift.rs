@@ -33,12 +33,16 @@ pub struct DriftReport {
 #[serde(untagged)]
 pub enum StoreDrift {
     Postgres(PostgresDrift),
+    Mongo(crate::mongo::drift::MongoDrift),
+    Redis(crate::redis::drift::RedisDrift),
 }
 
 impl StoreDrift {
     pub fn is_clean(&self) -> bool {
         match self {
             StoreDrift::Postgres(section) => section.clean,
+            StoreDrift::Mongo(section) => section.clean,
+            StoreDrift::Redis(section) => section.clean,
         }
     }
 }
@@ -73,6 +77,8 @@ impl Report for DriftReport {
             .iter()
             .map(|store| match store {
                 StoreDrift::Postgres(section) => section.human(),
+                StoreDrift::Mongo(section) => section.human(),
+                StoreDrift::Redis(section) => section.human(),
             })
             .collect()
     }
@@ -215,15 +221,71 @@ pub async fn run(context: &Context, args: &DriftArgs) -> anyhow::Result<Outcome>
 
 async fn drift(context: &Context, args: &DriftArgs) -> anyhow::Result<DriftReport> {
     let settings = &context.settings;
-    let pg = settings.require_postgres()?;
-    let source = match (&args.shadow_url, &args.snapshot) {
-        (Some(url), _) => ExpectedSource::Url(Box::new(parse_url(url, pg)?)),
-        (None, Some(path)) => ExpectedSource::File(PathBuf::from(path)),
-        (None, None) => ExpectedSource::Shadow,
-    };
-    let ignore = IgnoreSet::new(&args.ignore);
-    let section = postgres_section(context, &source, &ignore).await?;
-    let stores = vec![StoreDrift::Postgres(section)];
+    if settings.postgres.is_none() && settings.mongo.is_none() && settings.redis.is_none() {
+        settings.require_postgres()?;
+    }
+    let patterns: Vec<String> = settings
+        .drift_ignore
+        .iter()
+        .chain(&args.ignore)
+        .cloned()
+        .collect();
+    // Printed at the end: an error must be the first line of output.
+    let mut skipped = Vec::new();
+    let mut stores = Vec::new();
+    match &settings.postgres {
+        None => skipped.push("postgres: no URL configured, skipped".to_string()),
+        Some(pg) => {
+            let source = match (&args.shadow_url, &args.snapshot) {
+                (Some(url), _) => ExpectedSource::Url(Box::new(parse_url(url, pg)?)),
+                (None, Some(path)) => ExpectedSource::File(PathBuf::from(path)),
+                (None, None) => ExpectedSource::Shadow,
+            };
+            let ignore = IgnoreSet::new(&patterns);
+            let section = postgres_section(context, &source, &ignore).await?;
+            stores.push(StoreDrift::Postgres(section));
+        }
+    }
+    match &settings.mongo {
+        None => skipped.push("mongo: no URL configured, skipped".to_string()),
+        Some(mongo) => {
+            let dir = &settings.mongo_migrations_dir;
+            if dir.is_dir() {
+                let set = crate::mongo::migration::load_dir(dir)?;
+                set.ensure_valid()?;
+                let session = crate::mongo::engine::MongoSession::open(mongo).await?;
+                context.printer.verbose(format!(
+                    "mongo: replaying the applied migrations on a shadow database of {}",
+                    session.display()
+                ));
+                let section = crate::mongo::drift::drift(&session, &set, &patterns).await?;
+                stores.push(StoreDrift::Mongo(section));
+            } else {
+                skipped.push(format!(
+                    "mongo: no migrations directory {}, skipped",
+                    dir.display()
+                ));
+            }
+        }
+    }
+    match &settings.redis {
+        None => skipped.push("redis: no URL configured, skipped".to_string()),
+        Some(redis) => match &redis.keyspace {
+            None => skipped.push("redis: [redis] declares no keyspace, skipped".to_string()),
+            Some(declaration) => {
+                use crate::redis::keyspace::{self, Passwords};
+                let keyspace = keyspace::load(declaration, Passwords::IfSet)?;
+                let topology = crate::redis::cluster::Topology::connect(redis).await?;
+                let section =
+                    crate::redis::drift::drift(&topology, &keyspace, args.sample, &patterns)
+                        .await?;
+                stores.push(StoreDrift::Redis(section));
+            }
+        },
+    }
+    for note in &skipped {
+        context.printer.note(note);
+    }
     Ok(DriftReport {
         format_version: FORMAT_VERSION,
         clean: stores.iter().all(StoreDrift::is_clean),

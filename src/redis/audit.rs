@@ -21,6 +21,8 @@ pub struct AuditOptions {
     pub pause: Duration,
     /// At most this many findings are kept (all are counted).
     pub max_findings: usize,
+    /// Stop after looking at about this many keys (whole batches): a sample of a big keyspace.
+    pub max_keys: Option<u64>,
 }
 
 impl Default for AuditOptions {
@@ -29,6 +31,7 @@ impl Default for AuditOptions {
             batch: 500,
             pause: Duration::from_millis(2),
             max_findings: 100,
+            max_keys: None,
         }
     }
 }
@@ -61,6 +64,8 @@ pub struct AuditReport {
     pub per_pattern: BTreeMap<String, u64>,
     pub findings_total: u64,
     pub findings: Vec<Finding>,
+    /// The scan stopped at `max_keys`: the counts are those of a sample.
+    pub sampled: bool,
 }
 
 /// Scans every primary and checks each key against the declared patterns.
@@ -78,7 +83,7 @@ pub async fn audit(
         ..AuditReport::default()
     };
     let schema_key = keyspace.schema_key();
-    for node in &topology.primaries {
+    'nodes: for node in &topology.primaries {
         let mut cursor: u64 = 0;
         loop {
             let (next, keys): (u64, Vec<String>) = query(
@@ -96,6 +101,10 @@ pub async fn audit(
             cursor = next;
             if cursor == 0 {
                 break;
+            }
+            if options.max_keys.is_some_and(|max| report.scanned >= max) {
+                report.sampled = true;
+                break 'nodes;
             }
             tokio::time::sleep(options.pause).await;
         }

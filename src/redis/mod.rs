@@ -4,5 +4,6 @@
 
 pub mod audit;
 pub mod cluster;
+pub mod drift;
 pub mod keyspace;
 pub mod setup;
