@@ -393,7 +393,12 @@ async fn up_postgres(
         let history = session.read_history().await?;
         let steps = plan::plan_up(set, &history, options)?;
         let applied = engine::execute(session, &held, set, &steps, printer).await?;
-        let history = session.read_history().await?;
+        // Nothing ran: the history just read is still current.
+        let history = if applied.is_empty() {
+            history
+        } else {
+            session.read_history().await?
+        };
         anyhow::Ok((steps, applied, newest(&history)))
     }
     .await;

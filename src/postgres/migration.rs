@@ -170,7 +170,13 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<MigrationSet> {
     for entry in entries {
         let entry = entry.map_err(|err| anyhow::anyhow!("cannot read {}: {err}", dir.display()))?;
         let path = entry.path();
-        if path.is_file() && path.extension().is_some_and(|e| e == "sql") {
+        // The directory entry knows its type: no stat per file (follow symlinks only).
+        let is_file = match entry.file_type() {
+            Ok(kind) if kind.is_symlink() => path.is_file(),
+            Ok(kind) => kind.is_file(),
+            Err(_) => path.is_file(),
+        };
+        if is_file && path.extension().is_some_and(|e| e == "sql") {
             paths.push(path);
         }
     }
