@@ -130,6 +130,12 @@ pub enum Command {
     Backup(BackupArgs),
     /// Refresh materialized views, create upcoming partitions, VACUUM (ANALYZE) configured tables
     Maintain(MaintainArgs),
+    /// GDPR anonymization by the [anonymize] rules: one subject, or a configured bulk policy
+    Anonymize(AnonymizeArgs),
+    /// GDPR export: everything the stores hold about one subject, as a JSON bundle
+    Export(ExportArgs),
+    /// Remove (or anonymize) what the [retention] policies say is too old, in batches
+    Retention(RetentionArgs),
 }
 
 #[derive(Debug, Args)]
@@ -279,9 +285,14 @@ pub struct DriftArgs {
     /// Compare against a snapshot file written by `schema dump` instead of the migrations
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
-    /// Leave out objects whose key (`index public.tmp_*`) or name (`public.tmp_*`) matches
+    /// Leave out objects whose key (`index public.tmp_*`) or name (`public.tmp_*`) matches;
+    /// added to `[drift] ignore` (Mongo: `collection` or `collection.index`; Redis: a key or
+    /// its declared pattern)
     #[arg(long, value_name = "PATTERN")]
     pub ignore: Vec<String>,
+    /// Redis: stop the keyspace audit after about N keys (a sample of a big keyspace)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub sample: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -409,4 +420,82 @@ pub struct MaintainArgs {
     /// Print the statements and run none
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AnonymizeArgs {
+    #[command(subcommand)]
+    pub action: AnonymizeAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AnonymizeAction {
+    /// Erase one subject (users.id) in every store, scrub its audit copies, record the erasure
+    /// in gdpr_requests, then search every store for its original values (exit 2 on a hit)
+    User(AnonymizeUserArgs),
+    /// Run a bulk policy from [[anonymize.policies]] in keyset batches (resumes an interrupted
+    /// run); without NAME, every policy in order
+    Policy(AnonymizePolicyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AnonymizeUserArgs {
+    /// The subject's id (primary key of the subject table, users.id)
+    pub id: String,
+    /// Print the plan with row, document and key counts and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AnonymizePolicyArgs {
+    /// Name of the policy [default: every configured policy]
+    pub name: Option<String>,
+    /// Print the plan with row, document and key counts and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(subcommand)]
+    pub action: ExportAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportAction {
+    /// Everything about one subject: rows reached through the foreign keys to users, configured
+    /// Mongo collections and Redis keys; recorded as an export request in gdpr_requests
+    User(ExportUserArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportUserArgs {
+    /// The subject's id (users.id)
+    pub id: String,
+    /// Write the bundle to FILE (created with mode 0600) instead of stdout
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    #[command(subcommand)]
+    pub action: RetentionCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Apply the [[retention.policies]] (or one of them) and print what each removed
+    Run(RetentionRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RetentionRunArgs {
+    /// Print what each policy would remove and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only the policy of this name
+    #[arg(long, value_name = "NAME")]
+    pub policy: Option<String>,
 }

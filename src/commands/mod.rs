@@ -1,15 +1,18 @@
 //! One file per command: arguments -> plan -> execute -> report. No SQL here: the store
 //! modules do the talking.
 
+pub mod anonymize;
 pub mod backup;
 pub mod baseline;
 pub mod check;
 pub mod down;
 pub mod drift;
+pub mod export;
 pub mod lint;
 pub mod maintain;
 pub mod new;
 pub mod repair;
+pub mod retention;
 pub mod sandbox;
 pub mod schema;
 pub mod seed;
@@ -91,6 +94,9 @@ pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Check(args) => check::run(&context, args).await,
         Command::Backup(args) => backup::run(&context, args).await,
         Command::Maintain(args) => maintain::run(&context, args).await,
+        Command::Anonymize(args) => anonymize::run(&context, args).await,
+        Command::Export(args) => export::run(&context, args).await,
+        Command::Retention(args) => retention::run(&context, args).await,
     };
     result.map_err(|error| Failure {
         printer: context.printer.clone(),

@@ -31,6 +31,8 @@ pub struct FileConfig {
     pub anonymize: AnonymizeSection,
     #[serde(default)]
     pub retention: RetentionSection,
+    #[serde(default)]
+    pub drift: DriftSection,
     /// `[env.NAME]` sections override the top-level sections when `--env NAME` is given.
     #[serde(default)]
     pub env: BTreeMap<String, EnvSection>,
@@ -61,6 +63,18 @@ pub struct EnvSection {
     pub anonymize: Option<AnonymizeSection>,
     /// Replaces the top-level `[retention]` as a whole when given.
     pub retention: Option<RetentionSection>,
+    /// Its `ignore` patterns are added to the top-level ones.
+    #[serde(default)]
+    pub drift: DriftSection,
+}
+
+/// `[drift]`: objects `migrate drift` leaves out, merged with `--ignore`.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct DriftSection {
+    /// Patterns as for `--ignore` (`public.activity_logs_y*`).
+    #[serde(default)]
+    pub ignore: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]

@@ -43,6 +43,8 @@ pub struct Settings {
     pub anonymize: file::AnonymizeSection,
     /// `[retention]` as written; checked by `crate::jobs::retention`.
     pub retention: file::RetentionSection,
+    /// `[drift] ignore` patterns (top level, then the environment's).
+    pub drift_ignore: Vec<String>,
 }
 
 /// `[backup]`, resolved.
@@ -319,6 +321,12 @@ fn resolve_with(
         maintain: maintain_settings(maintain)?,
         anonymize,
         retention,
+        drift_ignore: file
+            .drift
+            .ignore
+            .into_iter()
+            .chain(env_section.drift.ignore)
+            .collect(),
     })
 }
 

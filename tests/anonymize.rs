@@ -1,0 +1,870 @@
+//! `migrate anonymize` and `migrate export` through the binary against real PostgreSQL, Mongo
+//! and Redis, with the application's schema and the rules of `config.example.toml`: one subject
+//! erased everywhere (audit copies included) and nothing of it found afterwards, other subjects
+//! untouched, a second run changing nothing; 100 e-mails that differ only in case; a bulk job
+//! killed with SIGKILL and resumed, each subject anonymized once; a missing key changing
+//! nothing.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use mongodb::bson::{Document, doc};
+use serde_json::Value;
+use support::{MongoDb, PgDb, RedisDb, Run, migrate_cmd, mongo, pg, redis, run, workdir};
+
+const KEY: &str = "test-anonymization-key-0123456789abcdef";
+
+const ORG: &str = "c0000000-0000-4000-8000-000000000001";
+const SUBJECT: &str = "a5000000-0000-4000-8000-000000000001";
+const OTHER: &str = "b5000000-0000-4000-8000-000000000002";
+
+const EMAIL: &str = "Zebulon.Quixote@Example.ORG";
+const NAME: &str = "Zebulon Quixote";
+const PHONE: &str = "+1 415 555 2671";
+const IP: &str = "203.0.113.77";
+
+fn repo(path: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .display()
+        .to_string()
+}
+
+/// `config.example.toml` made usable from a scratch directory: the Mongo database comes from the
+/// URL, the Lua library path is absolute, and `edit` may change more.
+fn write_config(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(repo("config.example.toml"))
+        .unwrap()
+        .replace("database = \"app\"\n", "")
+        .replace(
+            "path = \"redis/functions/ratelimit.lua\"",
+            &format!("path = \"{}\"", repo("redis/functions/ratelimit.lua")),
+        );
+    let path = dir.join("migrate.toml");
+    std::fs::write(&path, edit(text)).unwrap();
+    path
+}
+
+struct Stores {
+    pg: PgDb,
+    mongo: MongoDb,
+    redis: RedisDb,
+    dir: tempfile::TempDir,
+}
+
+impl Stores {
+    fn migrate(&self, args: &[&str]) -> Run {
+        self.migrate_env(&[("MIGRATE_ANON_KEY", KEY)], args)
+    }
+
+    fn migrate_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
+        let mut cmd = migrate_cmd();
+        cmd.current_dir(self.dir.path())
+            .env_remove("MIGRATE_ANON_KEY")
+            .args([
+                "--database-url",
+                &self.pg.url,
+                "--mongodb-url",
+                &self.mongo.url,
+                "--redis-url",
+                &self.redis.url,
+                "--migrations",
+                &repo("migrations"),
+                "--mongo-migrations",
+                &repo("mongo_migrations"),
+            ]);
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+        run(cmd.args(args))
+    }
+
+    fn mongo_db(&self) -> (tokio::runtime::Runtime, mongodb::Database) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = runtime
+            .block_on(mongodb::Client::with_uri_str(&self.mongo.url))
+            .unwrap();
+        let database = client.database(&self.mongo.name);
+        (runtime, database)
+    }
+
+    fn redis(&self) -> redis::Connection {
+        redis::Client::open(self.redis.url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+}
+
+/// Every store migrated (the application's schema, Mongo collections, Redis keyspace).
+fn stores(edit: impl Fn(String) -> String) -> Stores {
+    let stores = Stores {
+        pg: pg(),
+        mongo: mongo(),
+        redis: redis(),
+        dir: workdir(),
+    };
+    write_config(stores.dir.path(), edit);
+    stores.migrate(&["up"]).assert_ok();
+    stores
+}
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
+}
+
+/// Two users of one organization with data in every place the rules cover.
+fn fill(stores: &Stores) {
+    stores.pg.execute(&format!(
+        "
+        INSERT INTO users (id, email, name, first_name, last_name, password_hash)
+        VALUES ('{OTHER}', 'olga.other@example.net', 'Olga Other', 'Olga', 'Other', 'y');
+        SET app.client_ip = '{IP}';
+        SET app.user_agent = 'ZebulonBrowser/1.0';
+        SET app.current_user_id = '{SUBJECT}';
+        INSERT INTO users (id, email, name, first_name, last_name, password_hash)
+        VALUES ('{SUBJECT}', '{EMAIL}', 'Zeb Q', 'Zebulon', 'Quixote', 'x');
+        -- A rename: the audit row keeps the old and the new name.
+        UPDATE users SET name = '{NAME}' WHERE id = '{SUBJECT}';
+        RESET app.current_user_id; RESET app.client_ip; RESET app.user_agent;
+        INSERT INTO organizations (id, name, slug, owner_id) VALUES ('{ORG}', 'Org', 'org', '{OTHER}');
+        INSERT INTO user_profiles (user_id, phone, bio) VALUES
+            ('{SUBJECT}', '{PHONE}', 'I am {NAME}'), ('{OTHER}', '+44 20 7946 0958', 'hello');
+        INSERT INTO sessions (user_id, token_hash, ip_address, user_agent, expires_at) VALUES
+            ('{SUBJECT}', 'h1', '{IP}', 'ZebulonBrowser/1.0', now() + interval '1 day'),
+            ('{OTHER}', 'h2', '198.51.100.2', 'OtherBrowser', now() + interval '1 day');
+        INSERT INTO refresh_tokens (user_id, token_hash, ip_address, device_info, expires_at)
+            VALUES ('{SUBJECT}', 'r1', '{IP}', '{{\"ip\": \"{IP}\"}}', now() + interval '1 day');
+        INSERT INTO security_events (user_id, event_type, ip_address, metadata) VALUES
+            ('{SUBJECT}', 'login_failed', '{IP}', '{{\"ip\": \"{IP}\", \"email\": \"{EMAIL}\"}}'),
+            ('{OTHER}', 'login_failed', '198.51.100.2', '{{\"ip\": \"198.51.100.2\"}}');
+        INSERT INTO consents (user_id, consent_type, version, granted, ip_address)
+            VALUES ('{SUBJECT}', 'terms', '1', true, '{IP}');
+        INSERT INTO activity_logs (organization_id, user_id, action, entity_type, metadata, ip_address)
+        VALUES ('{ORG}', '{SUBJECT}', 'task.created', 'task', '{{\"ip\": \"{IP}\", \"n\": 1}}', '{IP}'),
+               ('{ORG}', '{OTHER}', 'task.created', 'task', '{{\"ip\": \"198.51.100.2\"}}', '198.51.100.2');
+        INSERT INTO notifications (organization_id, user_id, type, title, body)
+            VALUES ('{ORG}', '{SUBJECT}', 'mention', 'Hi {NAME}', 'mail {EMAIL}');
+        INSERT INTO conversations (id, organization_id, created_by)
+            VALUES ('d0000000-0000-4000-8000-000000000001', '{ORG}', '{OTHER}');
+        INSERT INTO messages (organization_id, conversation_id, author_id, content)
+            VALUES ('{ORG}', 'd0000000-0000-4000-8000-000000000001', '{SUBJECT}', 'call me: {PHONE}'),
+                   ('{ORG}', 'd0000000-0000-4000-8000-000000000001', '{OTHER}', 'sure, Olga here');
+        "
+    ));
+    let (runtime, database) = stores.mongo_db();
+    runtime
+        .block_on(async {
+            database
+                .collection::<Document>("activityLogs")
+                .insert_many(vec![
+                    doc! {"userId": SUBJECT, "action": "login", "entityType": "user", "entityId": SUBJECT,
+                          "metadata": {"ip": IP, "userAgent": "ZebulonBrowser/1.0"},
+                          "timestamp": mongodb::bson::DateTime::now()},
+                    doc! {"userId": OTHER, "action": "login", "entityType": "user", "entityId": OTHER,
+                          "metadata": {"ip": "198.51.100.2"}, "timestamp": mongodb::bson::DateTime::now()},
+                ])
+                .await
+        })
+        .unwrap();
+    let mut r = stores.redis();
+    let user_json = format!(r#"{{"id": "{SUBJECT}", "email": "{EMAIL}", "name": "{NAME}"}}"#);
+    redis::pipe()
+        .cmd("SET")
+        .arg(format!("cache:user:{SUBJECT}"))
+        .arg(&user_json)
+        .arg("EX")
+        .arg(600)
+        .ignore()
+        .cmd("SET")
+        .arg(format!("cache:user:{OTHER}"))
+        .arg(r#"{"name": "Olga Other"}"#)
+        .arg("EX")
+        .arg(600)
+        .ignore()
+        .cmd("HSET")
+        .arg(format!("user:presence:{SUBJECT}"))
+        .arg("status")
+        .arg("online")
+        .ignore()
+        .cmd("HSET")
+        .arg("session:s1")
+        .arg("userId")
+        .arg(SUBJECT)
+        .arg("ip")
+        .arg(IP)
+        .ignore()
+        .cmd("HSET")
+        .arg("session:s2")
+        .arg("userId")
+        .arg(OTHER)
+        .ignore()
+        .cmd("SADD")
+        .arg("doc:active:d1")
+        .arg(SUBJECT)
+        .arg(OTHER)
+        .ignore()
+        .cmd("SET")
+        .arg(format!("rate_limit:{IP}:login"))
+        .arg("1")
+        .arg("EX")
+        .arg(60)
+        .ignore()
+        .cmd("SADD")
+        .arg(format!("permissions:user:{SUBJECT}:org:{ORG}"))
+        .arg("task.read")
+        .ignore()
+        .cmd("SADD")
+        .arg(format!("permissions:user:{OTHER}:org:{ORG}"))
+        .arg("task.read")
+        .ignore()
+        .cmd("RPUSH")
+        .arg("chat:room:r1:messages")
+        .arg(format!(
+            r#"{{"author": "{SUBJECT}", "text": "call me: {PHONE}"}}"#
+        ))
+        .arg(format!(r#"{{"author": "{OTHER}", "text": "sure"}}"#))
+        .ignore()
+        .query::<()>(&mut r)
+        .unwrap();
+}
+
+/// Every place (table, collection, key) where `needle` occurs, searched independently of
+/// migrate: each table's rows as text (JSON columns included), each document, each key.
+fn places_holding(stores: &Stores, needle: &str) -> Vec<String> {
+    let needle = needle.to_lowercase();
+    let mut places = Vec::new();
+    let tables = stores.pg.query(
+        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('r', 'm') AND n.nspname = 'public' ORDER BY 1",
+    );
+    for table in tables {
+        let table = table[0].clone().unwrap();
+        let n = stores
+            .pg
+            .scalar(&format!(
+                "SELECT count(*) FROM {table} t WHERE lower(t::text) LIKE '%' || {} || '%'",
+                quote_literal(&needle)
+            ))
+            .unwrap();
+        if n != "0" {
+            places.push(format!("postgres {table} ({n})"));
+        }
+    }
+    let (runtime, database) = stores.mongo_db();
+    let names: Vec<String> = runtime
+        .block_on(async { database.list_collection_names().await })
+        .unwrap();
+    for name in names {
+        let documents: Vec<Document> = runtime.block_on(async {
+            use futures_util::TryStreamExt;
+            database
+                .collection::<Document>(&name)
+                .find(doc! {})
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap()
+        });
+        for document in documents {
+            let text = mongodb::bson::Bson::Document(document)
+                .into_relaxed_extjson()
+                .to_string()
+                .to_lowercase();
+            if text.contains(&needle) {
+                places.push(format!("mongo {name}"));
+            }
+        }
+    }
+    let mut r = stores.redis();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut r).unwrap();
+    for key in keys {
+        let dump: String = match redis::cmd("TYPE")
+            .arg(&key)
+            .query::<String>(&mut r)
+            .unwrap()
+            .as_str()
+        {
+            "string" => redis::cmd("GET").arg(&key).query(&mut r).unwrap(),
+            "hash" => format!(
+                "{:?}",
+                redis::cmd("HGETALL")
+                    .arg(&key)
+                    .query::<Vec<String>>(&mut r)
+                    .unwrap()
+            ),
+            "set" => format!(
+                "{:?}",
+                redis::cmd("SMEMBERS")
+                    .arg(&key)
+                    .query::<Vec<String>>(&mut r)
+                    .unwrap()
+            ),
+            "list" => format!(
+                "{:?}",
+                redis::cmd("LRANGE")
+                    .arg(&key)
+                    .arg(0)
+                    .arg(-1)
+                    .query::<Vec<String>>(&mut r)
+                    .unwrap()
+            ),
+            _ => String::new(),
+        };
+        if key.to_lowercase().contains(&needle) || dump.to_lowercase().contains(&needle) {
+            places.push(format!("redis {key}"));
+        }
+    }
+    places
+}
+
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A digest of every row of every table: equal digests, equal databases.
+fn pg_digest(db: &PgDb) -> Vec<Vec<Option<String>>> {
+    let tables = db.query(
+        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = 'public' ORDER BY 1",
+    );
+    let union = tables
+        .iter()
+        .map(|t| {
+            let t = t[0].clone().unwrap();
+            format!(
+                "SELECT '{t}', count(*)::text, md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM {t} x"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    db.query(&format!("{union} ORDER BY 1"))
+}
+
+/// The other user's data, as text, in every store.
+fn others_data(stores: &Stores) -> (Vec<Vec<Option<String>>>, Vec<String>, Vec<String>) {
+    let rows = stores.pg.query(&format!(
+        "SELECT 'users', u::text FROM users u WHERE id = '{OTHER}'
+         UNION ALL SELECT 'profile', p::text FROM user_profiles p WHERE user_id = '{OTHER}'
+         UNION ALL SELECT 'sessions', s::text FROM sessions s WHERE user_id = '{OTHER}'
+         UNION ALL SELECT 'events', e::text FROM security_events e WHERE user_id = '{OTHER}'
+         UNION ALL SELECT 'activity', a::text FROM activity_logs a WHERE user_id = '{OTHER}'
+         UNION ALL SELECT 'messages', m::text FROM messages m WHERE author_id = '{OTHER}'
+         UNION ALL SELECT 'audit', a::text FROM audit_logs a WHERE record_id = '{OTHER}'
+         ORDER BY 1, 2"
+    ));
+    let (runtime, database) = stores.mongo_db();
+    let documents: Vec<String> = runtime.block_on(async {
+        use futures_util::TryStreamExt;
+        database
+            .collection::<Document>("activityLogs")
+            .find(doc! {"userId": OTHER})
+            .await
+            .unwrap()
+            .try_collect::<Vec<Document>>()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.to_string())
+            .collect()
+    });
+    let mut r = stores.redis();
+    let mut keys = vec![
+        redis::cmd("GET")
+            .arg(format!("cache:user:{OTHER}"))
+            .query::<String>(&mut r)
+            .unwrap(),
+        format!(
+            "{:?}",
+            redis::cmd("HGETALL")
+                .arg("session:s2")
+                .query::<Vec<String>>(&mut r)
+                .unwrap()
+        ),
+        format!(
+            "{:?}",
+            redis::cmd("SISMEMBER")
+                .arg("doc:active:d1")
+                .arg(OTHER)
+                .query::<i64>(&mut r)
+                .unwrap()
+        ),
+        format!(
+            "{:?}",
+            redis::cmd("EXISTS")
+                .arg(format!("permissions:user:{OTHER}:org:{ORG}"))
+                .query::<i64>(&mut r)
+                .unwrap()
+        ),
+    ];
+    keys.push(format!(
+        "{:?}",
+        redis::cmd("LRANGE")
+            .arg("chat:room:r1:messages")
+            .arg(0)
+            .arg(-1)
+            .query::<Vec<String>>(&mut r)
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.contains(OTHER))
+            .collect::<Vec<_>>()
+    ));
+    (rows, documents, keys)
+}
+
+#[test]
+fn a_subject_is_erased_everywhere_others_are_untouched_and_a_second_run_changes_nothing() {
+    let stores = stores(|t| t);
+    fill(&stores);
+    // The fixture really has the values everywhere.
+    for needle in [EMAIL, NAME, PHONE, IP] {
+        assert!(
+            !places_holding(&stores, needle).is_empty(),
+            "fixture lacks {needle}"
+        );
+    }
+    let others_before = others_data(&stores);
+
+    // --dry-run: the plan with counts, nothing changed.
+    let before = pg_digest(&stores.pg);
+    let dry = stores.migrate(&[
+        "--format",
+        "json",
+        "anonymize",
+        "user",
+        SUBJECT,
+        "--dry-run",
+    ]);
+    dry.assert_ok();
+    let plan = json(&dry);
+    let count_of = |store: &str, target: &str| {
+        plan["plan"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["store"] == store && t["target"] == target)
+            .map(|t| t["count"].as_u64().unwrap())
+    };
+    assert_eq!(count_of("postgres", "users"), Some(1));
+    assert_eq!(count_of("postgres", "sessions"), Some(1));
+    assert_eq!(count_of("mongo", "activityLogs"), Some(1));
+    assert_eq!(count_of("redis", "cache:user:{userId}"), Some(1));
+    assert_eq!(count_of("redis", "session:{sessionId}"), Some(1));
+    assert_eq!(pg_digest(&stores.pg), before, "--dry-run changed something");
+
+    // Destructive runs need --yes.
+    let refused = stores.migrate(&["anonymize", "user", SUBJECT]);
+    refused.assert_code(1);
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
+
+    let erased = stores.migrate(&["--format", "json", "--yes", "anonymize", "user", SUBJECT]);
+    erased.assert_ok();
+    let report = json(&erased);
+    assert_eq!(report["verification"]["hits"], serde_json::json!([]));
+    assert!(
+        report["verification"]["searched"]["tables"]
+            .as_u64()
+            .unwrap()
+            > 30
+    );
+    // Never the values in output.
+    for needle in [EMAIL, NAME, PHONE, IP, "Zebulon", "Quixote"] {
+        for output in [&erased.stdout, &erased.stderr, &dry.stdout, &dry.stderr] {
+            assert!(
+                !output.to_lowercase().contains(&needle.to_lowercase()),
+                "output shows {needle}:\n{output}"
+            );
+        }
+    }
+    // Nothing of the subject is left anywhere.
+    for needle in [EMAIL, NAME, "Zebulon", "Quixote", PHONE, "415 555 2671", IP] {
+        assert_eq!(
+            places_holding(&stores, needle),
+            Vec::<String>::new(),
+            "{needle}"
+        );
+    }
+    assert_eq!(
+        others_data(&stores),
+        others_before,
+        "another user's data changed"
+    );
+    // The rows stay, pseudonymous; the audit trail says what happened without values.
+    let email = stores
+        .pg
+        .scalar(&format!("SELECT email FROM users WHERE id = '{SUBJECT}'"))
+        .unwrap();
+    assert!(
+        email.starts_with("anon+") && email.ends_with("@anon.invalid"),
+        "{email}"
+    );
+    assert_eq!(
+        stores.pg.scalar(&format!(
+            "SELECT count(*) FROM audit_logs WHERE record_id = '{SUBJECT}' AND action = 'anonymize' AND old_values IS NULL AND new_values IS NULL"
+        )).as_deref(),
+        Some("1")
+    );
+    // The ledger: a keyed hash, counts and times, no personal data.
+    let ledger = stores.pg.query(
+        "SELECT request_type::text, status::text, subject_hmac, counts::text, completed_at IS NOT NULL FROM gdpr_requests",
+    );
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    assert_eq!(ledger[0][0].as_deref(), Some("erasure"));
+    assert_eq!(ledger[0][1].as_deref(), Some("completed"));
+    assert_eq!(ledger[0][2].as_deref(), report["subject_hmac"].as_str());
+    assert_eq!(ledger[0][4].as_deref(), Some("t"));
+    assert!(!ledger[0][3].as_deref().unwrap().contains(SUBJECT));
+
+    // A second run changes nothing, in any store.
+    let digest = pg_digest(&stores.pg);
+    let places_before = places_holding(&stores, "anon");
+    let again = stores.migrate(&["--format", "json", "--yes", "anonymize", "user", SUBJECT]);
+    again.assert_ok();
+    let again = json(&again);
+    assert_eq!(again["already_erased"], true, "{again}");
+    assert_eq!(again["changed"], serde_json::json!([]));
+    assert_eq!(
+        pg_digest(&stores.pg),
+        digest,
+        "the second run changed the database"
+    );
+    assert_eq!(places_holding(&stores, "anon"), places_before);
+}
+
+#[test]
+fn an_original_value_left_where_no_rule_reaches_fails_verification_with_exit_2() {
+    let stores = stores(|t| t);
+    fill(&stores);
+    // Another user's comment quotes the subject's e-mail: no rule of the subject covers it.
+    stores.pg.execute(&format!(
+        "INSERT INTO projects (id, organization_id, name, slug, created_by)
+             VALUES ('e0000000-0000-4000-8000-000000000001', '{ORG}', 'P', 'p', '{OTHER}');
+         INSERT INTO comments (organization_id, entity_type, entity_id, author_id, content)
+             VALUES ('{ORG}', 'project', 'e0000000-0000-4000-8000-000000000001', '{OTHER}',
+                     'ask {EMAIL}')"
+    ));
+    let result = stores.migrate(&["--yes", "anonymize", "user", SUBJECT]);
+    result.assert_code(2);
+    assert!(
+        result.stdout.contains("comments.content"),
+        "{}",
+        result.stdout
+    );
+    assert!(result.stdout.contains("email"), "{}", result.stdout);
+    assert!(!result.stdout.to_lowercase().contains(&EMAIL.to_lowercase()));
+    assert_eq!(
+        stores
+            .pg
+            .scalar("SELECT status::text FROM gdpr_requests")
+            .as_deref(),
+        Some("failed")
+    );
+    let error = stores.pg.scalar("SELECT error FROM gdpr_requests").unwrap();
+    assert!(
+        error.contains("comments.content") && !error.to_lowercase().contains("zebulon"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_missing_key_is_a_clear_error_and_nothing_changes() {
+    let stores = stores(|t| t);
+    fill(&stores);
+    let before = pg_digest(&stores.pg);
+    let result = stores.migrate_env(&[], &["--yes", "anonymize", "user", SUBJECT]);
+    result.assert_code(1);
+    assert!(
+        result.stderr.contains("MIGRATE_ANON_KEY") && result.stderr.contains("not set"),
+        "{}",
+        result.stderr
+    );
+    assert_eq!(
+        result
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .count(),
+        1
+    );
+    let policy = stores.migrate_env(&[], &["--yes", "anonymize", "policy", "staging_copy"]);
+    policy.assert_code(1);
+    assert_eq!(pg_digest(&stores.pg), before);
+    assert!(!places_holding(&stores, EMAIL).is_empty());
+}
+
+/// Config for PostgreSQL-only bulk tests: the Mongo and Redis rules are left out.
+fn postgres_only(text: String) -> String {
+    let mut out = String::new();
+    let mut skip = false;
+    for line in text.lines() {
+        if line.starts_with('[') {
+            skip =
+                line.starts_with("[[anonymize.mongo]]") || line.starts_with("[[anonymize.redis]]");
+        }
+        if !skip {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn a_hundred_emails_differing_only_in_case_break_no_unique_constraint() {
+    let stores = stores(postgres_only);
+    // citext + a unique index among live rows: the variants can only coexist soft-deleted,
+    // with one live account.
+    stores.pg.execute(
+        "INSERT INTO users (email, name, deleted_at)
+         SELECT (SELECT string_agg(CASE WHEN (g >> (i % 7)::int) & 1 = 1 THEN upper(c) ELSE c END, '' ORDER BY i)
+                 FROM regexp_split_to_table('casey.jones@example.com', '') WITH ORDINALITY AS s(c, i)),
+                'Casey Jones ' || g,
+                CASE WHEN g = 0 THEN NULL ELSE now() - interval '40 days' END
+         FROM generate_series(0, 99) g",
+    );
+    assert_eq!(
+        stores
+            .pg
+            .scalar("SELECT count(DISTINCT email::text) FROM users")
+            .as_deref(),
+        Some("100")
+    );
+    let result = stores.migrate(&[
+        "--format",
+        "json",
+        "--yes",
+        "anonymize",
+        "policy",
+        "staging_copy",
+    ]);
+    result.assert_ok();
+    assert_eq!(json(&result)["subjects_done"], 100);
+    assert_eq!(
+        stores.pg.scalar(
+            "SELECT count(DISTINCT lower(email::text)) FROM users WHERE email::text LIKE 'anon+%@anon.invalid'"
+        ).as_deref(),
+        Some("100")
+    );
+    // The outputs are distinct even case-insensitively: all of them can be live at once.
+    stores.pg.execute("UPDATE users SET deleted_at = NULL");
+    assert_eq!(
+        stores
+            .pg
+            .scalar("SELECT count(*) FROM users WHERE deleted_at IS NULL")
+            .as_deref(),
+        Some("100")
+    );
+}
+
+#[test]
+fn a_bulk_job_killed_mid_way_resumes_and_anonymizes_every_subject_once() {
+    let stores = stores(|t| postgres_only(t).replace("batch_size = 1000", "batch_size = 20"));
+    stores.pg.execute(
+        "INSERT INTO users (email, name, first_name, deleted_at)
+         SELECT 'gone' || g || '@example.com', 'Gone User ' || g, 'Gone', now() - interval '40 days'
+         FROM generate_series(1, 400) g;
+         INSERT INTO users (email, name) VALUES ('stays@example.com', 'Still Here');
+         INSERT INTO user_profiles (user_id, phone)
+         SELECT id, '+1 555 ' || lpad((row_number() OVER ())::text, 7, '0') FROM users;",
+    );
+    let mut child = migrate_cmd()
+        .current_dir(stores.dir.path())
+        .env("MIGRATE_ANON_KEY", KEY)
+        .env("MIGRATE_TEST_BATCH_PAUSE_MS", "100")
+        .args([
+            "--database-url",
+            &stores.pg.url,
+            "--migrations",
+            &repo("migrations"),
+            "--yes",
+            "anonymize",
+            "policy",
+            "deleted_users",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let done: u64 = stores
+            .pg
+            .scalar("SELECT coalesce(max(done), 0) FROM migrate_jobs")
+            .unwrap()
+            .parse()
+            .unwrap();
+        if done >= 100 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the job made no progress"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the job ended before it was killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let done_at_kill: u64 = stores
+        .pg
+        .scalar("SELECT done FROM migrate_jobs")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(done_at_kill < 400, "killed too late to test resuming");
+    assert_eq!(
+        stores
+            .pg
+            .scalar("SELECT status FROM migrate_jobs")
+            .as_deref(),
+        Some("running")
+    );
+
+    let resumed = stores.migrate(&[
+        "--format",
+        "json",
+        "--yes",
+        "anonymize",
+        "policy",
+        "deleted_users",
+    ]);
+    resumed.assert_ok();
+    let report = json(&resumed);
+    assert_eq!(report["resumed_after"].as_u64(), Some(done_at_kill));
+    assert_eq!(report["subjects_done"].as_u64(), Some(400 - done_at_kill));
+    assert!(report["max_batch_ms"].as_u64().unwrap() < report["lock_timeout_ms"].as_u64().unwrap());
+
+    // Every subject anonymized, each exactly once; the live user untouched.
+    assert_eq!(
+        stores.pg.scalar("SELECT count(*) FROM users WHERE email::text LIKE 'anon+%' AND deleted_at IS NOT NULL").as_deref(),
+        Some("400")
+    );
+    assert_eq!(
+        stores.pg.scalar("SELECT count(*) FROM users u JOIN user_profiles p ON p.user_id = u.id WHERE u.deleted_at IS NOT NULL AND p.phone IS NOT NULL").as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        stores
+            .pg
+            .scalar("SELECT email::text FROM users WHERE deleted_at IS NULL")
+            .as_deref(),
+        Some("stays@example.com")
+    );
+    assert_eq!(
+        stores.pg.query(
+            "SELECT count(*), count(DISTINCT record_id), max(n) FROM (
+                 SELECT record_id, count(*) AS n FROM audit_logs
+                 WHERE action = 'anonymize' AND table_name = 'users' GROUP BY record_id) x"
+        ),
+        vec![vec![
+            Some("400".into()),
+            Some("400".into()),
+            Some("1".into())
+        ]]
+    );
+    assert_eq!(
+        stores.pg.query("SELECT count(*), count(DISTINCT subject_hmac) FROM gdpr_requests WHERE request_type = 'erasure'"),
+        vec![vec![Some("400".into()), Some("400".into())]]
+    );
+    assert_eq!(
+        stores.pg.scalar("SELECT count(*) FROM audit_logs WHERE old_values::text LIKE '%gone%@example.com%' OR new_values::text LIKE '%Gone User%'").as_deref(),
+        Some("0")
+    );
+
+    // An idempotent re-run: a new job from the start that changes nothing.
+    let digest = pg_digest(&stores.pg);
+    let again = stores.migrate(&[
+        "--format",
+        "json",
+        "--yes",
+        "anonymize",
+        "policy",
+        "deleted_users",
+    ]);
+    again.assert_ok();
+    assert_eq!(json(&again)["rows_changed"], 0);
+    let after = pg_digest(&stores.pg);
+    let without_jobs = |d: &Vec<Vec<Option<String>>>| {
+        d.iter()
+            .filter(|r| r[0].as_deref() != Some("public.migrate_jobs"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(without_jobs(&after), without_jobs(&digest));
+}
+
+#[test]
+fn export_bundles_the_subjects_data_and_records_the_request() {
+    let stores = stores(|t| t);
+    fill(&stores);
+    let file = stores.dir.path().join("export.json");
+    let result = stores.migrate(&["export", "user", SUBJECT, "-o", file.to_str().unwrap()]);
+    result.assert_ok();
+    let bundle: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let tables: Vec<&str> = bundle["postgres"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["table"].as_str().unwrap())
+        .collect();
+    for table in [
+        "users",
+        "user_profiles",
+        "sessions",
+        "messages",
+        "activity_logs",
+        "audit_logs",
+    ] {
+        assert!(tables.contains(&table), "{table} missing from {tables:?}");
+    }
+    let users = bundle["postgres"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "users")
+        .unwrap();
+    assert_eq!(users["rows"][0]["email"], EMAIL);
+    assert_eq!(users["rows"][0]["password_hash"], "[redacted]");
+    assert_eq!(bundle["mongo"]["activityLogs"].as_array().unwrap().len(), 1);
+    let keys: Vec<&str> = bundle["redis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key"].as_str().unwrap())
+        .collect();
+    assert!(
+        keys.contains(&format!("cache:user:{SUBJECT}").as_str()),
+        "{keys:?}"
+    );
+    assert!(keys.contains(&"session:s1"), "{keys:?}");
+    assert!(!keys.contains(&"session:s2"), "{keys:?}");
+    assert!(
+        !bundle.to_string().contains("Olga"),
+        "another user's data in the export"
+    );
+    assert_eq!(
+        stores
+            .pg
+            .scalar("SELECT request_type::text || ' ' || status::text FROM gdpr_requests")
+            .as_deref(),
+        Some("export completed")
+    );
+}

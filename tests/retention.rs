@@ -1,0 +1,327 @@
+//! `migrate retention run` through the binary against real PostgreSQL, Mongo and Redis with the
+//! policies of `config.example.toml`: old rows, partitions, documents and soft-deleted users go,
+//! younger ones stay, the reported counts equal what was removed, `--dry-run` changes nothing,
+//! and Redis keys get their declared TTL.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use mongodb::bson::{DateTime, Document, doc};
+use serde_json::Value;
+use support::{MongoDb, PgDb, RedisDb, Run, migrate_cmd, mongo, pg, redis, run, workdir};
+
+const KEY: &str = "test-anonymization-key-0123456789abcdef";
+const ORG: &str = "c0000000-0000-4000-8000-000000000001";
+const OWNER: &str = "a5000000-0000-4000-8000-000000000001";
+
+fn repo(path: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .display()
+        .to_string()
+}
+
+struct Stores {
+    pg: PgDb,
+    mongo: MongoDb,
+    redis: RedisDb,
+    dir: tempfile::TempDir,
+}
+
+impl Stores {
+    fn migrate(&self, args: &[&str]) -> Run {
+        run(migrate_cmd()
+            .current_dir(self.dir.path())
+            .env("MIGRATE_ANON_KEY", KEY)
+            .args([
+                "--database-url",
+                &self.pg.url,
+                "--mongodb-url",
+                &self.mongo.url,
+                "--redis-url",
+                &self.redis.url,
+                "--migrations",
+                &repo("migrations"),
+                "--mongo-migrations",
+                &repo("mongo_migrations"),
+            ])
+            .args(args))
+    }
+
+    fn mongo(&self) -> (tokio::runtime::Runtime, mongodb::Collection<Document>) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = runtime
+            .block_on(mongodb::Client::with_uri_str(&self.mongo.url))
+            .unwrap();
+        let collection = client
+            .database(&self.mongo.name)
+            .collection::<Document>("activityLogs");
+        (runtime, collection)
+    }
+
+    fn redis(&self) -> redis::Connection {
+        redis::Client::open(self.redis.url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+
+    fn count(&self, sql: &str) -> u64 {
+        self.pg.scalar(sql).unwrap().parse().unwrap()
+    }
+}
+
+fn write_config(dir: &Path) {
+    let text = std::fs::read_to_string(repo("config.example.toml"))
+        .unwrap()
+        .replace("database = \"app\"\n", "")
+        .replace(
+            "path = \"redis/functions/ratelimit.lua\"",
+            &format!("path = \"{}\"", repo("redis/functions/ratelimit.lua")),
+        )
+        .replace(
+            "[retention]\nbatch_size = 5000",
+            "[retention]\nbatch_size = 7",
+        );
+    std::fs::write(dir.join("migrate.toml"), text).unwrap();
+}
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
+}
+
+/// Old and young data in every place a policy covers.
+fn filled() -> Stores {
+    let stores = Stores {
+        pg: pg(),
+        mongo: mongo(),
+        redis: redis(),
+        dir: workdir(),
+    };
+    write_config(stores.dir.path());
+    stores.migrate(&["up"]).assert_ok();
+    stores.pg.execute(&format!(
+        "
+        INSERT INTO users (id, email, name) VALUES ('{OWNER}', 'owner@example.com', 'Owner');
+        INSERT INTO organizations (id, name, slug, owner_id) VALUES ('{ORG}', 'Org', 'org', '{OWNER}');
+        -- Two whole old months as partitions (3 + 2 rows), 20 old rows in the default partition,
+        -- 6 young rows (one 300 days old: younger than 365 days).
+        CREATE TABLE activity_logs_y2020m01 PARTITION OF activity_logs
+            FOR VALUES FROM ('2020-01-01 00:00:00+00') TO ('2020-02-01 00:00:00+00');
+        CREATE TABLE activity_logs_y2020m02 PARTITION OF activity_logs
+            FOR VALUES FROM ('2020-02-01 00:00:00+00') TO ('2020-03-01 00:00:00+00');
+        INSERT INTO activity_logs (organization_id, action, entity_type, created_at)
+        SELECT '{ORG}'::uuid, 'old', 'task', '2020-01-10'::timestamptz + g * interval '1 day' FROM generate_series(1, 3) g
+        UNION ALL SELECT '{ORG}', 'old', 'task', '2020-02-10'::timestamptz + g * interval '1 day' FROM generate_series(1, 2) g
+        UNION ALL SELECT '{ORG}', 'old', 'task', now() - interval '400 days' - g * interval '1 hour' FROM generate_series(1, 20) g
+        UNION ALL SELECT '{ORG}', 'young', 'task', now() - g * interval '1 day' FROM generate_series(1, 5) g
+        UNION ALL SELECT '{ORG}', 'young', 'task', now() - interval '300 days';
+        -- Notifications: read long ago (go), read recently, unread old (stay).
+        INSERT INTO notifications (organization_id, user_id, type, title, is_read, read_at, created_at)
+        SELECT '{ORG}'::uuid, '{OWNER}'::uuid, 't', 'old read', true, now() - interval '100 days', now() - interval '120 days' FROM generate_series(1, 9)
+        UNION ALL SELECT '{ORG}', '{OWNER}', 't', 'new read', true, now() - interval '10 days', now() - interval '120 days' FROM generate_series(1, 4)
+        UNION ALL SELECT '{ORG}', '{OWNER}', 't', 'unread', false, NULL, now() - interval '200 days' FROM generate_series(1, 3);
+        -- Sessions: expired 10 days ago (go), 1 day ago and active (stay).
+        INSERT INTO sessions (user_id, token_hash, expires_at)
+        SELECT '{OWNER}'::uuid, 'old' || g, now() - interval '10 days' FROM generate_series(1, 11) g
+        UNION ALL SELECT '{OWNER}', 'recent' || g, now() - interval '1 day' FROM generate_series(1, 2) g
+        UNION ALL SELECT '{OWNER}', 'active' || g, now() + interval '1 day' FROM generate_series(1, 2) g;
+        INSERT INTO refresh_tokens (user_id, token_hash, expires_at)
+        SELECT '{OWNER}'::uuid, 'rt' || g, now() - interval '30 days' FROM generate_series(1, 3) g
+        UNION ALL SELECT '{OWNER}', 'rt-live', now() + interval '1 day';
+        -- Users soft-deleted past the legal hold (90 days): one referenced by a project (stays,
+        -- anonymized), two not; one deleted recently (untouched).
+        INSERT INTO users (id, email, name, deleted_at) VALUES
+            ('d1000000-0000-4000-8000-000000000001', 'gone1@example.com', 'Gone One', now() - interval '100 days'),
+            ('d1000000-0000-4000-8000-000000000002', 'gone2@example.com', 'Gone Two', now() - interval '100 days'),
+            ('d1000000-0000-4000-8000-000000000003', 'kept@example.com', 'Kept Three', now() - interval '100 days'),
+            ('d1000000-0000-4000-8000-000000000004', 'recent@example.com', 'Recent Four', now() - interval '5 days');
+        INSERT INTO projects (organization_id, name, slug, created_by)
+            VALUES ('{ORG}', 'P', 'p', 'd1000000-0000-4000-8000-000000000003');
+        "
+    ));
+    let (runtime, collection) = stores.mongo();
+    let day = 86_400_000i64;
+    let now = DateTime::now().timestamp_millis();
+    let mut documents = Vec::new();
+    for (age_days, n) in [(400i64, 6), (30, 4)] {
+        for i in 0..n {
+            documents.push(doc! {
+                "userId": OWNER, "action": "a", "entityType": "task", "entityId": format!("e{i}"),
+                "metadata": {}, "timestamp": DateTime::from_millis(now - age_days * day),
+            });
+        }
+    }
+    runtime
+        .block_on(async { collection.insert_many(documents).await })
+        .unwrap();
+    let mut r = stores.redis();
+    redis::pipe()
+        // cache:user ttl 15min: one without a TTL, one with 2 h, one fine.
+        .cmd("SET")
+        .arg("cache:user:u1")
+        .arg("{}")
+        .ignore()
+        .cmd("SET")
+        .arg("cache:user:u2")
+        .arg("{}")
+        .arg("EX")
+        .arg(7200)
+        .ignore()
+        .cmd("SET")
+        .arg("cache:user:u3")
+        .arg("{}")
+        .arg("EX")
+        .arg(60)
+        .ignore()
+        // chat unread sets never expire by declaration: left alone.
+        .cmd("SADD")
+        .arg("chat:user:u1:unread")
+        .arg("m1")
+        .ignore()
+        .query::<()>(&mut r)
+        .unwrap();
+    stores
+}
+
+fn policy<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["policy"] == name)
+        .unwrap_or_else(|| panic!("no policy {name} in {report}"))
+}
+
+#[test]
+fn retention_removes_what_is_old_keeps_the_rest_and_reports_exact_counts() {
+    let stores = filled();
+    let activity = |s: &Stores| s.count("SELECT count(*) FROM activity_logs");
+    assert_eq!(activity(&stores), 31);
+
+    // --dry-run: the counts, nothing changed.
+    let dry = stores.migrate(&["--format", "json", "retention", "run", "--dry-run"]);
+    dry.assert_ok();
+    let planned = json(&dry);
+    assert_eq!(policy(&planned, "activity-logs")["removed"], 25);
+    assert_eq!(policy(&planned, "read-notifications")["removed"], 9);
+    assert_eq!(policy(&planned, "expired-sessions")["removed"], 11);
+    assert_eq!(policy(&planned, "mongo-activity-logs")["removed"], 6);
+    assert_eq!(policy(&planned, "redis-ttl")["removed"], 2);
+    assert_eq!(activity(&stores), 31);
+    assert_eq!(stores.count("SELECT count(*) FROM sessions"), 15);
+    assert_eq!(
+        stores.count("SELECT count(*) FROM users WHERE email::text LIKE 'anon+%'"),
+        0
+    );
+
+    // Destructive without --yes: refused.
+    stores.migrate(&["retention", "run"]).assert_code(1);
+
+    let done = stores.migrate(&["--format", "json", "--yes", "retention", "run"]);
+    done.assert_ok();
+    let report = json(&done);
+    let logs = policy(&report, "activity-logs");
+    assert_eq!(logs["removed"], 25);
+    assert_eq!(
+        logs["partitions_dropped"],
+        serde_json::json!([
+            "public.activity_logs_y2020m01",
+            "public.activity_logs_y2020m02"
+        ])
+    );
+    assert_eq!(activity(&stores), 6);
+    assert_eq!(
+        stores.count("SELECT count(*) FROM activity_logs WHERE action = 'young'"),
+        6
+    );
+    assert_eq!(
+        stores.count("SELECT count(*) FROM pg_class WHERE relname LIKE 'activity_logs_y2020%'"),
+        0
+    );
+
+    assert_eq!(policy(&report, "read-notifications")["removed"], 9);
+    assert_eq!(stores.count("SELECT count(*) FROM notifications"), 7);
+    assert_eq!(policy(&report, "expired-sessions")["removed"], 11);
+    assert_eq!(stores.count("SELECT count(*) FROM sessions"), 4);
+    assert_eq!(policy(&report, "expired-refresh-tokens")["removed"], 3);
+    assert_eq!(stores.count("SELECT count(*) FROM refresh_tokens"), 1);
+
+    // Soft-deleted users past the hold: anonymized, then deleted unless still referenced.
+    let users = policy(&report, "deleted-users");
+    assert_eq!(users["anonymized"], 3, "{users}");
+    assert_eq!(users["removed"], 2, "{users}");
+    assert_eq!(users["kept"], 1, "{users}");
+    assert_eq!(
+        stores.count("SELECT count(*) FROM users WHERE id::text LIKE 'd1000000%'"),
+        2
+    );
+    assert_eq!(
+        stores
+            .pg
+            .scalar(
+                "SELECT email::text FROM users WHERE id = 'd1000000-0000-4000-8000-000000000004'"
+            )
+            .as_deref(),
+        Some("recent@example.com")
+    );
+    let kept = stores
+        .pg
+        .scalar("SELECT email::text || ' ' || name FROM users WHERE id = 'd1000000-0000-4000-8000-000000000003'")
+        .unwrap();
+    assert!(
+        kept.starts_with("anon+") && !kept.contains("Kept"),
+        "{kept}"
+    );
+
+    assert_eq!(policy(&report, "mongo-activity-logs")["removed"], 6);
+    let (runtime, collection) = stores.mongo();
+    assert_eq!(
+        runtime
+            .block_on(async { collection.count_documents(doc! {}).await })
+            .unwrap(),
+        4
+    );
+
+    assert_eq!(policy(&report, "redis-ttl")["removed"], 2);
+    let mut r = stores.redis();
+    let ttl = |r: &mut redis::Connection, key: &str| -> i64 {
+        redis::cmd("TTL").arg(key).query(r).unwrap()
+    };
+    assert!((1..=900).contains(&ttl(&mut r, "cache:user:u1")));
+    assert!((1..=900).contains(&ttl(&mut r, "cache:user:u2")));
+    assert!((1..=60).contains(&ttl(&mut r, "cache:user:u3")));
+    assert_eq!(ttl(&mut r, "chat:user:u1:unread"), -1);
+
+    // Nothing is left to remove: a second run removes nothing.
+    let again = json(&stores.migrate(&["--format", "json", "--yes", "retention", "run"]));
+    for p in again["policies"].as_array().unwrap() {
+        assert_eq!(p["removed"], 0, "{p}");
+    }
+}
+
+#[test]
+fn one_policy_can_be_run_alone_and_an_unknown_one_is_named() {
+    let stores = filled();
+    let result = stores.migrate(&["--yes", "retention", "run", "--policy", "expired-sessions"]);
+    result.assert_ok();
+    assert!(
+        result.stdout.contains("expired-sessions"),
+        "{}",
+        result.stdout
+    );
+    assert_eq!(stores.count("SELECT count(*) FROM sessions"), 4);
+    assert_eq!(stores.count("SELECT count(*) FROM activity_logs"), 31);
+    let unknown = stores.migrate(&["--yes", "retention", "run", "--policy", "nope"]);
+    unknown.assert_code(1);
+    assert!(
+        unknown.stderr.contains("no retention policy `nope`"),
+        "{}",
+        unknown.stderr
+    );
+}
