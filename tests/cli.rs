@@ -7,18 +7,7 @@ use std::path::Path;
 
 use support::{PgDb, migrate_cmd, pg, run, workdir};
 
-fn write(dir: &Path, name: &str, text: &str) {
-    std::fs::create_dir_all(dir.join("migrations")).unwrap();
-    std::fs::write(dir.join("migrations").join(name), text).unwrap();
-}
-
-fn migrate(db: &PgDb, dir: &Path, args: &[&str]) -> support::Run {
-    run(migrate_cmd()
-        .current_dir(dir)
-        .arg("--database-url")
-        .arg(&db.url)
-        .args(args))
-}
+use support::{migrate_in as migrate, write_migration as write};
 
 fn history_exists(db: &PgDb) -> bool {
     db.scalar("SELECT to_regclass('migrate_history') IS NOT NULL")

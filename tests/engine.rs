@@ -3,24 +3,12 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{PgDb, migrate_cmd, pg, run, workdir};
+use support::{PgDb, migrate_cmd, pg, workdir};
 
-fn write(dir: &Path, name: &str, text: &str) {
-    std::fs::create_dir_all(dir.join("migrations")).unwrap();
-    std::fs::write(dir.join("migrations").join(name), text).unwrap();
-}
-
-fn migrate(db: &PgDb, dir: &Path, args: &[&str]) -> support::Run {
-    run(migrate_cmd()
-        .current_dir(dir)
-        .arg("--database-url")
-        .arg(&db.url)
-        .args(args))
-}
+use support::{migrate_in as migrate, write_migration as write};
 
 fn history_count(db: &PgDb) -> i64 {
     db.scalar("SELECT count(*) FROM migrate_history")

@@ -600,3 +600,18 @@ impl Run {
         self
     }
 }
+
+/// Writes `migrations/NAME` under `dir` (creating the directory).
+pub fn write_migration(dir: &std::path::Path, name: &str, text: &str) {
+    std::fs::create_dir_all(dir.join("migrations")).unwrap();
+    std::fs::write(dir.join("migrations").join(name), text).unwrap();
+}
+
+/// Runs the binary in `dir` against `db` with the given arguments.
+pub fn migrate_in(db: &PgDb, dir: &std::path::Path, args: &[&str]) -> Run {
+    run(migrate_cmd()
+        .current_dir(dir)
+        .arg("--database-url")
+        .arg(&db.url)
+        .args(args))
+}
