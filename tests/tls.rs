@@ -199,6 +199,12 @@ fn sslmodes_behave_like_libpq() {
     assert_eq!(encrypted(), "t");
     migrate(url("127.0.0.1", "sslmode=require"), &["down", "--yes"]).assert_ok();
 
+    // prefer (the default), by host name: encrypted when the server offers TLS, unverified
+    // (the server's certificate is not trusted by the system), SCRAM over TLS included.
+    migrate(url("localhost", "sslmode=prefer"), &["up"]).assert_ok();
+    assert_eq!(encrypted(), "t");
+    migrate(url("localhost", ""), &["down", "--yes"]).assert_ok();
+
     // disable: plain text.
     migrate(url("127.0.0.1", "sslmode=disable"), &["up"]).assert_ok();
     assert_eq!(encrypted(), "f");

@@ -136,7 +136,7 @@ impl Report for PolicyReport {
     }
 }
 
-fn targets_table(targets: &[TargetCount], count: &str) -> comfy_table::Table {
+fn targets_table(targets: &[TargetCount], count: &str) -> table::Table {
     let mut t = table::new(&["store", "target", "action", count]);
     for target in targets {
         t.add_row(vec![

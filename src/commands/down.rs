@@ -44,7 +44,7 @@ impl Report for DownReport {
     }
 }
 
-fn human<S, R>(down: &StoreDown<S, R>, times: &[u64], plan: &comfy_table::Table) -> String {
+fn human<S, R>(down: &StoreDown<S, R>, times: &[u64], plan: &table::Table) -> String {
     if down.plan.is_empty() {
         return format!("{}: nothing to revert ({})\n", down.store, down.database);
     }
@@ -64,7 +64,7 @@ fn human<S, R>(down: &StoreDown<S, R>, times: &[u64], plan: &comfy_table::Table)
     )
 }
 
-fn plan_table(steps: &[Step]) -> comfy_table::Table {
+fn plan_table(steps: &[Step]) -> table::Table {
     let mut t = table::new(&["#", "revert", "transaction", "file"]);
     for (i, step) in steps.iter().enumerate() {
         t.add_row(vec![
@@ -81,7 +81,7 @@ fn plan_table(steps: &[Step]) -> comfy_table::Table {
     t
 }
 
-fn mongo_plan_table(steps: &[crate::mongo::plan::Step]) -> comfy_table::Table {
+fn mongo_plan_table(steps: &[crate::mongo::plan::Step]) -> table::Table {
     let mut t = table::new(&["#", "revert", "ops", "file"]);
     for (i, step) in steps.iter().enumerate() {
         t.add_row(vec![

@@ -205,7 +205,7 @@ fn redis_human(store: &RedisUp, dry_run: bool, out: &mut String) {
 }
 
 /// Redis setup actions as a table (also used by `status`).
-pub fn actions_table(actions: &[Action]) -> comfy_table::Table {
+pub fn actions_table(actions: &[Action]) -> table::Table {
     let mut t = table::new(&["#", "action", "target", "why", "nodes"]);
     for (i, action) in actions.iter().enumerate() {
         t.add_row(vec![

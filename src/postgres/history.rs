@@ -103,13 +103,16 @@ COMMENT ON TABLE {table} IS 'migrate: applied migrations (do not edit by hand; u
 
     /// Whether the table exists (without creating it).
     pub async fn exists(&self, client: &Client) -> Result<bool, tokio_postgres::Error> {
-        let row = client
-            .query_one(
+        // query_typed: one round trip (no separate prepare), as for every query of the
+        // no-op `up` and `status` paths.
+        let name = format!("{}.{}", self.schema, self.table);
+        let rows = client
+            .query_typed(
                 "SELECT to_regclass($1) IS NOT NULL",
-                &[&format!("{}.{}", self.schema, self.table)],
+                &[(&name, tokio_postgres::types::Type::TEXT)],
             )
             .await?;
-        Ok(row.get(0))
+        Ok(rows.first().is_some_and(|row| row.get(0)))
     }
 
     /// Creates the table if needed. Call while holding the migration lock: concurrent
@@ -127,7 +130,7 @@ COMMENT ON TABLE {table} IS 'migrate: applied migrations (do not edit by hand; u
             return Ok(Vec::new());
         }
         let rows = client
-            .query(
+            .query_typed(
                 &format!(
                     "SELECT version, name, kind, checksum, applied_at, execution_ms, applied_by, tool_version,
                             state, statements_done, statements_total, error

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
+use tokio_postgres::types::Type;
 
 /// Who holds the lock, as far as `pg_stat_activity` tells.
 #[derive(Debug, Clone)]
@@ -78,12 +79,14 @@ pub async fn acquire(
     let mut last_report: Option<Instant> = None;
     let mut delay = Duration::from_millis(20);
     loop {
-        let row = client
-            .query_one(
-                "SELECT pg_try_advisory_lock($1), pg_backend_pid()",
-                &[&key.0],
-            )
-            .await?;
+        let row = one_row(
+            client
+                .query_typed(
+                    "SELECT pg_try_advisory_lock($1), pg_backend_pid()",
+                    &[(&key.0, Type::INT8)],
+                )
+                .await?,
+        )?;
         if row.get::<_, bool>(0) {
             return Ok(Held {
                 key,
@@ -111,13 +114,23 @@ pub async fn acquire(
 
 /// Releases the lock. Verifies that the session is still the one that took it: behind a
 /// transaction-pooling proxy it may not be, and the lock would then have protected nothing.
+/// The single row of a one-row query (`query_typed` saves the prepare round trip that
+/// `query_one` costs).
+fn one_row(rows: Vec<tokio_postgres::Row>) -> anyhow::Result<tokio_postgres::Row> {
+    rows.into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("the server returned no row for a lock query"))
+}
+
 pub async fn release(client: &Client, held: Held) -> anyhow::Result<()> {
-    let row = client
-        .query_one(
-            "SELECT pg_advisory_unlock($1), pg_backend_pid()",
-            &[&held.key.0],
-        )
-        .await?;
+    let row = one_row(
+        client
+            .query_typed(
+                "SELECT pg_advisory_unlock($1), pg_backend_pid()",
+                &[(&held.key.0, Type::INT8)],
+            )
+            .await?,
+    )?;
     let unlocked: bool = row.get(0);
     let pid: i32 = row.get(1);
     if pid != held.backend_pid || !unlocked {
