@@ -829,17 +829,15 @@ fn setup_reaches_every_primary_of_a_cluster_and_is_idempotent_there() {
     let audit = audit(&cluster.url(), dir.path(), &env);
     assert_eq!(audit.scanned, 63, "{audit:?}");
     assert_eq!(audit.nodes.len(), 3);
-    let count = |problem: migrate::redis::audit::Problem| {
-        audit
-            .findings
-            .iter()
-            .filter(|f| f.problem == problem)
-            .count()
-    };
+    let count = |problem: migrate::redis::audit::Problem| audit.problems[&problem].count;
     assert_eq!(count(migrate::redis::audit::Problem::UnknownPattern), 3);
     assert_eq!(count(migrate::redis::audit::Problem::MissingTtl), 30);
-    let finding_nodes: std::collections::BTreeSet<&str> =
-        audit.findings.iter().map(|f| f.node.as_str()).collect();
+    assert_eq!(audit.findings_total(), 33);
+    let finding_nodes: std::collections::BTreeSet<&str> = audit
+        .problems
+        .values()
+        .flat_map(|tally| tally.examples.iter().map(|f| f.node.as_str()))
+        .collect();
     assert_eq!(finding_nodes.len(), 3, "findings come from every primary");
 }
 
@@ -878,8 +876,10 @@ fn audit(url: &str, dir: &Path, env: &[(&str, &str)]) -> migrate::redis::audit::
             &keyspace,
             migrate::redis::audit::AuditOptions {
                 batch: 10,
+                examples: 100,
                 ..Default::default()
             },
+            &|_, _| false,
         )
         .await
         .unwrap()

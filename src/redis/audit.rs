@@ -19,24 +19,27 @@ pub struct AuditOptions {
     pub batch: usize,
     /// Pause between two batches on the same node.
     pub pause: Duration,
-    /// At most this many findings are kept (all are counted).
-    pub max_findings: usize,
+    /// Examples kept per kind of problem (all findings are counted).
+    pub examples: usize,
     /// Stop after looking at about this many keys (whole batches): a sample of a big keyspace.
     pub max_keys: Option<u64>,
 }
 
 impl Default for AuditOptions {
     fn default() -> Self {
+        // One round trip of 2,000 TYPE/PTTL replies and the next SCAN keeps the (single-
+        // threaded) server busy for well under a millisecond; the pause then leaves it to the
+        // application for at least as long.
         AuditOptions {
-            batch: 500,
-            pause: Duration::from_millis(2),
-            max_findings: 100,
+            batch: 1000,
+            pause: Duration::from_millis(1),
+            examples: 5,
             max_keys: None,
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Problem {
     UnknownPattern,
@@ -55,6 +58,15 @@ pub struct Finding {
     pub detail: String,
 }
 
+/// Every finding of one kind of problem: counted, with the patterns concerned and a few
+/// examples (memory stays flat whatever the keyspace holds).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Tally {
+    pub count: u64,
+    pub patterns: Vec<String>,
+    pub examples: Vec<Finding>,
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct AuditReport {
     /// Keys looked at (a key may be counted twice if the keyspace was rehashed meanwhile).
@@ -62,17 +74,29 @@ pub struct AuditReport {
     pub nodes: Vec<String>,
     /// Keys per declared pattern.
     pub per_pattern: BTreeMap<String, u64>,
-    pub findings_total: u64,
-    pub findings: Vec<Finding>,
+    pub problems: BTreeMap<Problem, Tally>,
+    /// Findings left out because the key or its pattern is ignored.
+    pub ignored: u64,
     /// The scan stopped at `max_keys`: the counts are those of a sample.
     pub sampled: bool,
 }
 
-/// Scans every primary and checks each key against the declared patterns.
+impl AuditReport {
+    pub fn findings_total(&self) -> u64 {
+        self.problems.values().map(|t| t.count).sum()
+    }
+}
+
+/// Whether a finding on `key` (of `pattern`) is left out.
+pub type Ignored<'a> = &'a dyn Fn(&str, Option<&str>) -> bool;
+
+/// Scans every primary and checks each key against the declared patterns. Each round trip
+/// carries the `TYPE`/`PTTL` checks of one batch and the `SCAN` for the next.
 pub async fn audit(
     topology: &Topology,
     keyspace: &Keyspace,
     options: AuditOptions,
+    ignored: Ignored<'_>,
 ) -> Result<AuditReport, Detailed> {
     let mut report = AuditReport {
         nodes: topology
@@ -83,54 +107,81 @@ pub async fn audit(
         ..AuditReport::default()
     };
     let schema_key = keyspace.schema_key();
+    let batch = options.batch.max(1);
+    let scan = |cursor: u64| {
+        let mut command = redis::cmd("SCAN");
+        command.arg(cursor).arg("COUNT").arg(batch);
+        command
+    };
     'nodes: for node in &topology.primaries {
-        let mut cursor: u64 = 0;
+        let (mut cursor, mut keys): (u64, Vec<String>) = query(node, &scan(0)).await?;
         loop {
-            let (next, keys): (u64, Vec<String>) = query(
-                node,
-                redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("COUNT")
-                    .arg(options.batch.max(1)),
-            )
-            .await?;
-            let keys: Vec<String> = keys.into_iter().filter(|k| *k != schema_key).collect();
-            if !keys.is_empty() {
-                check_batch(node, keyspace, &keys, options, &mut report).await?;
-            }
-            cursor = next;
-            if cursor == 0 {
-                break;
-            }
-            if options.max_keys.is_some_and(|max| report.scanned >= max) {
+            keys.retain(|k| *k != schema_key);
+            let sample_full = options
+                .max_keys
+                .is_some_and(|max| report.scanned + keys.len() as u64 >= max);
+            let next = (cursor != 0 && !sample_full).then(|| scan(cursor));
+            let scanned =
+                check_batch(node, keyspace, &keys, next, options, ignored, &mut report).await?;
+            if cursor != 0 && sample_full {
                 report.sampled = true;
                 break 'nodes;
             }
-            tokio::time::sleep(options.pause).await;
+            match scanned {
+                Some((next_cursor, next_keys)) => {
+                    cursor = next_cursor;
+                    keys = next_keys;
+                }
+                None => break,
+            }
+            if !options.pause.is_zero() {
+                tokio::time::sleep(options.pause).await;
+            }
         }
     }
     Ok(report)
 }
 
+/// Checks one batch of keys; with `next`, the same round trip also runs that `SCAN`, whose
+/// cursor and keys are returned.
 async fn check_batch(
     node: &Node,
     keyspace: &Keyspace,
     keys: &[String],
+    next: Option<redis::Cmd>,
     options: AuditOptions,
+    ignored: Ignored<'_>,
     report: &mut AuditReport,
-) -> Result<(), Detailed> {
+) -> Result<Option<(u64, Vec<String>)>, Detailed> {
     let mut pipeline = redis::pipe();
     for key in keys {
         pipeline.cmd("TYPE").arg(key).cmd("PTTL").arg(key);
     }
+    let scanning = next.is_some();
+    if let Some(command) = next {
+        pipeline.add_command(command);
+    }
+    if keys.is_empty() && !scanning {
+        return Ok(None);
+    }
     let mut connection = node.connection();
-    let replies: Vec<Value> = pipeline.query_async(&mut connection).await.map_err(|err| {
-        Detailed::new(format!(
-            "redis TYPE/PTTL on {}: {}",
-            node.address,
-            super::cluster::short_cause(&err)
-        ))
-    })?;
+    let failed =
+        |what: String| Detailed::new(format!("redis TYPE/PTTL/SCAN on {}: {what}", node.address));
+    let mut replies: Vec<Value> = pipeline
+        .query_async(&mut connection)
+        .await
+        .map_err(|err| failed(super::cluster::short_cause(&err)))?;
+    let scanned = if scanning {
+        let reply = replies
+            .pop()
+            .ok_or_else(|| failed("no reply to SCAN".to_string()))?;
+        Some(
+            redis::from_redis_value::<(u64, Vec<String>)>(reply)
+                .map_err(|err| failed(format!("unexpected SCAN reply: {err}")))?,
+        )
+    } else {
+        None
+    };
     for (key, pair) in keys.iter().zip(replies.chunks(2)) {
         report.scanned += 1;
         let (key_type, pttl) = match pair {
@@ -145,9 +196,19 @@ async fn check_batch(
             continue;
         }
         let mut finding = |pattern: Option<String>, problem: Problem, detail: String| {
-            report.findings_total += 1;
-            if report.findings.len() < options.max_findings {
-                report.findings.push(Finding {
+            if ignored(key, pattern.as_deref()) {
+                report.ignored += 1;
+                return;
+            }
+            let tally = report.problems.entry(problem).or_default();
+            tally.count += 1;
+            if let Some(pattern) = &pattern
+                && !tally.patterns.contains(pattern)
+            {
+                tally.patterns.push(pattern.clone());
+            }
+            if tally.examples.len() < options.examples {
+                tally.examples.push(Finding {
                     key: key.clone(),
                     node: node.address.clone(),
                     pattern,
@@ -208,5 +269,5 @@ async fn check_batch(
             (TtlPolicy::None, _) => {}
         }
     }
-    Ok(())
+    Ok(scanned)
 }

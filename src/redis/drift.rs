@@ -15,8 +15,6 @@ use crate::errors::Detailed;
 
 /// Examples kept per kind of key problem.
 const EXAMPLES: usize = 5;
-/// Findings the audit keeps in memory (all are counted).
-const KEPT_FINDINGS: usize = 10_000;
 
 /// Something the setup plan would change: `notify-keyspace-events`, a function library, an
 /// ACL user or the schema record.
@@ -178,7 +176,7 @@ pub async fn drift(
     }
 
     let mut options = AuditOptions {
-        max_findings: KEPT_FINDINGS,
+        examples: EXAMPLES,
         max_keys: sample,
         ..AuditOptions::default()
     };
@@ -187,41 +185,24 @@ pub async fn drift(
             .batch
             .min(usize::try_from(max.max(1)).unwrap_or(usize::MAX));
     }
-    let report = audit::audit(topology, keyspace, options).await?;
-    let mut notes = plan.notes.clone();
-    if report.findings_total > report.findings.len() as u64 {
-        notes.push(format!(
-            "{} key findings beyond the first {KEPT_FINDINGS} are not itemized",
-            report.findings_total - report.findings.len() as u64
-        ));
-    }
-    let mut ignored = 0;
-    let mut groups: BTreeMap<String, KeyProblem> = BTreeMap::new();
-    for finding in report.findings {
-        let matches = |text: &str| ignore.iter().any(|p| glob_match(p, text));
-        if matches(&finding.key) || finding.pattern.as_deref().is_some_and(matches) {
-            ignored += 1;
-            continue;
-        }
-        let entry = groups
-            .entry(problem_name(finding.problem).to_string())
-            .or_insert_with(|| KeyProblem {
-                problem: finding.problem,
-                count: 0,
-                patterns: Vec::new(),
-                examples: Vec::new(),
-            });
-        entry.count += 1;
-        if let Some(pattern) = &finding.pattern
-            && !entry.patterns.contains(pattern)
-        {
-            entry.patterns.push(pattern.clone());
-        }
-        if entry.examples.len() < EXAMPLES {
-            entry.examples.push(finding);
-        }
-    }
-    let problems: Vec<KeyProblem> = groups.into_values().collect();
+    let matches = |text: &str| ignore.iter().any(|p| glob_match(p, text));
+    let is_ignored =
+        |key: &str, pattern: Option<&str>| matches(key) || pattern.is_some_and(matches);
+    let report = audit::audit(topology, keyspace, options, &is_ignored).await?;
+    let notes = plan.notes.clone();
+    let ignored = report.ignored;
+    let mut problems: Vec<KeyProblem> = report
+        .problems
+        .into_iter()
+        .map(|(problem, tally)| KeyProblem {
+            problem,
+            count: tally.count,
+            patterns: tally.patterns,
+            examples: tally.examples,
+        })
+        .collect();
+    // By name, as in the JSON shape's documentation.
+    problems.sort_by_key(|p| problem_name(p.problem));
     Ok(RedisDrift {
         store: "redis",
         database: topology.display.clone(),
