@@ -745,6 +745,13 @@ fn a_bulk_job_killed_mid_way_resumes_and_anonymizes_every_subject_once() {
     let report = json(&resumed);
     assert_eq!(report["resumed_after"].as_u64(), Some(done_at_kill));
     assert_eq!(report["subjects_done"].as_u64(), Some(400 - done_at_kill));
+    // The first subject of batches 1, 2, 4, ... of this run were searched for everywhere.
+    assert!(
+        report["sampled_subjects"].as_u64().unwrap() >= 3,
+        "{report}"
+    );
+    assert_eq!(report["verification"]["hits"], serde_json::json!([]));
+    assert!(report["verification"]["searched"]["rows"].as_u64().unwrap() > 400);
     assert!(report["max_batch_ms"].as_u64().unwrap() < report["lock_timeout_ms"].as_u64().unwrap());
 
     // Every subject anonymized, each exactly once; the live user untouched.
@@ -804,6 +811,142 @@ fn a_bulk_job_killed_mid_way_resumes_and_anonymizes_every_subject_once() {
             .collect::<Vec<_>>()
     };
     assert_eq!(without_jobs(&after), without_jobs(&digest));
+}
+
+#[test]
+fn a_row_changed_between_the_read_and_the_write_is_anonymized_from_its_new_content() {
+    // The batch reads rows without locks and writes them with a compare-and-set UPDATE: a row
+    // that another session changes in between is read again (locked) and written from what it
+    // holds then, so the concurrent change's personal data does not survive either.
+    let stores = stores(|t| t.replace("lock_timeout = \"2s\"", "lock_timeout = \"20s\""));
+    fill(&stores);
+    let late = "late.change@example.org";
+    // Its own session (psql): the harness's client is shared behind a lock.
+    let mut holder = std::process::Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            &stores.pg.url,
+            "-c",
+        ])
+        .arg(format!(
+            "BEGIN;
+             SELECT 1 FROM users WHERE id = '{SUBJECT}' FOR UPDATE;
+             SELECT pg_sleep(4);
+             UPDATE users SET email = '{late}', first_name = 'Latecomer' WHERE id = '{SUBJECT}';
+             COMMIT;"
+        ))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while stores
+        .pg
+        .scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE wait_event = 'PgSleep' AND datname = current_database()",
+        )
+        .as_deref()
+        != Some("1")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no lock holder"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let result = stores.migrate(&["--format", "json", "--yes", "anonymize", "user", SUBJECT]);
+    assert!(holder.wait().unwrap().success());
+    result.assert_ok();
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "the anonymizing UPDATE did not wait for the other session"
+    );
+    let email = stores
+        .pg
+        .scalar(&format!(
+            "SELECT email::text FROM users WHERE id = '{SUBJECT}'"
+        ))
+        .unwrap();
+    assert!(email.starts_with("anon+"), "{email}");
+    assert!(places_holding(&stores, late).is_empty());
+    assert!(places_holding(&stores, "Latecomer").is_empty());
+    assert!(places_holding(&stores, EMAIL).is_empty());
+    // The other session's change is the one the row was anonymized from: no lost update of
+    // columns the rules keep.
+    assert_eq!(
+        stores
+            .pg
+            .scalar(
+                "SELECT email::text FROM users WHERE id = 'b5000000-0000-4000-8000-000000000002'"
+            )
+            .as_deref(),
+        Some("olga.other@example.net")
+    );
+}
+
+#[test]
+fn a_bulk_job_searches_every_store_for_sampled_subjects_and_fails_on_a_hit() {
+    let stores = stores(postgres_only);
+    // Three soft-deleted users; the first in key order is sampled (first subject of batch 1).
+    stores.pg.execute(&format!(
+        "INSERT INTO users (id, email, name, first_name, last_name, deleted_at)
+         VALUES ('{SUBJECT}', '{EMAIL}', '{NAME}', 'Zebulon', 'Quixote', now() - interval '40 days'),
+                ('{OTHER}', 'olga.other@example.net', 'Olga Other', 'Olga', 'Other', now() - interval '40 days'),
+                ('c5000000-0000-4000-8000-000000000003', 'carl.third@example.net', 'Carl Third', 'Carl', 'Third', now() - interval '40 days');
+         INSERT INTO users (id, email, name) VALUES ('d5000000-0000-4000-8000-000000000004', 'dana.live@example.net', 'Dana Live');
+         INSERT INTO organizations (id, name, slug, owner_id)
+             VALUES ('{ORG}', 'Org', 'org', 'd5000000-0000-4000-8000-000000000004');
+         INSERT INTO projects (id, organization_id, name, slug, created_by)
+             VALUES ('e0000000-0000-4000-8000-000000000001', '{ORG}', 'P', 'p', 'd5000000-0000-4000-8000-000000000004');
+         INSERT INTO comments (organization_id, entity_type, entity_id, author_id, content)
+             VALUES ('{ORG}', 'project', 'e0000000-0000-4000-8000-000000000001',
+                     'd5000000-0000-4000-8000-000000000004', 'ask {EMAIL}');"
+    ));
+    let result = stores.migrate(&[
+        "--format",
+        "json",
+        "--yes",
+        "anonymize",
+        "policy",
+        "deleted_users",
+    ]);
+    result.assert_code(2);
+    let report = json(&result);
+    assert_eq!(report["subjects_done"], 3);
+    assert_eq!(report["sampled_subjects"], 1);
+    let leftovers = report["leftovers"].as_object().unwrap();
+    assert!(
+        leftovers.keys().any(|k| k.contains("comments.content")),
+        "{report}"
+    );
+    assert!(!result.stdout.to_lowercase().contains(&EMAIL.to_lowercase()));
+    assert_eq!(
+        stores
+            .pg
+            .scalar("SELECT status FROM migrate_jobs")
+            .as_deref(),
+        Some("failed")
+    );
+
+    // Without the quote the same job verifies clean.
+    stores.pg.execute("DELETE FROM comments");
+    stores.pg.execute("DELETE FROM migrate_jobs");
+    let again = stores.migrate(&[
+        "--format",
+        "json",
+        "--yes",
+        "anonymize",
+        "policy",
+        "deleted_users",
+    ]);
+    again.assert_ok();
+    let report = json(&again);
+    assert_eq!(report["rows_changed"], 0);
+    assert!(report["leftovers"].as_object().unwrap().is_empty());
 }
 
 #[test]

@@ -165,6 +165,7 @@ pub async fn apply(
             .await
             .map_err(|e| mongo_error(&context, &e))?;
         let mut changed = 0u64;
+        let mut updates: Vec<Document> = Vec::new();
         while let Some(document) = cursor
             .try_next()
             .await
@@ -178,16 +179,52 @@ pub async fn apply(
             if update.is_empty() {
                 continue;
             }
-            let result = collection
-                .update_one(doc! {"_id": id}, update)
-                .await
-                .map_err(|e| mongo_error(&context, &e))?;
-            changed += result.modified_count;
+            updates.push(doc! {"q": {"_id": id}, "u": update});
+            if updates.len() >= UPDATES_PER_COMMAND {
+                changed += write_updates(database, &rule.collection, &mut updates).await?;
+            }
         }
+        changed += write_updates(database, &rule.collection, &mut updates).await?;
         counts.insert(rule.collection.clone(), changed);
     }
     counts.retain(|_, n| *n > 0);
     Ok(counts)
+}
+
+/// Update statements sent in one `update` command.
+const UPDATES_PER_COMMAND: usize = 500;
+
+/// Sends the pending per-document updates as one `update` command (a bulk write every server
+/// of the wire protocol understands, unlike the newer `bulkWrite`); returns documents modified.
+async fn write_updates(
+    database: &Database,
+    collection: &str,
+    updates: &mut Vec<Document>,
+) -> Result<u64, Detailed> {
+    if updates.is_empty() {
+        return Ok(0);
+    }
+    let context = format!("cannot anonymize {collection}");
+    let statements: Vec<Bson> = updates.drain(..).map(Bson::Document).collect();
+    let reply = database
+        .run_command(doc! {"update": collection, "updates": statements, "ordered": true})
+        .await
+        .map_err(|e| mongo_error(&context, &e))?;
+    if let Ok(errors) = reply.get_array("writeErrors")
+        && let Some(Bson::Document(first)) = errors.first()
+    {
+        return Err(Detailed::new(format!(
+            "{context}: {}",
+            first.get_str("errmsg").unwrap_or("a write error")
+        )));
+    }
+    let modified = match reply.get("nModified") {
+        Some(Bson::Int32(n)) => *n as u64,
+        Some(Bson::Int64(n)) => *n as u64,
+        Some(Bson::Double(n)) => *n as u64,
+        _ => 0,
+    };
+    Ok(modified)
 }
 
 /// `{$set: ..., $unset: ...}` for one document (empty when nothing changes).
@@ -235,11 +272,12 @@ fn document_update(key: &Key, rule: &CollectionRule, document: &Document, id: &s
     update
 }
 
-/// Searches every document of every rule collection for the needles.
+/// Searches every document of every rule collection for the needles; documents of other
+/// subjects than `subjects` mark a value as shared.
 pub async fn search(
     database: &Database,
     rules: &[CollectionRule],
-    subject: &str,
+    subjects: &[String],
     needles: &Needles,
     findings: &mut Findings,
 ) -> Result<(), Detailed> {
@@ -258,7 +296,7 @@ pub async fn search(
         {
             findings.searched.documents += 1;
             let owner = document.get(&rule.subject).and_then(bson_text);
-            let other = owner.is_some_and(|o| !o.eq_ignore_ascii_case(subject));
+            let other = owner.is_some_and(|o| !subjects.iter().any(|s| o.eq_ignore_ascii_case(s)));
             let text = Bson::Document(document).into_relaxed_extjson().to_string();
             let found = needles.find(&text);
             if !found.is_empty() {
