@@ -102,15 +102,36 @@ impl IgnoreSet {
 
 /// Compares `actual` against `expected`.
 pub fn compare(expected: &Snapshot, actual: &Snapshot, ignore: &IgnoreSet) -> Comparison {
-    let keys: BTreeSet<&String> = expected
-        .objects
-        .keys()
-        .chain(actual.objects.keys())
-        .collect();
     let mut comparison = Comparison::default();
     let mut found: Vec<(&String, Difference, Option<&String>)> = Vec::new();
-    for key in keys {
-        let (left, right) = (expected.objects.get(key), actual.objects.get(key));
+    // Both maps are sorted by key: one merge pass pairs them up without a lookup per key.
+    let mut left_iter = expected.objects.iter().peekable();
+    let mut right_iter = actual.objects.iter().peekable();
+    loop {
+        let order = match (left_iter.peek(), right_iter.peek()) {
+            (Some((l, _)), Some((r, _))) => l.cmp(r),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => break,
+        };
+        let (key, left, right) = match order {
+            std::cmp::Ordering::Less => {
+                let (key, object) = left_iter.next().expect("peeked");
+                (key, Some(object), None)
+            }
+            std::cmp::Ordering::Greater => {
+                let (key, object) = right_iter.next().expect("peeked");
+                (key, None, Some(object))
+            }
+            std::cmp::Ordering::Equal => {
+                let (key, object) = left_iter.next().expect("peeked");
+                (
+                    key,
+                    Some(object),
+                    right_iter.next().map(|(_, object)| object),
+                )
+            }
+        };
         let Some(object) = left.or(right) else {
             continue;
         };
