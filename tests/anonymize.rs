@@ -60,6 +60,11 @@ impl Stores {
         self.migrate_env(&[("MIGRATE_ANON_KEY", KEY)], args)
     }
 
+    /// `anonymize policy NAME` with a JSON report, confirmed.
+    fn policy_json(&self, name: &str) -> Run {
+        self.migrate(&["--format", "json", "--yes", "anonymize", "policy", name])
+    }
+
     fn migrate_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
         let mut cmd = migrate_cmd();
         cmd.current_dir(self.dir.path())
@@ -639,14 +644,7 @@ fn a_hundred_emails_differing_only_in_case_break_no_unique_constraint() {
             .as_deref(),
         Some("100")
     );
-    let result = stores.migrate(&[
-        "--format",
-        "json",
-        "--yes",
-        "anonymize",
-        "policy",
-        "staging_copy",
-    ]);
+    let result = stores.policy_json("staging_copy");
     result.assert_ok();
     assert_eq!(json(&result)["subjects_done"], 100);
     assert_eq!(
@@ -733,14 +731,7 @@ fn a_bulk_job_killed_mid_way_resumes_and_anonymizes_every_subject_once() {
         Some("running")
     );
 
-    let resumed = stores.migrate(&[
-        "--format",
-        "json",
-        "--yes",
-        "anonymize",
-        "policy",
-        "deleted_users",
-    ]);
+    let resumed = stores.policy_json("deleted_users");
     resumed.assert_ok();
     let report = json(&resumed);
     assert_eq!(report["resumed_after"].as_u64(), Some(done_at_kill));
@@ -793,14 +784,7 @@ fn a_bulk_job_killed_mid_way_resumes_and_anonymizes_every_subject_once() {
 
     // An idempotent re-run: a new job from the start that changes nothing.
     let digest = pg_digest(&stores.pg);
-    let again = stores.migrate(&[
-        "--format",
-        "json",
-        "--yes",
-        "anonymize",
-        "policy",
-        "deleted_users",
-    ]);
+    let again = stores.policy_json("deleted_users");
     again.assert_ok();
     assert_eq!(json(&again)["rows_changed"], 0);
     let after = pg_digest(&stores.pg);
@@ -906,14 +890,7 @@ fn a_bulk_job_searches_every_store_for_sampled_subjects_and_fails_on_a_hit() {
              VALUES ('{ORG}', 'project', 'e0000000-0000-4000-8000-000000000001',
                      'd5000000-0000-4000-8000-000000000004', 'ask {EMAIL}');"
     ));
-    let result = stores.migrate(&[
-        "--format",
-        "json",
-        "--yes",
-        "anonymize",
-        "policy",
-        "deleted_users",
-    ]);
+    let result = stores.policy_json("deleted_users");
     result.assert_code(2);
     let report = json(&result);
     assert_eq!(report["subjects_done"], 3);
@@ -935,14 +912,7 @@ fn a_bulk_job_searches_every_store_for_sampled_subjects_and_fails_on_a_hit() {
     // Without the quote the same job verifies clean.
     stores.pg.execute("DELETE FROM comments");
     stores.pg.execute("DELETE FROM migrate_jobs");
-    let again = stores.migrate(&[
-        "--format",
-        "json",
-        "--yes",
-        "anonymize",
-        "policy",
-        "deleted_users",
-    ]);
+    let again = stores.policy_json("deleted_users");
     again.assert_ok();
     let report = json(&again);
     assert_eq!(report["rows_changed"], 0);

@@ -89,9 +89,7 @@ impl Report for StatusReport {
                         .map_or_else(|| "R".to_string(), |v| v.to_string()),
                     entry.name.clone(),
                     entry.state.as_str().to_string(),
-                    entry
-                        .applied_at
-                        .map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+                    entry.applied_at.map_or_else(String::new, utc_seconds),
                     entry
                         .execution_ms
                         .map_or_else(String::new, crate::output::human_ms),
@@ -164,6 +162,21 @@ impl Report for StatusReport {
         }
         out
     }
+}
+
+/// `2026-11-22 07:35:02`: what `format("%Y-%m-%d %H:%M:%S")` prints, without parsing the
+/// format string again for every row of a long table.
+fn utc_seconds(at: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
 }
 
 pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
@@ -265,4 +278,18 @@ pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
     }
     printer.report(&StatusReport { stores });
     Ok(Outcome::Clean)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_seconds_matches_chrono_format() {
+        for text in ["2026-11-22T07:35:02.999Z", "0999-01-02T03:04:05Z"] {
+            let at: chrono::DateTime<chrono::Utc> = text.parse().unwrap();
+            assert_eq!(
+                super::utc_seconds(at),
+                at.format("%Y-%m-%d %H:%M:%S").to_string()
+            );
+        }
+    }
 }
