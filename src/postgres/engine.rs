@@ -44,10 +44,12 @@ impl Session {
         })
     }
 
-    /// History rows; an absent table reads as empty (nothing is created).
+    /// History rows; an absent table reads as empty (nothing is created). The session is
+    /// never inside a transaction when this is called (migrations' transactions end in
+    /// `execute`).
     pub async fn read_history(&self) -> anyhow::Result<Vec<HistoryRow>> {
         self.history
-            .read(&self.client)
+            .read_outside_transaction(&self.client)
             .await
             .map_err(|err| query_error("cannot read the history table", &err))
     }
