@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use mongodb::bson::{Document, doc};
 use serde_json::Value;
-use support::{MongoDb, PgDb, RedisDb, Run, migrate_cmd, mongo, pg, redis, run, workdir};
+use support::{
+    MongoDb, PgDb, RedisDb, Run, example_config, migrate_all_stores, migrate_cmd, mongo, pg, redis,
+    repo, run, workdir,
+};
 
 const KEY: &str = "test-anonymization-key-0123456789abcdef";
 
@@ -26,25 +29,11 @@ const NAME: &str = "Zebulon Quixote";
 const PHONE: &str = "+1 415 555 2671";
 const IP: &str = "203.0.113.77";
 
-fn repo(path: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(path)
-        .display()
-        .to_string()
-}
-
 /// `config.example.toml` made usable from a scratch directory: the Mongo database comes from the
 /// URL, the Lua library path is absolute, and `edit` may change more.
 fn write_config(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
-    let text = std::fs::read_to_string(repo("config.example.toml"))
-        .unwrap()
-        .replace("database = \"app\"\n", "")
-        .replace(
-            "path = \"redis/functions/ratelimit.lua\"",
-            &format!("path = \"{}\"", repo("redis/functions/ratelimit.lua")),
-        );
     let path = dir.join("migrate.toml");
-    std::fs::write(&path, edit(text)).unwrap();
+    std::fs::write(&path, edit(example_config())).unwrap();
     path
 }
 
@@ -66,21 +55,8 @@ impl Stores {
     }
 
     fn migrate_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
-        let mut cmd = migrate_cmd();
-        cmd.current_dir(self.dir.path())
-            .env_remove("MIGRATE_ANON_KEY")
-            .args([
-                "--database-url",
-                &self.pg.url,
-                "--mongodb-url",
-                &self.mongo.url,
-                "--redis-url",
-                &self.redis.url,
-                "--migrations",
-                &repo("migrations"),
-                "--mongo-migrations",
-                &repo("mongo_migrations"),
-            ]);
+        let mut cmd = migrate_all_stores(self.dir.path(), &self.pg, &self.mongo, &self.redis);
+        cmd.env_remove("MIGRATE_ANON_KEY");
         for (name, value) in env {
             cmd.env(name, value);
         }

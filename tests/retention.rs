@@ -5,22 +5,17 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use mongodb::bson::{DateTime, Document, doc};
 use serde_json::Value;
-use support::{MongoDb, PgDb, RedisDb, Run, migrate_cmd, mongo, pg, redis, run, workdir};
+use support::{
+    MongoDb, PgDb, RedisDb, Run, example_config, migrate_all_stores, mongo, pg, redis, run, workdir,
+};
 
 const KEY: &str = "test-anonymization-key-0123456789abcdef";
 const ORG: &str = "c0000000-0000-4000-8000-000000000001";
 const OWNER: &str = "a5000000-0000-4000-8000-000000000001";
-
-fn repo(path: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(path)
-        .display()
-        .to_string()
-}
 
 struct Stores {
     pg: PgDb,
@@ -31,22 +26,11 @@ struct Stores {
 
 impl Stores {
     fn migrate(&self, args: &[&str]) -> Run {
-        run(migrate_cmd()
-            .current_dir(self.dir.path())
-            .env("MIGRATE_ANON_KEY", KEY)
-            .args([
-                "--database-url",
-                &self.pg.url,
-                "--mongodb-url",
-                &self.mongo.url,
-                "--redis-url",
-                &self.redis.url,
-                "--migrations",
-                &repo("migrations"),
-                "--mongo-migrations",
-                &repo("mongo_migrations"),
-            ])
-            .args(args))
+        run(
+            migrate_all_stores(self.dir.path(), &self.pg, &self.mongo, &self.redis)
+                .env("MIGRATE_ANON_KEY", KEY)
+                .args(args),
+        )
     }
 
     fn mongo(&self) -> (tokio::runtime::Runtime, mongodb::Collection<Document>) {
@@ -76,17 +60,10 @@ impl Stores {
 }
 
 fn write_config(dir: &Path) {
-    let text = std::fs::read_to_string(repo("config.example.toml"))
-        .unwrap()
-        .replace("database = \"app\"\n", "")
-        .replace(
-            "path = \"redis/functions/ratelimit.lua\"",
-            &format!("path = \"{}\"", repo("redis/functions/ratelimit.lua")),
-        )
-        .replace(
-            "[retention]\nbatch_size = 5000",
-            "[retention]\nbatch_size = 7",
-        );
+    let text = example_config().replace(
+        "[retention]\nbatch_size = 5000",
+        "[retention]\nbatch_size = 7",
+    );
     std::fs::write(dir.join("migrate.toml"), text).unwrap();
 }
 

@@ -235,18 +235,7 @@ impl Report for CheckReport {
 }
 
 pub async fn run(context: &Context, args: &CheckArgs) -> anyhow::Result<Outcome> {
-    let work = check(context, args);
-    // On Ctrl-C the work future is dropped, and with it the shadow database's guard.
-    let report = tokio::select! {
-        report = work => report?,
-        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted: nothing was changed on the live database"),
-    };
-    context.printer.report(&report);
-    Ok(if report.clean {
-        Outcome::Clean
-    } else {
-        Outcome::Problems
-    })
+    super::compare_until_interrupted(context, check(context, args), |r| r.clean).await
 }
 
 async fn check(context: &Context, args: &CheckArgs) -> anyhow::Result<CheckReport> {

@@ -205,18 +205,7 @@ pub fn render_differences(differences: &[Difference], indent: &str) -> String {
 }
 
 pub async fn run(context: &Context, args: &DriftArgs) -> anyhow::Result<Outcome> {
-    let work = drift(context, args);
-    // On Ctrl-C the work future is dropped, and with it the shadow database's guard.
-    let report = tokio::select! {
-        report = work => report?,
-        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted: nothing was changed on the live database"),
-    };
-    context.printer.report(&report);
-    Ok(if report.clean {
-        Outcome::Clean
-    } else {
-        Outcome::Problems
-    })
+    super::compare_until_interrupted(context, drift(context, args), |r| r.clean).await
 }
 
 async fn drift(context: &Context, args: &DriftArgs) -> anyhow::Result<DriftReport> {

@@ -122,3 +122,27 @@ pub(crate) fn load_valid_migrations(
     set.ensure_valid()?;
     Ok(set)
 }
+
+/// Runs a read-only comparison (`drift`, `check`) that may hold a shadow database, prints its
+/// report, and maps `clean` to the exit code. On Ctrl-C the work future is dropped, and with it
+/// the shadow database's guard.
+pub(crate) async fn compare_until_interrupted<R, F>(
+    context: &Context,
+    work: F,
+    clean: impl Fn(&R) -> bool,
+) -> anyhow::Result<Outcome>
+where
+    R: crate::output::Report,
+    F: std::future::Future<Output = anyhow::Result<R>>,
+{
+    let report = tokio::select! {
+        report = work => report?,
+        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted: nothing was changed on the live database"),
+    };
+    context.printer.report(&report);
+    Ok(if clean(&report) {
+        Outcome::Clean
+    } else {
+        Outcome::Problems
+    })
+}

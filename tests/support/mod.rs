@@ -615,3 +615,46 @@ pub fn migrate_in(db: &PgDb, dir: &std::path::Path, args: &[&str]) -> Run {
         .arg(&db.url)
         .args(args))
 }
+
+/// A path inside the repository, as a string.
+pub fn repo(path: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .display()
+        .to_string()
+}
+
+/// `config.example.toml` made usable from a scratch directory: the Mongo database comes from
+/// the URL and the Lua library path is absolute.
+pub fn example_config() -> String {
+    std::fs::read_to_string(repo("config.example.toml"))
+        .unwrap()
+        .replace("database = \"app\"\n", "")
+        .replace(
+            "path = \"redis/functions/ratelimit.lua\"",
+            &format!("path = \"{}\"", repo("redis/functions/ratelimit.lua")),
+        )
+}
+
+/// The binary in `dir` against all three stores, with the repository's migrations.
+pub fn migrate_all_stores(
+    dir: &std::path::Path,
+    pg: &PgDb,
+    mongo: &MongoDb,
+    redis: &RedisDb,
+) -> Command {
+    let mut cmd = migrate_cmd();
+    cmd.current_dir(dir).args([
+        "--database-url",
+        &pg.url,
+        "--mongodb-url",
+        &mongo.url,
+        "--redis-url",
+        &redis.url,
+        "--migrations",
+        &repo("migrations"),
+        "--mongo-migrations",
+        &repo("mongo_migrations"),
+    ]);
+    cmd
+}
