@@ -134,6 +134,50 @@ fn malformed_file_name_is_refused_before_connecting() {
 }
 
 #[test]
+fn bad_file_is_reported_without_waiting_for_a_silent_server() {
+    // Files are read while the connection is being opened; a server that accepts and never
+    // answers would hold a connect for the whole connect_timeout (120 s here).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut silent = Vec::new();
+        for stream in listener.incoming() {
+            silent.push(stream);
+        }
+    });
+    let dir = workdir();
+    one_good_migration(dir.path());
+    write(dir.path(), "V2-add-users.sql", "CREATE TABLE u (id int);");
+    let mut child = migrate_cmd()
+        .current_dir(dir.path())
+        .args([
+            "--database-url",
+            &format!("postgres://app:pw@127.0.0.1:{port}/db?connect_timeout=120"),
+            "up",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("migrate waited for the silent server instead of reporting the bad file");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        first_line(&stderr).starts_with("error: 1 invalid migration file"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("V2-add-users.sql"), "{stderr}");
+}
+
+#[test]
 fn duplicate_version_is_refused() {
     let db = pg();
     let dir = workdir();

@@ -37,7 +37,7 @@ impl Report for BaselineReport {
 
 pub async fn run(context: &Context, args: &BaselineArgs) -> anyhow::Result<Outcome> {
     let pg = context.settings.require_postgres()?;
-    let set = super::load_valid_migrations(context)?;
+    let set = super::load_valid_migrations(&context.settings.migrations_dir)?;
     let session = Session::open(pg).await?;
     let held = session.lock(&context.printer).await?;
     let outcome = async {

@@ -149,7 +149,7 @@ async fn down_postgres(
 ) -> anyhow::Result<Outcome> {
     let settings = &context.settings;
     let printer = &context.printer;
-    let set = super::load_valid_migrations(context)?;
+    let set = super::load_valid_migrations(&context.settings.migrations_dir)?;
     let session = Session::open(pg).await?;
     if args.dry_run {
         let history = session.read_history().await?;

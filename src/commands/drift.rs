@@ -315,7 +315,7 @@ async fn postgres_section(
     let set = match source {
         ExpectedSource::File(_) => Default::default(),
         _ => {
-            let set = super::load_valid_migrations(context)?;
+            let set = super::load_valid_migrations(&context.settings.migrations_dir)?;
             let changed = state.changed_repeatables(&set);
             if !changed.is_empty() {
                 notes.push(format!(

@@ -116,11 +116,86 @@ pub(crate) fn sandbox_urls(state: &crate::sandbox::SandboxState) -> SandboxUrls 
 
 /// Reads the migration files and refuses to go on if any of them is invalid.
 pub(crate) fn load_valid_migrations(
-    context: &Context,
+    dir: &Path,
 ) -> anyhow::Result<crate::postgres::migration::MigrationSet> {
-    let set = crate::postgres::migration::load_dir(&context.settings.migrations_dir)?;
+    let set = crate::postgres::migration::load_dir(dir)?;
     set.ensure_valid()?;
     Ok(set)
+}
+
+/// Reads a command's input files (`read`, on a blocking thread) while `connect` opens its
+/// connections, so that reading hundreds of migration files and the servers' handshakes
+/// overlap. Input errors win: one is returned as soon as it is known, and connections still
+/// being opened are dropped unused. `connect` must only connect (and may set session
+/// settings): nothing may be written before the input is known to be good.
+pub(crate) async fn read_while_connecting<T, C>(
+    read: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    connect: impl std::future::Future<Output = anyhow::Result<C>>,
+) -> anyhow::Result<(T, C)>
+where
+    T: Send + 'static,
+{
+    let mut reading = tokio::task::spawn_blocking(read);
+    let connecting = connect;
+    tokio::pin!(connecting);
+    let mut connected = None;
+    let input = loop {
+        tokio::select! {
+            biased;
+            input = &mut reading => break input,
+            result = &mut connecting, if connected.is_none() => connected = Some(result),
+        }
+    };
+    let input = match input {
+        Ok(input) => input?,
+        Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+        Err(err) => anyhow::bail!("reading the input was cancelled: {err}"),
+    };
+    let connections = match connected {
+        Some(result) => result?,
+        None => connecting.await?,
+    };
+    Ok((input, connections))
+}
+
+/// Opens the given stores' connections at once (nothing is written); an error names the first
+/// store, in the order postgres, mongo, redis, that failed.
+pub(crate) async fn connect_stores(
+    postgres: Option<&crate::config::PgSettings>,
+    mongo: Option<&crate::config::MongoSettings>,
+    redis: Option<&crate::config::RedisSettings>,
+) -> anyhow::Result<(
+    Option<crate::postgres::engine::Session>,
+    Option<crate::mongo::engine::MongoSession>,
+    Option<crate::redis::cluster::Topology>,
+)> {
+    let (postgres, mongo, redis) = tokio::join!(
+        async {
+            match postgres {
+                Some(settings) => crate::postgres::engine::Session::open(settings)
+                    .await
+                    .map(Some),
+                None => Ok(None),
+            }
+        },
+        async {
+            match mongo {
+                Some(settings) => crate::mongo::engine::MongoSession::open(settings)
+                    .await
+                    .map(Some),
+                None => Ok(None),
+            }
+        },
+        async {
+            match redis {
+                Some(settings) => crate::redis::cluster::Topology::connect(settings)
+                    .await
+                    .map(Some),
+                None => Ok(None),
+            }
+        },
+    );
+    Ok((postgres?, mongo?, redis?))
 }
 
 /// Runs a read-only comparison (`drift`, `check`) that may hold a shadow database, prints its

@@ -51,7 +51,7 @@ impl Report for RepairReport {
 
 pub async fn run(context: &Context, args: &RepairArgs) -> anyhow::Result<Outcome> {
     let pg = context.settings.require_postgres()?;
-    let set = super::load_valid_migrations(context)?;
+    let set = super::load_valid_migrations(&context.settings.migrations_dir)?;
     let session = Session::open(pg).await?;
     let held = session.lock(&context.printer).await?;
     let outcome = async {

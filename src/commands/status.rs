@@ -4,13 +4,13 @@
 use serde::Serialize;
 
 use super::Context;
+use crate::config::Settings;
 use crate::errors::Outcome;
-use crate::mongo::engine::MongoSession;
+use crate::mongo::migration::MongoSet;
 use crate::output::{Report, table};
-use crate::postgres::engine::Session;
+use crate::postgres::migration::MigrationSet;
 use crate::postgres::plan::{self, Entry, State};
-use crate::redis::cluster::Topology;
-use crate::redis::keyspace::{self, Passwords};
+use crate::redis::keyspace::{self, Keyspace, Passwords};
 use crate::redis::setup::{self, Action};
 
 #[derive(Debug, Serialize)]
@@ -179,23 +179,63 @@ fn utc_seconds(at: chrono::DateTime<chrono::Utc>) -> String {
     )
 }
 
+/// The files `status` compares the stores against.
+struct Inputs {
+    postgres: Option<MigrationSet>,
+    mongo: Option<MongoSet>,
+    redis: Option<Keyspace>,
+}
+
+/// Reads what each configured store's status is compared against. File problems do not stop
+/// `status`: they are shown as warnings.
+fn read_inputs(settings: &Settings) -> anyhow::Result<Inputs> {
+    let postgres = match &settings.postgres {
+        Some(_) => Some(crate::postgres::migration::load_dir(
+            &settings.migrations_dir,
+        )?),
+        None => None,
+    };
+    let dir = &settings.mongo_migrations_dir;
+    let mongo = match &settings.mongo {
+        Some(_) if dir.is_dir() => Some(crate::mongo::migration::load_dir(dir)?),
+        _ => None,
+    };
+    let redis = match settings.redis.as_ref().and_then(|r| r.keyspace.as_ref()) {
+        Some(declaration) => Some(keyspace::load(declaration, Passwords::IfSet)?),
+        None => None,
+    };
+    Ok(Inputs {
+        postgres,
+        mongo,
+        redis,
+    })
+}
+
 pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
     let settings = &context.settings;
     let printer = &context.printer;
     if settings.postgres.is_none() && settings.mongo.is_none() && settings.redis.is_none() {
         settings.require_postgres()?;
     }
+    let owned = settings.clone();
+    let redis_settings = settings.redis.as_ref().filter(|r| r.keyspace.is_some());
+    let (inputs, (pg_session, mongo_session, topology)) = super::read_while_connecting(
+        move || read_inputs(&owned),
+        super::connect_stores(
+            settings.postgres.as_ref(),
+            settings.mongo.as_ref(),
+            redis_settings,
+        ),
+    )
+    .await?;
     let mut stores = Vec::new();
     // Printed at the end: an error must be the first line of output.
     let mut skipped: Vec<String> = Vec::new();
-    match &settings.postgres {
-        None => skipped.push("postgres: no URL configured, skipped".to_string()),
-        Some(pg) => {
-            let set = crate::postgres::migration::load_dir(&settings.migrations_dir)?;
+    match (&settings.postgres, inputs.postgres, pg_session) {
+        (Some(pg), Some(set), Some(session)) => {
             for problem in &set.problems {
                 printer.warn(problem.to_string());
             }
-            let session = Session::open(pg).await?;
             let history = session.read_history().await?;
             let migrations = plan::status(&set, &history);
             let summary = Summary::of(&migrations);
@@ -207,21 +247,21 @@ pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
                 keyspace: None,
             });
         }
+        _ => skipped.push("postgres: no URL configured, skipped".to_string()),
     }
-    match &settings.mongo {
+    match mongo_session {
         None => skipped.push("mongo: no URL configured, skipped".to_string()),
-        Some(mongo) => {
-            let dir = &settings.mongo_migrations_dir;
-            let set = if dir.is_dir() {
-                crate::mongo::migration::load_dir(dir)?
-            } else {
-                skipped.push(format!("mongo: no migrations directory {}", dir.display()));
-                crate::mongo::migration::MongoSet::default()
-            };
+        Some(session) => {
+            let set = inputs.mongo.unwrap_or_else(|| {
+                skipped.push(format!(
+                    "mongo: no migrations directory {}",
+                    settings.mongo_migrations_dir.display()
+                ));
+                MongoSet::default()
+            });
             for problem in &set.problems {
                 printer.warn(problem.to_string());
             }
-            let session = MongoSession::open(mongo).await?;
             let history = session.read_history().await?;
             let migrations = crate::mongo::plan::status(&set, &history);
             let summary = Summary::of(&migrations);
@@ -236,11 +276,8 @@ pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
     }
     match &settings.redis {
         None => skipped.push("redis: no URL configured, skipped".to_string()),
-        Some(redis) => match &redis.keyspace {
-            None => skipped.push("redis: [redis] declares no keyspace, skipped".to_string()),
-            Some(declaration) => {
-                let keyspace = keyspace::load(declaration, Passwords::IfSet)?;
-                let topology = Topology::connect(redis).await?;
+        Some(_) => match (inputs.redis, topology) {
+            (Some(keyspace), Some(topology)) => {
                 let plan = setup::plan(&topology, &keyspace).await?;
                 let state = if plan.newer_on_server {
                     "newer"
@@ -271,6 +308,7 @@ pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
                     }),
                 });
             }
+            _ => skipped.push("redis: [redis] declares no keyspace, skipped".to_string()),
         },
     }
     for note in &skipped {

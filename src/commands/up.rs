@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::{Store, UpArgs};
-use crate::config::{MongoSettings, PgSettings, RedisSettings};
+use crate::config::{MongoSettings, PgSettings, RedisSettings, Settings};
 use crate::errors::Outcome;
 use crate::mongo::engine::MongoSession;
 use crate::mongo::history::{HistoryRecord, RecordState};
@@ -15,7 +15,6 @@ use crate::output::{Report, table};
 use crate::postgres::engine::{self, Session, StepResult};
 use crate::postgres::migration::MigrationSet;
 use crate::postgres::plan::{self, Step, UpOptions};
-use crate::redis::cluster::Topology;
 use crate::redis::keyspace::{self, Keyspace, Passwords};
 use crate::redis::setup::{self, Action};
 
@@ -219,33 +218,49 @@ pub fn actions_table(actions: &[Action]) -> table::Table {
     t
 }
 
-/// What each selected store will work from, read and checked before any connection.
-struct Inputs<'a> {
+/// Which stores this run works on, decided from the settings alone: nothing is read or
+/// connected yet.
+struct Selection<'a> {
     /// One line per store that is skipped, printed once the run succeeded (an error must be
     /// the first line of output).
     skipped: Vec<String>,
-    postgres: Option<(&'a PgSettings, MigrationSet)>,
-    mongo: Option<(&'a MongoSettings, MongoSet)>,
-    redis: Option<(&'a RedisSettings, Keyspace)>,
+    postgres: Option<&'a PgSettings>,
+    mongo: Option<&'a MongoSettings>,
+    /// Only when `[redis]` declares a keyspace.
+    redis: Option<&'a RedisSettings>,
+}
+
+/// What each selected store will work from, read and checked.
+struct Inputs {
+    postgres: Option<MigrationSet>,
+    mongo: Option<MongoSet>,
+    redis: Option<Keyspace>,
 }
 
 pub async fn run(context: &Context, args: &UpArgs) -> anyhow::Result<Outcome> {
     let printer = &context.printer;
-    let inputs = read_inputs(context, args.store)?;
+    let selection = select(&context.settings, args.store)?;
 
-    // Connect to everything first: an unreachable store fails the run before any write.
-    let postgres = match &inputs.postgres {
-        Some((pg, set)) => Some((*pg, set, Session::open(pg).await?)),
-        None => None,
-    };
-    let mongo = match &inputs.mongo {
-        Some((settings, set)) => Some((set, MongoSession::open(settings).await?)),
-        None => None,
-    };
-    let redis = match &inputs.redis {
-        Some((settings, keyspace)) => Some((keyspace, Topology::connect(settings).await?)),
-        None => None,
-    };
+    // Read every input and connect to every store before anything is written: a bad file or
+    // an unreachable store fails the run with nothing changed. Reading overlaps connecting.
+    let wanted = (
+        selection.postgres.is_some(),
+        selection.mongo.is_some(),
+        selection.redis.is_some(),
+    );
+    let settings = context.settings.clone();
+    let (inputs, (sessions, mongo_session, topology)) = super::read_while_connecting(
+        move || read_inputs(&settings, wanted),
+        super::connect_stores(selection.postgres, selection.mongo, selection.redis),
+    )
+    .await?;
+    let postgres = selection
+        .postgres
+        .zip(inputs.postgres.as_ref())
+        .zip(sessions)
+        .map(|((pg, set), session)| (pg, set, session));
+    let mongo = inputs.mongo.as_ref().zip(mongo_session);
+    let redis = inputs.redis.as_ref().zip(topology);
 
     let mut report = UpReport {
         dry_run: args.dry_run,
@@ -292,20 +307,19 @@ pub async fn run(context: &Context, args: &UpArgs) -> anyhow::Result<Outcome> {
             notes: plan.notes.clone(),
         }));
     }
-    for note in &inputs.skipped {
+    for note in &selection.skipped {
         printer.note(note);
     }
     printer.report(&report);
     Ok(Outcome::Clean)
 }
 
-/// Which stores run, with their checked input. A store without a URL is skipped with a note,
-/// unless `--store` asked for it.
-fn read_inputs(context: &Context, only: Option<Store>) -> anyhow::Result<Inputs<'_>> {
-    let settings = &context.settings;
+/// Which stores run. A store without a URL is skipped with a note, unless `--store` asked
+/// for it.
+fn select(settings: &Settings, only: Option<Store>) -> anyhow::Result<Selection<'_>> {
     let wants = |store: Store| only.is_none_or(|s| s == store);
     let explicit = |store: Store| only == Some(store);
-    let mut inputs = Inputs {
+    let mut selection = Selection {
         skipped: Vec::new(),
         postgres: None,
         mongo: None,
@@ -316,10 +330,10 @@ fn read_inputs(context: &Context, only: Option<Store>) -> anyhow::Result<Inputs<
             None if explicit(Store::Pg) => {
                 settings.require_postgres()?;
             }
-            None => inputs
+            None => selection
                 .skipped
                 .push("postgres: no URL configured, skipped".to_string()),
-            Some(pg) => inputs.postgres = Some((pg, super::load_valid_migrations(context)?)),
+            Some(pg) => selection.postgres = Some(pg),
         }
     }
     if wants(Store::Mongo) {
@@ -327,17 +341,15 @@ fn read_inputs(context: &Context, only: Option<Store>) -> anyhow::Result<Inputs<
             None if explicit(Store::Mongo) => anyhow::bail!(
                 "no MongoDB URL: pass --mongodb-url, set MONGODB_URL, set [mongo] url in migrate.toml, or use --sandbox"
             ),
-            None => inputs
+            None => selection
                 .skipped
                 .push("mongo: no URL configured, skipped".to_string()),
             Some(mongo) => {
                 let dir = &settings.mongo_migrations_dir;
                 if dir.is_dir() {
-                    let set = crate::mongo::migration::load_dir(dir)?;
-                    set.ensure_valid()?;
-                    inputs.mongo = Some((mongo, set));
+                    selection.mongo = Some(mongo);
                 } else {
-                    inputs.skipped.push(format!(
+                    selection.skipped.push(format!(
                         "mongo: no migrations directory {}, nothing to apply",
                         dir.display()
                     ));
@@ -350,22 +362,45 @@ fn read_inputs(context: &Context, only: Option<Store>) -> anyhow::Result<Inputs<
             None if explicit(Store::Redis) => anyhow::bail!(
                 "no Redis URL: pass --redis-url, set REDIS_URL, set [redis] url in migrate.toml, or use --sandbox"
             ),
-            None => inputs
+            None => selection
                 .skipped
                 .push("redis: no URL configured, skipped".to_string()),
-            Some(redis) => match &redis.keyspace {
-                None => inputs.skipped.push(
-                    "redis: [redis] declares no keyspace (namespace, schema_version), nothing to set up"
-                        .to_string(),
-                ),
-                Some(declaration) => {
-                    let keyspace = keyspace::load(declaration, Passwords::Required)?;
-                    inputs.redis = Some((redis, keyspace));
-                }
-            },
+            Some(redis) if redis.keyspace.is_none() => selection.skipped.push(
+                "redis: [redis] declares no keyspace (namespace, schema_version), nothing to set up"
+                    .to_string(),
+            ),
+            Some(redis) => selection.redis = Some(redis),
         }
     }
-    Ok(inputs)
+    Ok(selection)
+}
+
+/// Reads and checks the input of the selected stores (postgres, mongo, redis), in that order.
+fn read_inputs(
+    settings: &Settings,
+    (pg, mongo, redis): (bool, bool, bool),
+) -> anyhow::Result<Inputs> {
+    let postgres = if pg {
+        Some(super::load_valid_migrations(&settings.migrations_dir)?)
+    } else {
+        None
+    };
+    let mongo = if mongo {
+        let set = crate::mongo::migration::load_dir(&settings.mongo_migrations_dir)?;
+        set.ensure_valid()?;
+        Some(set)
+    } else {
+        None
+    };
+    let redis = match settings.redis.as_ref().and_then(|r| r.keyspace.as_ref()) {
+        Some(declaration) if redis => Some(keyspace::load(declaration, Passwords::Required)?),
+        _ => None,
+    };
+    Ok(Inputs {
+        postgres,
+        mongo,
+        redis,
+    })
 }
 
 async fn up_postgres(
@@ -388,9 +423,8 @@ async fn up_postgres(
             applied: Vec::new(),
         });
     }
-    let held = session.lock(printer).await?;
+    let (held, history) = session.lock_and_read_history(printer).await?;
     let outcome = async {
-        let history = session.read_history().await?;
         let steps = plan::plan_up(set, &history, options)?;
         let applied = engine::execute(session, &held, set, &steps, printer).await?;
         // Nothing ran: the history just read is still current.

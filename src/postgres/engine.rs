@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use serde::Serialize;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
@@ -34,9 +35,13 @@ impl Session {
         // If this process dies mid-migration, let the server notice within a second (PG 14+)
         // instead of finishing the statement first: the transaction rolls back and the lock
         // goes free for the next runner. Older servers do not know the setting; that is fine.
+        // Sent without waiting for the answer (a request goes out when its future is first
+        // polled, and requests run in that order): it travels with the session's first query
+        // instead of costing a round trip of its own. Its answer, an error included, is
+        // discarded.
         let _ = client
             .batch_execute("SET client_connection_check_interval = 1000")
-            .await;
+            .now_or_never();
         Ok(Session {
             client,
             history: HistoryTable::new(&settings.history_table),
@@ -76,6 +81,50 @@ impl Session {
             .await
             .map_err(|err| query_error("cannot create the history table", &err))?;
         Ok(held)
+    }
+
+    /// `lock` followed by `read_history`. When nobody holds the lock (the usual case), the
+    /// lock attempt and the history read travel in one round trip: the read is queued behind
+    /// the attempt on this session, so the server runs it with the lock granted. When the lock
+    /// is taken, this waits for it as `lock` does and reads afterwards.
+    pub async fn lock_and_read_history(
+        &self,
+        printer: &Printer,
+    ) -> anyhow::Result<(Held, Vec<HistoryRow>)> {
+        let key = LockKey::for_table(&self.history.qualified());
+        // `join` polls its first future first: the lock attempt is sent before the read.
+        let (attempt, history) = futures_util::future::join(
+            lock::try_acquire(&self.client, key),
+            self.history.read_if_exists(&self.client),
+        )
+        .await;
+        if let Some(held) = attempt? {
+            let rows = match history {
+                Ok(Some(rows)) => Ok(rows),
+                Ok(None) => self
+                    .history
+                    .ensure(&self.client)
+                    .await
+                    .map(|()| Vec::new())
+                    .map_err(|err| query_error("cannot create the history table", &err)),
+                Err(err) => Err(query_error("cannot read the history table", &err)),
+            };
+            return match rows {
+                Ok(rows) => Ok((held, rows)),
+                Err(error) => {
+                    let _ = lock::release(&self.client, held).await;
+                    Err(error)
+                }
+            };
+        }
+        let held = self.lock(printer).await?;
+        match self.read_history().await {
+            Ok(rows) => Ok((held, rows)),
+            Err(error) => {
+                let _ = lock::release(&self.client, held).await;
+                Err(error)
+            }
+        }
     }
 
     pub async fn unlock(&self, held: Held) -> anyhow::Result<()> {

@@ -138,15 +138,24 @@ COMMENT ON TABLE {table} IS 'migrate: applied migrations (do not edit by hand; u
         &self,
         client: &Client,
     ) -> Result<Vec<HistoryRow>, tokio_postgres::Error> {
+        Ok(self.read_if_exists(client).await?.unwrap_or_default())
+    }
+
+    /// All rows, oldest first, or `None` when the table (or its schema) does not exist; in one
+    /// round trip, so only outside a transaction, which that error would abort.
+    pub async fn read_if_exists(
+        &self,
+        client: &Client,
+    ) -> Result<Option<Vec<HistoryRow>>, tokio_postgres::Error> {
         use tokio_postgres::error::SqlState;
         match self.select(client).await {
             Err(err)
                 if err.code() == Some(&SqlState::UNDEFINED_TABLE)
                     || err.code() == Some(&SqlState::INVALID_SCHEMA_NAME) =>
             {
-                Ok(Vec::new())
+                Ok(None)
             }
-            other => other,
+            other => other.map(Some),
         }
     }
 

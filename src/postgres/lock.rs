@@ -79,19 +79,8 @@ pub async fn acquire(
     let mut last_report: Option<Instant> = None;
     let mut delay = Duration::from_millis(20);
     loop {
-        let row = one_row(
-            client
-                .query_typed(
-                    "SELECT pg_try_advisory_lock($1), pg_backend_pid()",
-                    &[(&key.0, Type::INT8)],
-                )
-                .await?,
-        )?;
-        if row.get::<_, bool>(0) {
-            return Ok(Held {
-                key,
-                backend_pid: row.get(1),
-            });
+        if let Some(held) = try_acquire(client, key).await? {
+            return Ok(held);
         }
         let waited = started.elapsed();
         if last_report.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
@@ -112,8 +101,22 @@ pub async fn acquire(
     }
 }
 
-/// Releases the lock. Verifies that the session is still the one that took it: behind a
-/// transaction-pooling proxy it may not be, and the lock would then have protected nothing.
+/// One attempt: the lock if it was free, `None` if another session holds it.
+pub async fn try_acquire(client: &Client, key: LockKey) -> anyhow::Result<Option<Held>> {
+    let row = one_row(
+        client
+            .query_typed(
+                "SELECT pg_try_advisory_lock($1), pg_backend_pid()",
+                &[(&key.0, Type::INT8)],
+            )
+            .await?,
+    )?;
+    Ok(row.get::<_, bool>(0).then(|| Held {
+        key,
+        backend_pid: row.get(1),
+    }))
+}
+
 /// The single row of a one-row query (`query_typed` saves the prepare round trip that
 /// `query_one` costs).
 fn one_row(rows: Vec<tokio_postgres::Row>) -> anyhow::Result<tokio_postgres::Row> {
@@ -122,6 +125,8 @@ fn one_row(rows: Vec<tokio_postgres::Row>) -> anyhow::Result<tokio_postgres::Row
         .ok_or_else(|| anyhow::anyhow!("the server returned no row for a lock query"))
 }
 
+/// Releases the lock. Verifies that the session is still the one that took it: behind a
+/// transaction-pooling proxy it may not be, and the lock would then have protected nothing.
 pub async fn release(client: &Client, held: Held) -> anyhow::Result<()> {
     let row = one_row(
         client
