@@ -249,7 +249,7 @@ pub async fn run(context: &Context, args: &UpArgs) -> anyhow::Result<Outcome> {
         selection.redis.is_some(),
     );
     let settings = context.settings.clone();
-    let (inputs, (sessions, mongo_session, topology)) = super::read_while_connecting(
+    let (inputs, (pg_session, mongo_session, topology)) = super::read_while_connecting(
         move || read_inputs(&settings, wanted),
         super::connect_stores(selection.postgres, selection.mongo, selection.redis),
     )
@@ -257,7 +257,7 @@ pub async fn run(context: &Context, args: &UpArgs) -> anyhow::Result<Outcome> {
     let postgres = selection
         .postgres
         .zip(inputs.postgres.as_ref())
-        .zip(sessions)
+        .zip(pg_session)
         .map(|((pg, set), session)| (pg, set, session));
     let mongo = inputs.mongo.as_ref().zip(mongo_session);
     let redis = inputs.redis.as_ref().zip(topology);
