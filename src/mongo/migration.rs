@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use mongodb::bson::Bson;
 
 use super::op::Op;
-use crate::postgres::migration::{Checksum, FileProblem};
+use crate::postgres::migration::{Checksum, FileProblem, keep_unique};
 
 /// One parsed and checked migration file.
 #[derive(Debug, Clone)]
@@ -122,21 +122,12 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<MongoSet> {
             Err((line, message)) => set.problems.push(problem(line, message)),
         }
     }
-    for (version, mut group) in by_version {
-        if group.len() > 1 {
-            let files: Vec<String> = group.iter().map(|m| m.path.display().to_string()).collect();
-            set.problems.push(FileProblem {
-                file: files[0].clone(),
-                line: None,
-                message: format!(
-                    "duplicate version {version}: also used by {}",
-                    files[1..].join(", ")
-                ),
-            });
-            continue;
-        }
-        set.migrations.push(group.remove(0));
-    }
+    set.migrations = keep_unique(
+        by_version,
+        |m| &m.path,
+        &mut set.problems,
+        |version, others| format!("duplicate version {version}: also used by {others}"),
+    );
     Ok(set)
 }
 
@@ -331,6 +322,13 @@ mod tests {
             vec![2]
         );
         assert_eq!(set.problems.len(), 2, "{:?}", set.problems);
+        let duplicate = set
+            .problems
+            .iter()
+            .find(|p| p.message.starts_with("duplicate version 1: also used by "))
+            .expect("a duplicate version problem");
+        assert!(duplicate.file.ends_with("V01__b.json"), "{duplicate:?}");
+        assert!(duplicate.message.ends_with("V1__a.json"), "{duplicate:?}");
         assert!(set.ensure_valid().is_err());
     }
 }

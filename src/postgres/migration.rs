@@ -194,37 +194,47 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<MigrationSet> {
             Err(problem) => set.problems.push(problem),
         }
     }
-    for (version, mut group) in versions {
-        if group.len() > 1 {
-            let files: Vec<String> = group.iter().map(|m| m.path.display().to_string()).collect();
-            set.problems.push(FileProblem {
-                file: files[0].clone(),
-                line: None,
-                message: format!(
-                    "duplicate version {version}: also used by {}",
-                    files[1..].join(", ")
-                ),
-            });
-            continue;
-        }
-        set.versioned.push(group.remove(0));
-    }
-    for (name, mut group) in repeatables {
-        if group.len() > 1 {
-            let files: Vec<String> = group.iter().map(|m| m.path.display().to_string()).collect();
-            set.problems.push(FileProblem {
-                file: files[0].clone(),
-                line: None,
-                message: format!(
-                    "duplicate repeatable migration `{name}`: also {}",
-                    files[1..].join(", ")
-                ),
-            });
-            continue;
-        }
-        set.repeatable.push(group.remove(0));
-    }
+    set.versioned = keep_unique(
+        versions,
+        |m| &m.path,
+        &mut set.problems,
+        |version, others| format!("duplicate version {version}: also used by {others}"),
+    );
+    set.repeatable = keep_unique(
+        repeatables,
+        |m| &m.path,
+        &mut set.problems,
+        |name, others| format!("duplicate repeatable migration `{name}`: also {others}"),
+    );
     Ok(set)
+}
+
+/// The one file of each key (a version, a repeatable name), in key order. A key claimed by
+/// several files is a problem on the first of them, naming the others (`describe` gets the
+/// key and the others' paths), and none of them is kept.
+pub fn keep_unique<K, T>(
+    groups: BTreeMap<K, Vec<T>>,
+    path: impl Fn(&T) -> &Path,
+    problems: &mut Vec<FileProblem>,
+    describe: impl Fn(&K, &str) -> String,
+) -> Vec<T> {
+    let mut kept = Vec::with_capacity(groups.len());
+    for (key, mut group) in groups {
+        if group.len() == 1 {
+            kept.push(group.remove(0));
+            continue;
+        }
+        let files: Vec<String> = group
+            .iter()
+            .map(|m| path(m).display().to_string())
+            .collect();
+        problems.push(FileProblem {
+            file: files[0].clone(),
+            line: None,
+            message: describe(&key, &files[1..].join(", ")),
+        });
+    }
+    kept
 }
 
 /// Reads and parses files, in their order. Large directories are read by a few threads: on a
