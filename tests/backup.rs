@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use mongodb::bson::{Document, doc};
 use serde_json::Value;
-use support::{MongoDb, PgDb, RedisDb, Run, migrate_cmd, mongo, pg, redis, run, workdir};
+use support::{
+    MongoProbe, PgDb, Run, migrate_cmd, mongo, pg, redis, redis_connection, run, workdir,
+};
 
 fn repo(path: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -107,81 +109,6 @@ fn table_contents(db: &PgDb) -> BTreeMap<String, (String, String)> {
             (table, (count, hash))
         })
         .collect()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Mongo and Redis probes
-
-struct MongoProbe {
-    runtime: tokio::runtime::Runtime,
-    database: mongodb::Database,
-}
-
-impl MongoProbe {
-    fn new(db: &MongoDb) -> MongoProbe {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let client = runtime
-            .block_on(mongodb::Client::with_uri_str(&db.url))
-            .unwrap();
-        MongoProbe {
-            database: client.database(&db.name),
-            runtime,
-        }
-    }
-
-    fn command(&self, command: Document) -> Document {
-        self.runtime
-            .block_on(async { self.database.run_command(command).await })
-            .unwrap()
-    }
-
-    fn first_batch(&self, command: Document) -> Vec<Document> {
-        self.command(command)
-            .get_document("cursor")
-            .unwrap()
-            .get_array("firstBatch")
-            .unwrap()
-            .iter()
-            .map(|b| b.as_document().unwrap().clone())
-            .collect()
-    }
-
-    fn documents(&self, collection: &str) -> Vec<Document> {
-        let mut documents = self.first_batch(doc! {"find": collection, "batchSize": 10_000});
-        documents.sort_by_key(|d| format!("{:?}", d.get("_id")));
-        documents
-    }
-
-    fn index_names(&self, collection: &str) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .first_batch(doc! {"listIndexes": collection})
-            .iter()
-            .map(|spec| spec.get_str("name").unwrap().to_string())
-            .collect();
-        names.sort();
-        names
-    }
-
-    fn options(&self, collection: &str) -> Document {
-        self.first_batch(doc! {"listCollections": 1, "filter": {"name": collection}})[0]
-            .get_document("options")
-            .unwrap()
-            .clone()
-    }
-
-    fn drop(&self) {
-        let _ = self.runtime.block_on(async { self.database.drop().await });
-    }
-}
-
-fn redis_connection(db: &RedisDb) -> redis::Connection {
-    redis::Client::open(db.url.as_str())
-        .unwrap()
-        .get_connection()
-        .unwrap()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -383,9 +310,6 @@ fn create_then_restore_gives_back_every_store() {
         .query(&mut restored_conn)
         .unwrap();
     assert_eq!(no_ttl, -1);
-
-    probe.drop();
-    restored_probe.drop();
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod support;
 use std::path::Path;
 
 use mongodb::bson::{Document, doc};
-use support::{MongoDb, RedisDb, migrate_cmd, mongo, redis, run, workdir};
+use support::{MongoDb, RedisDb, migrate_cmd, mongo, redis, redis_connection, run, workdir};
 
 /// The application's Mongo migrations, copied into `dir/mongo_migrations`.
 fn app_migrations(dir: &Path) {
@@ -74,13 +74,6 @@ fn database_names(db: &MongoDb) -> Vec<String> {
         let client = mongodb::Client::with_uri_str(&db.url).await.unwrap();
         client.list_database_names().await.unwrap()
     })
-}
-
-fn redis_connection(db: &RedisDb) -> redis::Connection {
-    redis::Client::open(db.url.as_str())
-        .unwrap()
-        .get_connection()
-        .unwrap()
 }
 
 fn store<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {

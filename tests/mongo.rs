@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use mongodb::bson::{Bson, Document, doc};
-use support::{MongoDb, migrate_cmd, mongo, pg, redis, run, workdir};
+use support::{MongoDb, MongoProbe, migrate_cmd, mongo, pg, redis, run, workdir};
 
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::create_dir_all(dir.join("mongo_migrations")).unwrap();
@@ -42,102 +42,6 @@ fn app_migrations(dir: &Path) {
     }
 }
 
-/// A direct connection to the test database for checking what the binary did. Drops the
-/// database when dropped.
-struct Probe {
-    runtime: tokio::runtime::Runtime,
-    database: mongodb::Database,
-}
-
-impl Probe {
-    fn new(db: &MongoDb) -> Probe {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let client = runtime
-            .block_on(mongodb::Client::with_uri_str(&db.url))
-            .unwrap();
-        Probe {
-            runtime,
-            database: client.database(&db.name),
-        }
-    }
-
-    fn command(&self, command: Document) -> Result<Document, mongodb::error::Error> {
-        self.runtime
-            .block_on(async { self.database.run_command(command).await })
-    }
-
-    fn first_batch(&self, command: Document) -> Vec<Document> {
-        let reply = self.command(command).unwrap();
-        reply
-            .get_document("cursor")
-            .unwrap()
-            .get_array("firstBatch")
-            .unwrap()
-            .iter()
-            .map(|b| b.as_document().unwrap().clone())
-            .collect()
-    }
-
-    fn collections(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .first_batch(doc! {"listCollections": 1, "cursor": {"batchSize": 100_000}})
-            .iter()
-            .map(|c| c.get_str("name").unwrap().to_string())
-            .collect();
-        names.sort();
-        names
-    }
-
-    /// The `options` of a collection as `listCollections` shows them.
-    fn options(&self, collection: &str) -> Document {
-        self.first_batch(doc! {"listCollections": 1, "filter": {"name": collection}})
-            .first()
-            .unwrap_or_else(|| panic!("collection {collection} does not exist"))
-            .get_document("options")
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    /// Index name -> index document.
-    fn indexes(&self, collection: &str) -> std::collections::BTreeMap<String, Document> {
-        match self.command(doc! {"listIndexes": collection}) {
-            Ok(_) => self
-                .first_batch(doc! {"listIndexes": collection})
-                .into_iter()
-                .map(|i| (i.get_str("name").unwrap().to_string(), i))
-                .collect(),
-            Err(_) => Default::default(),
-        }
-    }
-
-    fn insert(&self, collection: &str, document: Document) -> Result<(), i32> {
-        let reply = self
-            .command(doc! {"insert": collection, "documents": [document]})
-            .unwrap();
-        match reply.get_array("writeErrors") {
-            Ok(errors) => Err(errors[0].as_document().unwrap().get_i32("code").unwrap()),
-            Err(_) => Ok(()),
-        }
-    }
-
-    fn find(&self, collection: &str, filter: Document) -> Vec<Document> {
-        self.first_batch(doc! {"find": collection, "filter": filter, "batchSize": 10_000})
-    }
-
-    fn history(&self) -> Vec<Document> {
-        self.find("migrate_history", doc! {})
-    }
-}
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        let _ = self.runtime.block_on(async { self.database.drop().await });
-    }
-}
-
 fn ok_collection_count(history: &[Document], state: &str) -> usize {
     history
         .iter()
@@ -150,7 +54,7 @@ const UUID_A: &str = "0b6c3d6e-6b0e-4c41-9d86-2f7f4f2b8a11";
 #[test]
 fn fresh_up_creates_the_application_collections_and_a_second_up_is_a_no_op() {
     let db = mongo();
-    let probe = Probe::new(&db);
+    let probe = MongoProbe::new(&db);
     let dir = workdir();
     app_migrations(dir.path());
 
@@ -215,7 +119,7 @@ fn fresh_up_creates_the_application_collections_and_a_second_up_is_a_no_op() {
 #[test]
 fn validators_refuse_bad_documents_after_up() {
     let db = mongo();
-    let probe = Probe::new(&db);
+    let probe = MongoProbe::new(&db);
     let dir = workdir();
     app_migrations(dir.path());
     migrate(&db, dir.path(), &["up"]).assert_ok();
@@ -301,7 +205,7 @@ const V2_OPTIONS: &str = r#"{
 #[test]
 fn index_options_round_trip_and_down_removes_what_was_reverted() {
     let db = mongo();
-    let probe = Probe::new(&db);
+    let probe = MongoProbe::new(&db);
     let dir = workdir();
     write(dir.path(), "V1__orders.json", V1_ORDERS);
     write(dir.path(), "V2__options.json", V2_OPTIONS);
@@ -381,7 +285,7 @@ fn index_options_round_trip_and_down_removes_what_was_reverted() {
 #[test]
 fn two_concurrent_runners_apply_each_migration_once() {
     let db = mongo();
-    let probe = Probe::new(&db);
+    let probe = MongoProbe::new(&db);
     let dir = workdir();
     for version in 1..=15 {
         write(
@@ -432,7 +336,7 @@ fn two_concurrent_runners_apply_each_migration_once() {
 #[test]
 fn a_killed_runner_leaves_a_lock_that_is_taken_over_after_expiry_and_resumed() {
     let db = mongo();
-    let probe = Probe::new(&db);
+    let probe = MongoProbe::new(&db);
     let dir = workdir();
     std::fs::write(
         dir.path().join("migrate.toml"),
@@ -530,7 +434,7 @@ fn a_killed_runner_leaves_a_lock_that_is_taken_over_after_expiry_and_resumed() {
 #[test]
 fn index_conflict_reports_both_definitions_then_resumes_once_fixed() {
     let db = mongo();
-    let probe = Probe::new(&db);
+    let probe = MongoProbe::new(&db);
     let dir = workdir();
     write(
         dir.path(),
@@ -543,8 +447,7 @@ fn index_conflict_reports_both_definitions_then_resumes_once_fixed() {
     );
     // Someone created an index of that name by hand, with other options.
     probe
-        .command(doc! {"createIndexes": "events", "indexes": [{"key": {"at": 1}, "name": "at_1", "sparse": true}]})
-        .unwrap();
+        .command(doc! {"createIndexes": "events", "indexes": [{"key": {"at": 1}, "name": "at_1", "sparse": true}]});
     let failed = migrate(&db, dir.path(), &["up"]);
     failed.assert_code(1);
     let first = failed.stderr.lines().next().unwrap();
@@ -580,9 +483,7 @@ fn index_conflict_reports_both_definitions_then_resumes_once_fixed() {
     );
 
     // The human fixes it; the next run resumes at the failed op.
-    probe
-        .command(doc! {"dropIndexes": "events", "index": "at_1"})
-        .unwrap();
+    probe.command(doc! {"dropIndexes": "events", "index": "at_1"});
     let resumed = migrate(&db, dir.path(), &["up"]);
     resumed.assert_ok();
     assert!(
@@ -598,11 +499,9 @@ fn index_conflict_reports_both_definitions_then_resumes_once_fixed() {
         "V2__kind.json",
         r#"{"up": [{"op": "create_index", "collection": "events", "name": "kind_1", "keys": {"kind": 1}}]}"#,
     );
-    probe
-        .command(
-            doc! {"createIndexes": "events", "indexes": [{"key": {"kind": 1}, "name": "by_kind"}]},
-        )
-        .unwrap();
+    probe.command(
+        doc! {"createIndexes": "events", "indexes": [{"key": {"kind": 1}, "name": "by_kind"}]},
+    );
     let failed = migrate(&db, dir.path(), &["up"]);
     failed.assert_code(1);
     assert!(
@@ -625,7 +524,7 @@ fn index_conflict_reports_both_definitions_then_resumes_once_fixed() {
 #[test]
 fn modified_and_missing_files_are_reported_by_validate_and_status() {
     let db = mongo();
-    let _probe = Probe::new(&db);
+    let _probe = MongoProbe::new(&db);
     let dir = workdir();
     write(dir.path(), "V1__orders.json", V1_ORDERS);
     write(dir.path(), "V2__options.json", V2_OPTIONS);
@@ -680,7 +579,7 @@ fn new_mongo_scaffolds_the_next_json_file() {
 #[test]
 fn bad_files_are_one_clear_line_exit_1_and_nothing_is_written() {
     let db = mongo();
-    let probe = Probe::new(&db);
+    let probe = MongoProbe::new(&db);
     let pg_db = pg();
     let cases: [(&str, &str, &str); 5] = [
         (
@@ -808,7 +707,7 @@ fn unreachable_mongo_is_one_line_exit_1_and_postgres_is_untouched() {
 fn up_sets_up_postgres_mongo_and_redis_together_and_a_second_up_is_a_no_op() {
     let pg_db = pg();
     let db = mongo();
-    let probe = Probe::new(&db);
+    let probe = MongoProbe::new(&db);
     let redis_db = redis();
     let dir = workdir();
     std::fs::create_dir_all(dir.path().join("migrations")).unwrap();

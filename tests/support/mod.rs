@@ -17,6 +17,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use migrate::sandbox::{self, Service};
 
+mod mongo_probe;
+#[allow(unused_imports)] // not every test binary probes Mongo
+pub use mongo_probe::MongoProbe;
+
 // ---------------------------------------------------------------------------------------------
 // Servers
 
@@ -377,6 +381,13 @@ pub fn mongo() -> MongoDb {
 pub struct RedisDb {
     pub url: String,
     pub db: u32,
+}
+
+/// A connection to the test's Redis database, for setting up data and checking results.
+pub fn redis_connection(db: &RedisDb) -> redis::Connection {
+    redis::Client::open(db.url.as_str())
+        .and_then(|client| client.get_connection())
+        .unwrap_or_else(|e| panic!("test harness: cannot connect to redis: {e}"))
 }
 
 /// A distinct, empty Redis database index for the calling test.

@@ -597,19 +597,16 @@ async fn verify_postgres(
     let dropped = scratch.drop_now().await;
     let found = outcome?;
     dropped?;
-    let ok = found.is_empty();
-    printer.step(format!(
-        "postgres: restored into {target} and compared {} tables: {}",
-        part.tables.len(),
-        if ok { "ok" } else { "differences" }
-    ));
-    problems.extend(found);
-    Ok(StoreCheck {
-        store: StoreKind::Postgres,
-        scratch: target.to_string(),
-        ok,
-        duration_ms: millis(started),
-    })
+    let compared = format!("{} tables", part.tables.len());
+    Ok(checked(
+        StoreKind::Postgres,
+        target.to_string(),
+        &compared,
+        found,
+        started,
+        problems,
+        printer,
+    ))
 }
 
 async fn verify_mongo(
@@ -650,20 +647,16 @@ async fn verify_mongo(
         Err(err) => vec![format!("mongo: the restore failed: {err:#}")],
     };
     dropped.with_context(|| format!("cannot drop the scratch database {}", connection.display))?;
-    let ok = found.is_empty();
-    printer.step(format!(
-        "mongo: restored into {} and compared {} collections: {}",
-        connection.display,
-        part.collections.len(),
-        if ok { "ok" } else { "differences" }
-    ));
-    problems.extend(found);
-    Ok(StoreCheck {
-        store: StoreKind::Mongo,
-        scratch: connection.display.clone(),
-        ok,
-        duration_ms: millis(started),
-    })
+    let compared = format!("{} collections", part.collections.len());
+    Ok(checked(
+        StoreKind::Mongo,
+        connection.display.clone(),
+        &compared,
+        found,
+        started,
+        problems,
+        printer,
+    ))
 }
 
 async fn verify_redis(
@@ -709,20 +702,41 @@ async fn verify_redis(
         Err(err) => vec![format!("redis: the restore failed: {err:#}")],
     };
     flushed?;
+    let compared = format!("{} keys", part.keys);
+    Ok(checked(
+        StoreKind::Redis,
+        scratch.display.clone(),
+        &compared,
+        found,
+        started,
+        problems,
+        printer,
+    ))
+}
+
+/// The end of one store's restore check: reports it and keeps its differences.
+fn checked(
+    store: StoreKind,
+    scratch: String,
+    compared: &str,
+    found: Vec<String>,
+    started: Instant,
+    problems: &mut Vec<String>,
+    printer: &Printer,
+) -> StoreCheck {
     let ok = found.is_empty();
     printer.step(format!(
-        "redis: restored into {} and compared {} keys: {}",
-        scratch.display,
-        part.keys,
+        "{}: restored into {scratch} and compared {compared}: {}",
+        store.name(),
         if ok { "ok" } else { "differences" }
     ));
     problems.extend(found);
-    Ok(StoreCheck {
-        store: StoreKind::Redis,
-        scratch: scratch.display.clone(),
+    StoreCheck {
+        store,
+        scratch,
         ok,
         duration_ms: millis(started),
-    })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
