@@ -269,6 +269,38 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
     assert_eq!(steps.len(), 2);
     assert_eq!(steps[0]["action"], "apply");
     assert_eq!(steps[1]["transactional"], false);
+    let human = migrate(&db, dir.path(), &["up", "--dry-run"]);
+    human.assert_ok();
+    assert!(
+        human.stdout.contains("postgres: plan for ")
+            && human.stdout.contains("(dry run, nothing changed)"),
+        "{}",
+        human.stdout
+    );
+    let rows: Vec<Vec<&str>> = human
+        .stdout
+        .lines()
+        .map(|line| {
+            line.split(['│', '┆'])
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .filter(|cells: &Vec<&str>| cells.first().is_some_and(|c| c.parse::<u32>().is_ok()))
+        .collect();
+    assert_eq!(rows.len(), 2, "{}", human.stdout);
+    assert_eq!(
+        rows[0][..4],
+        ["1", "apply", "V1 a", "yes"],
+        "{}",
+        human.stdout
+    );
+    assert_eq!(
+        rows[1][..4],
+        ["2", "apply", "V2 b", "no (statement by statement)"],
+        "{}",
+        human.stdout
+    );
     assert!(!history_exists(&db));
 }
 

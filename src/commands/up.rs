@@ -85,21 +85,8 @@ impl Report for UpReport {
 
 fn postgres_human(store: &PostgresUp, dry_run: bool, out: &mut String) {
     if dry_run {
-        if store.plan.is_empty() {
-            out.push_str(&format!(
-                "{}: nothing to apply ({})\n",
-                store.store, store.database
-            ));
-            return;
-        }
-        out.push_str(&format!(
-            "{}: plan for {} (dry run, nothing changed)\n",
-            store.store, store.database
-        ));
-        let mut t = table::new(&["#", "action", "migration", "transaction", "file"]);
-        for (i, step) in store.plan.iter().enumerate() {
-            t.add_row(vec![
-                (i + 1).to_string(),
+        let rows = store.plan.iter().map(|step| {
+            [
                 format!("{:?}", step.action).to_lowercase(),
                 step.label(),
                 if step.transactional {
@@ -108,9 +95,10 @@ fn postgres_human(store: &PostgresUp, dry_run: bool, out: &mut String) {
                     "no (statement by statement)".into()
                 },
                 step.file.clone(),
-            ]);
-        }
-        out.push_str(&format!("{t}\n"));
+            ]
+        });
+        let columns = ["action", "migration", "transaction", "file"];
+        dry_run_plan(store.store, &store.database, columns, rows, out);
         return;
     }
     let times: Vec<u64> = store.applied.iter().map(|s| s.execution_ms).collect();
@@ -119,21 +107,8 @@ fn postgres_human(store: &PostgresUp, dry_run: bool, out: &mut String) {
 
 fn mongo_human(store: &MongoUp, dry_run: bool, out: &mut String) {
     if dry_run {
-        if store.plan.is_empty() {
-            out.push_str(&format!(
-                "{}: nothing to apply ({})\n",
-                store.store, store.database
-            ));
-            return;
-        }
-        out.push_str(&format!(
-            "{}: plan for {} (dry run, nothing changed)\n",
-            store.store, store.database
-        ));
-        let mut t = table::new(&["#", "action", "migration", "ops", "file"]);
-        for (i, step) in store.plan.iter().enumerate() {
-            t.add_row(vec![
-                (i + 1).to_string(),
+        let rows = store.plan.iter().map(|step| {
+            [
                 format!("{:?}", step.action).to_lowercase(),
                 step.label(),
                 if step.from_op > 0 {
@@ -142,13 +117,45 @@ fn mongo_human(store: &MongoUp, dry_run: bool, out: &mut String) {
                     step.ops.to_string()
                 },
                 step.file.clone(),
-            ]);
-        }
-        out.push_str(&format!("{t}\n"));
+            ]
+        });
+        dry_run_plan(
+            store.store,
+            &store.database,
+            ["action", "migration", "ops", "file"],
+            rows,
+            out,
+        );
         return;
     }
     let times: Vec<u64> = store.applied.iter().map(|s| s.execution_ms).collect();
     applied_line(store.store, &times, store.version, &store.database, out);
+}
+
+/// A store's `--dry-run` plan: a heading, then one numbered row per step.
+fn dry_run_plan(
+    store: &str,
+    database: &str,
+    columns: [&str; 4],
+    rows: impl ExactSizeIterator<Item = [String; 4]>,
+    out: &mut String,
+) {
+    if rows.len() == 0 {
+        out.push_str(&format!("{store}: nothing to apply ({database})\n"));
+        return;
+    }
+    out.push_str(&format!(
+        "{store}: plan for {database} (dry run, nothing changed)\n"
+    ));
+    let mut header = vec!["#"];
+    header.extend(columns);
+    let mut t = table::new(&header);
+    for (i, row) in rows.enumerate() {
+        let mut cells = vec![(i + 1).to_string()];
+        cells.extend(row);
+        t.add_row(cells);
+    }
+    out.push_str(&format!("{t}\n"));
 }
 
 fn applied_line(
