@@ -779,22 +779,27 @@ impl World {
     // Projects: about 15% are sub-projects of an earlier top-level project of the same
     // organization; created from day 120 to two weeks before the end.
 
+    /// Parents within groups: entity `i` of `kind` is in group `i % groups` (projects by
+    /// organization, tasks by project); about `percent`% of those past the first round want a
+    /// parent, which is the nearest of up to four earlier members of the group that is itself
+    /// top-level (none found: the entity stays top-level).
+    fn parent_in_group(&self, kind: u64, i: u64, groups: u64, percent: u64) -> Option<u64> {
+        let wants_parent = |j: u64| j >= groups && self.key(kind, j, F_SUB) % 100 < percent;
+        if !wants_parent(i) {
+            return None;
+        }
+        (1..=4)
+            .take_while(|k| i >= k * groups)
+            .map(|k| i - k * groups)
+            .find(|&q| !wants_parent(q))
+    }
+
     fn project_org(&self, p: u64) -> u64 {
         p % self.orgs
     }
 
-    fn project_wants_parent(&self, p: u64) -> bool {
-        p >= self.orgs && self.key(PROJECT, p, F_SUB) % 100 < 15
-    }
-
     fn project_parent(&self, p: u64) -> Option<u64> {
-        if !self.project_wants_parent(p) {
-            return None;
-        }
-        (1..=4)
-            .take_while(|k| p >= k * self.orgs)
-            .map(|k| p - k * self.orgs)
-            .find(|&q| !self.project_wants_parent(q))
+        self.parent_in_group(PROJECT, p, self.orgs, 15)
     }
 
     fn project_base_created(&self, p: u64) -> Timestamp {
@@ -804,11 +809,8 @@ impl World {
     }
 
     fn project_created(&self, p: u64) -> Timestamp {
-        let base = self.project_base_created(p);
-        match self.project_parent(p) {
-            Some(parent) => base.max(Timestamp(self.project_base_created(parent).0 + DAY)),
-            None => base,
-        }
+        let base = |p| self.project_base_created(p);
+        after_parent(base(p), self.project_parent(p).map(base), DAY)
     }
 
     /// Project members: `team_size` consecutive users (wrapping) of the organization, from a
@@ -832,18 +834,8 @@ impl World {
         t % self.projects
     }
 
-    fn task_wants_parent(&self, t: u64) -> bool {
-        t >= self.projects && self.key(TASK, t, F_SUB) % 100 < 20
-    }
-
     fn task_parent(&self, t: u64) -> Option<u64> {
-        if !self.task_wants_parent(t) {
-            return None;
-        }
-        (1..=4)
-            .take_while(|k| t >= k * self.projects)
-            .map(|k| t - k * self.projects)
-            .find(|&q| !self.task_wants_parent(q))
+        self.parent_in_group(TASK, t, self.projects, 20)
     }
 
     fn task_base_created(&self, t: u64) -> Timestamp {
@@ -853,11 +845,8 @@ impl World {
     }
 
     fn task_created(&self, t: u64) -> Timestamp {
-        let base = self.task_base_created(t);
-        match self.task_parent(t) {
-            Some(parent) => base.max(Timestamp(self.task_base_created(parent).0 + HOUR / 2)),
-            None => base,
-        }
+        let base = |t| self.task_base_created(t);
+        after_parent(base(t), self.task_parent(t).map(base), HOUR / 2)
     }
 }
 
@@ -901,9 +890,27 @@ const ORG_TYPES: &[&str] = &[
     "independent",
 ];
 #[rustfmt::skip]
+/// A child's creation time: its own, but at least `gap` after its parent's.
+fn after_parent(own: Timestamp, parent: Option<Timestamp>, gap: i64) -> Timestamp {
+    match parent {
+        Some(parent) => own.max(Timestamp(parent.0 + gap)),
+        None => own,
+    }
+}
+
 const PROJECT_ADJECTIVES: &[&str] = &[
-    "Customer", "Internal", "Mobile", "Web", "Data", "Cloud", "Billing", "Partner", "Analytics",
-    "Security", "Onboarding", "Search",
+    "Customer",
+    "Internal",
+    "Mobile",
+    "Web",
+    "Data",
+    "Cloud",
+    "Billing",
+    "Partner",
+    "Analytics",
+    "Security",
+    "Onboarding",
+    "Search",
 ];
 #[rustfmt::skip]
 const PROJECT_NOUNS: &[&str] = &[
