@@ -170,32 +170,25 @@ pub(crate) async fn connect_stores(
     Option<crate::redis::cluster::Topology>,
 )> {
     let (postgres, mongo, redis) = tokio::join!(
-        async {
-            match postgres {
-                Some(settings) => crate::postgres::engine::Session::open(settings)
-                    .await
-                    .map(Some),
-                None => Ok(None),
-            }
-        },
-        async {
-            match mongo {
-                Some(settings) => crate::mongo::engine::MongoSession::open(settings)
-                    .await
-                    .map(Some),
-                None => Ok(None),
-            }
-        },
-        async {
-            match redis {
-                Some(settings) => crate::redis::cluster::Topology::connect(settings)
-                    .await
-                    .map(Some),
-                None => Ok(None),
-            }
-        },
+        open_if(postgres, crate::postgres::engine::Session::open),
+        open_if(mongo, crate::mongo::engine::MongoSession::open),
+        open_if(redis, crate::redis::cluster::Topology::connect),
     );
     Ok((postgres?, mongo?, redis?))
+}
+
+/// `open(settings)` for a configured store, nothing for the others.
+async fn open_if<S, T, F>(
+    settings: Option<S>,
+    open: impl FnOnce(S) -> F,
+) -> anyhow::Result<Option<T>>
+where
+    F: std::future::Future<Output = anyhow::Result<T>>,
+{
+    match settings {
+        Some(settings) => open(settings).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Runs a read-only comparison (`drift`, `check`) that may hold a shadow database, prints its

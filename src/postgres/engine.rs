@@ -98,27 +98,24 @@ impl Session {
             self.history.read_if_exists(&self.client),
         )
         .await;
-        if let Some(held) = attempt? {
-            let rows = match history {
-                Ok(Some(rows)) => Ok(rows),
-                Ok(None) => self
-                    .history
-                    .ensure(&self.client)
-                    .await
-                    .map(|()| Vec::new())
-                    .map_err(|err| query_error("cannot create the history table", &err)),
-                Err(err) => Err(query_error("cannot read the history table", &err)),
-            };
-            return match rows {
-                Ok(rows) => Ok((held, rows)),
-                Err(error) => {
-                    let _ = lock::release(&self.client, held).await;
-                    Err(error)
-                }
-            };
-        }
-        let held = self.lock(printer).await?;
-        match self.read_history().await {
+        // Taken at once: the queued read ran under the lock. Otherwise wait (`lock` also
+        // creates the table) and read afterwards.
+        let (held, first_read) = match attempt? {
+            Some(held) => (held, Some(history)),
+            None => (self.lock(printer).await?, None),
+        };
+        let rows = match first_read {
+            Some(Ok(Some(rows))) => Ok(rows),
+            Some(Ok(None)) => self
+                .history
+                .ensure(&self.client)
+                .await
+                .map(|()| Vec::new())
+                .map_err(|err| query_error("cannot create the history table", &err)),
+            Some(Err(err)) => Err(query_error("cannot read the history table", &err)),
+            None => self.read_history().await,
+        };
+        match rows {
             Ok(rows) => Ok((held, rows)),
             Err(error) => {
                 let _ = lock::release(&self.client, held).await;
