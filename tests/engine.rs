@@ -428,3 +428,167 @@ fn waiting_runner_reports_the_lock_holder() {
     assert!(first.wait_with_output().unwrap().status.success());
     assert_eq!(history_count(&db), 1);
 }
+
+/// Runs `up` (a transactional file with the given text) through the library's engine directly,
+/// bypassing the loader's transaction-control check, so the engine's own guard is what is
+/// tested. Returns the rendered error, if any.
+fn run_engine_bypassing_the_loader(db: &PgDb, up: &str) -> Option<String> {
+    use migrate::postgres::{engine, migration, plan};
+    let target = migrate::postgres::connect::PgTarget::parse(
+        &db.url,
+        Some("disable"),
+        None,
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let settings = migrate::config::PgSettings {
+        target,
+        history_table: "migrate_history".into(),
+        lock_timeout: Some(Duration::from_secs(10)),
+        statement_timeout: None,
+        lock_wait: Duration::from_secs(10),
+    };
+    let file = migration::Migration {
+        kind: migration::Kind::Versioned,
+        version: Some(1),
+        name: "hostile".into(),
+        path: "migrations/V1__hostile.sql".into(),
+        checksum: migration::Checksum::of(up.as_bytes()),
+        up: up.into(),
+        down: None,
+        down_first_line: 0,
+        no_transaction: false,
+        lock_timeout: None,
+        statement_timeout: None,
+        up_statements: 3,
+    };
+    let step = plan::Step {
+        action: plan::Action::Apply,
+        kind: migration::Kind::Versioned,
+        version: Some(1),
+        name: "hostile".into(),
+        file: "migrations/V1__hostile.sql".into(),
+        transactional: true,
+        checksum: file.checksum.to_string(),
+    };
+    let set = migration::MigrationSet {
+        versioned: vec![file],
+        ..Default::default()
+    };
+    let printer = migrate::output::Printer::new(migrate::config::OutputSettings {
+        format: migrate::cli::Format::Human,
+        quiet: true,
+        verbose: false,
+        color: false,
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let session = engine::Session::open(&settings).await.unwrap();
+        let (held, _) = session.lock_and_read_history(&printer).await.unwrap();
+        let outcome = engine::execute(&session, &held, &set, &[step], &printer).await;
+        session.unlock(held).await.unwrap();
+        outcome.err().map(|error| {
+            let rendered = migrate::errors::render(&error);
+            format!("{}\n{}", rendered.message, rendered.context.join("\n"))
+        })
+    })
+}
+
+#[test]
+fn a_statement_that_ends_the_transaction_is_caught_by_the_engine_itself() {
+    // ABORT rolls back what ran before it; the guard rolls back what runs after it.
+    let db = pg();
+    let error = run_engine_bypassing_the_loader(
+        &db,
+        "CREATE TABLE a1 (id int);\nABORT;\nCREATE TABLE a2 (id int);\n",
+    )
+    .expect("the run must fail");
+    assert!(
+        error.contains("statement 2 ended the transaction"),
+        "{error}"
+    );
+    assert!(error.contains("V1__hostile.sql:2"), "{error}");
+    assert!(error.contains("nothing of V1 hostile remains"), "{error}");
+    assert!(!table_exists(&db, "a1") && !table_exists(&db, "a2"));
+    assert_eq!(history_count(&db), 0, "the history must not say applied");
+
+    // COMMIT (hidden behind a comment) keeps what ran before it: the error says so.
+    let db = pg();
+    let error = run_engine_bypassing_the_loader(
+        &db,
+        "CREATE TABLE c1 (id int);\n/* c */ COMMIT;\nCREATE TABLE c2 (id int);\nSELECT 1/0;\n",
+    )
+    .expect("the run must fail");
+    assert!(
+        error.contains("statement 2 ended the transaction"),
+        "{error}"
+    );
+    assert!(
+        error.contains("it committed what statement 1 did: that remains in the database"),
+        "{error}"
+    );
+    assert!(!error.contains("nothing of"), "{error}");
+    assert!(table_exists(&db, "c1"));
+    assert!(!table_exists(&db, "c2"));
+    assert_eq!(history_count(&db), 0, "the history must not say applied");
+
+    // COMMIT AND CHAIN as the last statement: the history row is not written either.
+    let db = pg();
+    let error =
+        run_engine_bypassing_the_loader(&db, "CREATE TABLE d1 (id int);\nCOMMIT AND CHAIN;\n")
+            .expect("the run must fail");
+    assert!(error.contains("statement 2 ended"), "{error}");
+    assert!(table_exists(&db, "d1"));
+    assert_eq!(history_count(&db), 0, "the history must not say applied");
+}
+
+#[test]
+fn a_failed_statement_reports_a_rollback_the_server_confirmed() {
+    let db = pg();
+    let error = run_engine_bypassing_the_loader(
+        &db,
+        "CREATE TABLE f1 (id int);\nSELECT 1/0;\nCREATE TABLE f2 (id int);\n",
+    )
+    .expect("the run must fail");
+    assert!(error.contains("division by zero"), "{error}");
+    assert!(
+        error.contains("rolled back (confirmed by the server): nothing of V1 hostile remains"),
+        "{error}"
+    );
+    assert!(!table_exists(&db, "f1"));
+    assert_eq!(history_count(&db), 0);
+}
+
+#[test]
+fn a_nul_byte_is_refused_before_anything_runs() {
+    let db = pg();
+    let error = run_engine_bypassing_the_loader(
+        &db,
+        "CREATE TABLE n1 (id int);\nSELECT 'a\0b';\nCREATE TABLE n2 (id int);\n",
+    )
+    .expect("the run must fail");
+    assert!(error.contains("NUL byte"), "{error}");
+    assert!(error.contains("V1__hostile.sql:2"), "{error}");
+    assert!(!table_exists(&db, "n1") && !table_exists(&db, "n2"));
+    assert_eq!(history_count(&db), 0);
+
+    // Through the binary, the loader refuses the file with its line.
+    let dir = workdir();
+    write(
+        dir.path(),
+        "V1__nul.sql",
+        "CREATE TABLE n1 (id int);\nSELECT 'a\0b';\n",
+    );
+    let refused = migrate(&db, dir.path(), &["up"]);
+    refused.assert_code(1);
+    assert!(
+        refused.stderr.contains("V1__nul.sql:2"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("NUL byte"), "{}", refused.stderr);
+    assert!(!table_exists(&db, "n1"));
+}

@@ -251,10 +251,33 @@ async fn apply_in_transaction(
     run_pipelined(session, held, migration, &migration.up, 0, &record).await
 }
 
-/// Runs one transactional migration as a pipeline: `BEGIN` and timeouts, each statement as its
-/// own query, then the history change and `COMMIT`, all sent before the first answer comes
-/// back. A failing statement aborts the transaction, so everything after it (the `COMMIT`
-/// included) fails or rolls back; the answers say exactly which statement failed first.
+/// The session setting that marks the transaction a migration runs in: set at `BEGIN` to the
+/// transaction's id, local to the transaction, so it reads as empty in any other transaction.
+const MARKER: &str = "migrate.transaction";
+
+/// Sent after every statement of a transactional migration, in the same query, and before its
+/// history change: fails unless the session is still inside the transaction the migration
+/// began. A statement that ended that transaction by any route (`COMMIT`, `ROLLBACK`, a
+/// `COMMIT AND CHAIN`) makes its own guard fail, so the run stops there with the truth; a
+/// statement after it runs in an implicit transaction that the guard's error rolls back, and
+/// the history row is never written outside the migration's transaction. The error is a cast
+/// of a text that names the guard (recognised by `is_guard_error`); the text depends on
+/// `current_setting`, so the planner cannot evaluate it ahead of the `CASE`.
+const GUARD: &str = "SELECT CASE WHEN pg_catalog.current_setting('migrate.transaction', true) = pg_catalog.txid_current_if_assigned()::text THEN NULL ELSE ('migrate guard: not inside the transaction of the migration ' || coalesce(pg_catalog.current_setting('migrate.transaction', true), ''))::pg_catalog.int4 END";
+
+fn is_guard_error(err: &tokio_postgres::Error) -> bool {
+    err.as_db_error().is_some_and(|db| {
+        *db.code() == tokio_postgres::error::SqlState::INVALID_TEXT_REPRESENTATION
+            && db.message().contains("migrate guard:")
+    })
+}
+
+/// Runs one transactional migration as a pipeline: `BEGIN`, timeouts and the transaction
+/// marker, each statement (followed by the guard) as its own query, then the guard, the history
+/// change and `COMMIT`, all sent before the first answer comes back. A failing statement aborts
+/// the transaction, so everything after it (the `COMMIT` included) fails or rolls back; the
+/// answers say exactly which statement failed first. After any failure the transaction's fate
+/// is read back from the server (`txid_status`) before the error says what remains.
 async fn run_pipelined(
     session: &Session,
     held: &Held,
@@ -267,21 +290,30 @@ async fn run_pipelined(
 
     let client = &session.client;
     let statements = split_or_fail(migration, text, line_offset)?;
-    let begin = format!("BEGIN; {}", timeouts(session, migration, "LOCAL "));
-    let finish = format!("{history_sql}; COMMIT");
-    type Answer = Result<Option<i32>, tokio_postgres::Error>;
+    refuse_nul(migration, text, line_offset, &statements)?;
+    let begin = format!(
+        "BEGIN; {} SELECT pg_catalog.set_config('{MARKER}', pg_catalog.txid_current()::text, true)",
+        timeouts(session, migration, "LOCAL ")
+    );
+    let guarded: Vec<String> = statements
+        .iter()
+        // A newline first: the statement may end in a `--` comment.
+        .map(|statement| format!("{}\n;{GUARD}", statement.sql))
+        .collect();
+    let finish = format!("{GUARD}; {history_sql}; COMMIT");
+    type Answer = Result<Option<i64>, tokio_postgres::Error>;
     let mut requests: Vec<std::pin::Pin<Box<MaybeDone<BoxFuture<'_, Answer>>>>> =
         Vec::with_capacity(statements.len() + 2);
     requests.push(Box::pin(maybe_done(
         client
-            .batch_execute(&begin)
-            .map(|r| r.map(|()| None))
+            .simple_query(&begin)
+            .map(|r| r.map(|messages| first_number(&messages)))
             .boxed(),
     )));
-    for statement in &statements {
+    for query in &guarded {
         requests.push(Box::pin(maybe_done(
             client
-                .batch_execute(statement.sql)
+                .batch_execute(query)
                 .map(|r| r.map(|()| None))
                 .boxed(),
         )));
@@ -289,7 +321,7 @@ async fn run_pipelined(
     requests.push(Box::pin(maybe_done(
         client
             .simple_query(&finish)
-            .map(|r| r.map(|messages| backend_pid(&messages)))
+            .map(|r| r.map(|messages| first_number(&messages)))
             .boxed(),
     )));
     // Poll each request once, in order, so they are queued on the connection in order; then
@@ -316,19 +348,35 @@ async fn run_pipelined(
     } else {
         answers.remove(0)
     };
-    if let Err(err) = begin_answer {
-        let _ = client.batch_execute("ROLLBACK").await;
-        return Err(Detailed::new(format!(
-            "cannot start a transaction: {}",
-            super::connect::describe_error(&err)
-        )));
-    }
+    let xid = match begin_answer {
+        Ok(Some(xid)) => xid,
+        Ok(None) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(Detailed::new(format!(
+                "cannot start a transaction for {}: the server did not return its id",
+                migration.label()
+            )));
+        }
+        Err(err) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(Detailed::new(format!(
+                "cannot start a transaction: {}",
+                super::connect::describe_error(&err)
+            ))
+            .context(format!("nothing of {} ran", migration.label())));
+        }
+    };
     if let Some((index, err)) = answers
         .into_iter()
         .enumerate()
         .find_map(|(index, answer)| answer.err().map(|err| (index, err)))
     {
-        let _ = client.batch_execute("ROLLBACK").await;
+        let fate = settle(client, xid).await;
+        let undo = if is_guard_error(&err) {
+            Undo::Ended(fate)
+        } else {
+            Undo::Failed(fate)
+        };
         return Err(failure(
             migration,
             text,
@@ -336,31 +384,108 @@ async fn run_pipelined(
             &statements,
             index,
             &err,
-            Undo::RolledBack,
+            undo,
         ));
     }
     match finish_answer {
         Err(err) => {
-            let _ = client.batch_execute("ROLLBACK").await;
-            Err(Detailed::new(format!(
-                "{} failed when recording it or at COMMIT: {}",
-                migration.label(),
-                super::connect::describe_error(&err)
-            ))
-            .context(format!(
-                "the transaction was rolled back: nothing of {} remains",
-                migration.label()
-            ))
-            .hint("deferred constraints are checked at COMMIT"))
+            let fate = settle(client, xid).await;
+            let (message, remains) = if is_guard_error(&err) {
+                (
+                    format!(
+                        "{} failed: the transaction it began had ended before its history row was written",
+                        migration.label()
+                    ),
+                    Undo::Ended(fate).remains(migration, statements.len().saturating_sub(1)),
+                )
+            } else {
+                (
+                    format!(
+                        "{} failed when recording it or at COMMIT: {}",
+                        migration.label(),
+                        super::connect::describe_error(&err)
+                    ),
+                    Undo::Failed(fate).remains(migration, statements.len().saturating_sub(1)),
+                )
+            };
+            Err(Detailed::new(message)
+                .context(remains)
+                .hint("deferred constraints are checked at COMMIT"))
         }
         Ok(pid) => {
             if let Some(pid) = pid
-                && let Err(err) = lock::check_same_session(held, pid)
+                && let Err(err) = lock::check_same_session(held, pid as i32)
             {
                 return Err(Detailed::new(err.to_string()));
             }
             Ok(())
         }
+    }
+}
+
+/// What became of a migration's transaction after a failure, as the server tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Fate {
+    /// Rolled back, whether by the file or by the engine's `ROLLBACK`; `in_transaction` says
+    /// the session was still inside it when the failure was seen.
+    RolledBack { in_transaction: bool },
+    /// Committed (by a statement of the file).
+    Committed,
+    /// The server could not be asked (connection lost): nobody knows.
+    Unknown(String),
+}
+
+/// Ends the migration's transaction if it is still open and asks the server what became of it
+/// (`txid_status`), so the error never claims a rollback that was not checked.
+async fn settle(client: &Client, xid: i64) -> Fate {
+    let status = |messages: Vec<SimpleQueryMessage>| {
+        messages.iter().find_map(|message| match message {
+            SimpleQueryMessage::Row(row) => Some(row.get(0).unwrap_or("").to_string()),
+            _ => None,
+        })
+    };
+    let query = format!("SELECT pg_catalog.txid_status({xid})");
+    // Inside the aborted transaction this query fails: that itself says where the session is.
+    let in_transaction = match client.simple_query(&query).await {
+        Ok(_) => false,
+        Err(err) if err.as_db_error().is_some() => true,
+        Err(err) => return Fate::Unknown(super::connect::describe_error(&err)),
+    };
+    if let Err(err) = client.batch_execute("ROLLBACK").await {
+        return Fate::Unknown(super::connect::describe_error(&err));
+    }
+    match client.simple_query(&query).await.map(status) {
+        Ok(Some(state)) if state == "aborted" => Fate::RolledBack { in_transaction },
+        Ok(Some(state)) if state == "committed" => Fate::Committed,
+        Ok(other) => Fate::Unknown(format!(
+            "the server reports transaction {xid} as {}",
+            other
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "unknown".to_string())
+        )),
+        Err(err) => Fate::Unknown(super::connect::describe_error(&err)),
+    }
+}
+
+/// A NUL byte cannot be sent to the server: the client would refuse that one statement and the
+/// pipeline would go on without it. The loader refuses such files; this guards the engine.
+fn refuse_nul(
+    migration: &Migration,
+    text: &str,
+    line_offset: usize,
+    statements: &[splitter::Statement<'_>],
+) -> Result<(), Detailed> {
+    match statements
+        .iter()
+        .find_map(|s| s.sql.find('\0').map(|n| s.offset + n))
+    {
+        Some(byte) => Err(Detailed::new(format!(
+            "{}:{}: statement contains a NUL byte; nothing of {} ran",
+            migration.path.display(),
+            splitter::line_of(text, byte) + line_offset,
+            migration.label()
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -501,17 +626,70 @@ fn split_or_fail<'a>(
     })
 }
 
-fn backend_pid(messages: &[SimpleQueryMessage]) -> Option<i32> {
+/// The first value of the answer's rows that reads as a number (guards answer NULL).
+fn first_number(messages: &[SimpleQueryMessage]) -> Option<i64> {
     messages.iter().find_map(|message| match message {
         SimpleQueryMessage::Row(row) => row.get(0).and_then(|v| v.parse().ok()),
         _ => None,
     })
 }
 
-#[derive(Clone, Copy)]
+/// What a failure left behind, for the line of the error that says so.
 enum Undo {
-    RolledBack,
+    /// A statement failed inside the migration's transaction.
+    Failed(Fate),
+    /// A statement ended the migration's transaction (the guard after it failed).
+    Ended(Fate),
+    /// A no-transaction file: the statements before the failing one completed.
     Dirty,
+}
+
+impl Undo {
+    /// The sentence that says what remains of `migration` after statement `index` (0-based)
+    /// of `total` failed or ended its transaction.
+    fn remains(&self, migration: &Migration, index: usize) -> String {
+        let label = migration.label();
+        let unknown = |why: &str| {
+            format!(
+                "whether anything of {label} remains is unknown ({why}); it is not recorded as applied unless `migrate status` says so: check the database before retrying"
+            )
+        };
+        match self {
+            Undo::Failed(Fate::RolledBack { .. }) => format!(
+                "the transaction was rolled back (confirmed by the server): nothing of {label} remains"
+            ),
+            Undo::Failed(Fate::Committed) => format!(
+                "the server reports the transaction as committed although a statement failed: part of {label} may remain, and it is not recorded as applied; check the database before retrying"
+            ),
+            Undo::Failed(Fate::Unknown(why)) | Undo::Ended(Fate::Unknown(why)) => unknown(why),
+            Undo::Ended(Fate::RolledBack {
+                in_transaction: false,
+            }) => format!(
+                "it rolled back the statements before it, and each statement after it was rolled back by migrate's transaction guard: nothing of {label} remains (confirmed by the server), and it is not recorded as applied"
+            ),
+            Undo::Ended(Fate::RolledBack {
+                in_transaction: true,
+            }) => format!(
+                "it cleared the setting `{MARKER}` that marks the migration's transaction; the transaction was rolled back (confirmed by the server): nothing of {label} remains"
+            ),
+            Undo::Ended(Fate::Committed) => format!(
+                "it committed {}: that remains in the database; each statement after it was rolled back by migrate's transaction guard, and {label} is not recorded as applied",
+                match index {
+                    0 => "the migration's transaction (nothing had run before it)".to_string(),
+                    1 => "what statement 1 did".to_string(),
+                    n => format!("what statements 1..{n} did"),
+                }
+            ),
+            Undo::Dirty => format!(
+                "{label} ran outside a transaction: {} and it is now recorded as dirty",
+                match index {
+                    0 => "no statement had completed".to_string(),
+                    1 => "statement 1 completed".to_string(),
+                    n => format!("statements 1..{n} completed"),
+                }
+            ),
+        }
+    }
 }
 
 /// Builds the error a user sees when a statement fails: which file and line, the statement,
@@ -526,7 +704,17 @@ fn failure(
     undo: Undo,
 ) -> Detailed {
     let statement = &statements[index];
+    let ended = matches!(undo, Undo::Ended(_));
     let (message, position, detail, hint) = match err.as_db_error() {
+        _ if ended => (
+            format!(
+                "statement {} ended the transaction that migrate runs the file in",
+                index + 1
+            ),
+            None,
+            None,
+            None,
+        ),
         Some(db) => (
             db.message().to_string(),
             match db.position() {
@@ -564,14 +752,7 @@ fn failure(
     if let Some(detail) = detail {
         error = error.context(format!("detail: {detail}"));
     }
-    error = error.context(match undo {
-        Undo::RolledBack => format!("the transaction was rolled back: nothing of {} remains", migration.label()),
-        Undo::Dirty => format!(
-            "{} ran outside a transaction: statements 1..{} completed and it is now recorded as dirty",
-            migration.label(),
-            index
-        ),
-    });
+    error = error.context(undo.remains(migration, index));
     if let Some(hint) = hint {
         error = error.hint(hint);
     }
@@ -581,6 +762,9 @@ fn failure(
     if matches!(undo, Undo::Dirty) {
         error = error.hint("fix the cause, undo or finish the completed statements by hand, then run `migrate repair`");
     }
+    if ended {
+        error = error.hint("remove transaction control (BEGIN, COMMIT, ROLLBACK, END, ABORT) from the file: migrate runs it in one transaction together with its history row");
+    }
     if message.contains("lock timeout") {
         error = error.hint(
             "another session holds a lock on the table; retry later, or raise `-- migrate:lock-timeout` for this file",
@@ -589,35 +773,16 @@ fn failure(
     error
 }
 
-/// The index name of a `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] name` statement.
+/// The index a `CREATE INDEX CONCURRENTLY name` statement builds, quoted for `to_regclass`.
 fn concurrent_index_name(sql: &str) -> Option<String> {
-    let code: String = sql
-        .lines()
-        .map(|l| l.split("--").next().unwrap_or(""))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let words: Vec<&str> = code.split_whitespace().collect();
-    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
-    let mut i = 0;
-    if upper.get(i)? != "CREATE" {
-        return None;
-    }
-    i += 1;
-    if upper.get(i)? == "UNIQUE" {
-        i += 1;
-    }
-    if upper.get(i)? != "INDEX" || upper.get(i + 1)? != "CONCURRENTLY" {
-        return None;
-    }
-    i += 2;
-    if upper.get(i)? == "IF" && upper.get(i + 1)? == "NOT" && upper.get(i + 2)? == "EXISTS" {
-        i += 3;
-    }
-    let name = words.get(i)?;
-    if upper[i] == "ON" {
-        return None;
-    }
-    Some(name.split('(').next().unwrap_or(name).to_string())
+    let parts = super::tokens::concurrent_index_name(&super::tokens::Tokens::new(sql))?;
+    Some(
+        parts
+            .iter()
+            .map(|part| super::tokens::quote_ident(part))
+            .collect::<Vec<_>>()
+            .join("."),
+    )
 }
 
 /// A failed `CREATE INDEX CONCURRENTLY` leaves an INVALID index behind; drop it so the rerun
@@ -680,12 +845,16 @@ mod tests {
     fn finds_concurrent_index_names() {
         assert_eq!(
             concurrent_index_name("CREATE INDEX CONCURRENTLY idx_a ON t (a)").as_deref(),
-            Some("idx_a")
+            Some("\"idx_a\"")
         );
         assert_eq!(
             concurrent_index_name("create unique index concurrently if not exists s.idx_b on t(b)")
                 .as_deref(),
-            Some("s.idx_b")
+            Some("\"s\".\"idx_b\"")
+        );
+        assert_eq!(
+            concurrent_index_name("CREATE INDEX CONCURRENTLY \"Odd \"\"Name\" ON t (a)").as_deref(),
+            Some("\"Odd \"\"Name\"")
         );
         assert_eq!(
             concurrent_index_name("CREATE INDEX CONCURRENTLY ON t (a)"),
@@ -693,10 +862,10 @@ mod tests {
         );
         assert_eq!(concurrent_index_name("CREATE INDEX idx ON t (a)"), None);
         assert_eq!(
-            concurrent_index_name("-- build it\nCREATE INDEX CONCURRENTLY idx_c ON t (c)")
+            concurrent_index_name("-- build it\nCREATE /* a */ INDEX CONCURRENTLY idx_c ON t (c)")
                 .as_deref(),
-            Some("idx_c"),
-            "the splitter keeps leading comments; they must not hide the statement"
+            Some("\"idx_c\""),
+            "leading and inner comments must not hide the statement"
         );
     }
 }

@@ -356,6 +356,12 @@ fn parse_migration(
             + 1;
         problem(Some(line), "file is not valid UTF-8".to_string())
     })?;
+    if let Some(index) = text.find('\0') {
+        return Err(problem(
+            Some(splitter::line_of(text, index)),
+            "file contains a NUL byte, which PostgreSQL cannot receive in a statement".to_string(),
+        ));
+    }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let text = if text.contains("\r\n") {
         text.replace("\r\n", "\n")
@@ -444,11 +450,8 @@ fn parse_migration(
             "the up part has no SQL statement".to_string(),
         ));
     }
-    if let Some(statement) = up_statements.iter().find(|s| is_transaction_control(s.sql)) {
-        return Err(problem(
-            Some(statement.line),
-            "transaction control (BEGIN/COMMIT/ROLLBACK) is not allowed: migrate wraps each file in a transaction; use `-- migrate:no-transaction` to run statements one by one".to_string(),
-        ));
+    if let Some(problem) = transaction_control_problem(&file(), 0, &up_statements) {
+        return Err(problem);
     }
     let up_statement_count = up_statements.len();
     drop(up_statements);
@@ -456,6 +459,11 @@ fn parse_migration(
         Some(down_text) => {
             let statements = splitter::split(&down_text)
                 .map_err(|err| split_problem(&file(), down_first_line - 1, &err))?;
+            if let Some(problem) =
+                transaction_control_problem(&file(), down_first_line - 1, &statements)
+            {
+                return Err(problem);
+            }
             if statements.is_empty() {
                 None
             } else {
@@ -498,20 +506,25 @@ fn split_problem(file: &str, line_offset: usize, err: &splitter::SplitError) -> 
     }
 }
 
-fn is_transaction_control(sql: &str) -> bool {
-    let body: String = sql
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("--"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let first = body
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
-        .to_ascii_uppercase();
-    let first = first.trim_end_matches(';');
-    matches!(first, "BEGIN" | "COMMIT" | "ROLLBACK" | "END" | "START")
-        && !body.to_ascii_uppercase().contains("ATOMIC")
+/// A statement that starts or ends a transaction, named with its line (`line_offset` lines
+/// above the text's first line). Such a statement would end the transaction migrate runs the
+/// file in, so the statements after it would run (and commit) on their own.
+fn transaction_control_problem(
+    file: &str,
+    line_offset: usize,
+    statements: &[splitter::Statement<'_>],
+) -> Option<FileProblem> {
+    statements.iter().find_map(|statement| {
+        let command =
+            super::tokens::transaction_control(&super::tokens::Tokens::new(statement.sql))?;
+        Some(FileProblem {
+            file: file.to_string(),
+            line: Some(statement.line + line_offset),
+            message: format!(
+                "transaction control (`{command}`) is not allowed in a migration: migrate runs a file in one transaction together with its history row, and a `-- migrate:no-transaction` file runs each statement in a transaction of its own; remove it (split the work into several files to commit in steps)"
+            ),
+        })
+    })
 }
 
 #[cfg(test)]
@@ -656,5 +669,50 @@ mod tests {
         );
         assert!(set.problems.iter().any(|p| p.file.ends_with("oops.sql")));
         assert!(set.ensure_valid().is_err());
+    }
+
+    #[test]
+    fn refuses_transaction_control_however_it_is_written() {
+        for (text, line) in [
+            (
+                "CREATE TABLE a1 (id int);\nABORT;\nCREATE TABLE a2 (id int);\n",
+                2,
+            ),
+            (
+                "create table a (id int);\n/* c */ COMMIT;\nselect 1/0;\n",
+                2,
+            ),
+            ("create table a (id int);\n\ncommit/*x*/;\n", 3),
+            ("create table a (id int);\nCOMMIT AND CHAIN;\n", 2),
+            ("START TRANSACTION;\ncreate table a (id int);\n", 1),
+            ("create table a (id int);\nend;\n", 2),
+            (
+                "create table a (id int);\n-- migrate:down\ndrop table a;\nrollback;\n",
+                4,
+            ),
+        ] {
+            let err = parse("V1__a.sql", text).unwrap_err();
+            assert!(err.message.contains("transaction control"), "{text}: {err}");
+            assert_eq!(err.line, Some(line), "{text}: {err}");
+        }
+        let err = parse(
+            "V1__a.sql",
+            "-- migrate:no-transaction\ncreate index concurrently i on t (a);\nbegin;\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.line, Some(3), "{err}");
+        let m = parse(
+            "V1__a.sql",
+            "savepoint s;\ncreate table a ();\nrollback to savepoint s;\nrelease s;\n",
+        )
+        .unwrap();
+        assert_eq!(m.up_statements, 4);
+    }
+
+    #[test]
+    fn refuses_nul_bytes_with_their_line() {
+        let err = parse("V1__a.sql", "select 1;\nselect 'a\0b';\n").unwrap_err();
+        assert_eq!(err.line, Some(2), "{err}");
+        assert!(err.message.contains("NUL"), "{err}");
     }
 }

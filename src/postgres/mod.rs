@@ -14,3 +14,4 @@ pub mod shadow;
 pub mod snapshot;
 pub mod splitter;
 pub mod tls;
+pub mod tokens;
