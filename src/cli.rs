@@ -141,7 +141,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct UpArgs {
     /// Apply versions up to and including V
-    #[arg(long, value_name = "V")]
+    #[arg(long, value_name = "V", value_parser = version_parser(1))]
     pub target: Option<u64>,
     /// Print the plan and change nothing
     #[arg(long)]
@@ -160,7 +160,7 @@ pub struct DownArgs {
     #[arg(long, value_name = "N", conflicts_with = "to")]
     pub steps: Option<usize>,
     /// Revert every migration newer than V (0 reverts everything)
-    #[arg(long, value_name = "V")]
+    #[arg(long, value_name = "V", value_parser = version_parser(0))]
     pub to: Option<u64>,
     /// Print the plan and change nothing
     #[arg(long)]
@@ -194,7 +194,8 @@ pub struct BaselineArgs {
     #[arg(
         value_name = "V",
         required_unless_present = "from_refinery",
-        conflicts_with = "from_refinery"
+        conflicts_with = "from_refinery",
+        value_parser = version_parser(1)
     )]
     pub version: Option<u64>,
     /// Import the history of refinery (`refinery_schema_history`)
@@ -498,4 +499,10 @@ pub struct RetentionRunArgs {
     /// Only the policy of this name
     #[arg(long, value_name = "NAME")]
     pub policy: Option<String>,
+}
+
+/// Migration versions are stored as `bigint` (PostgreSQL) and int64 (MongoDB): from `min` up
+/// to `i64::MAX`, refused as a usage error above it.
+fn version_parser(min: u64) -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(min..=i64::MAX as u64)
 }

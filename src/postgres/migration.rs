@@ -154,6 +154,9 @@ impl MigrationSet {
     }
 }
 
+/// The largest version: the history table stores versions as `bigint`.
+pub const MAX_VERSION: u64 = i64::MAX as u64;
+
 const DOWN_MARKER: &str = "-- migrate:down";
 const DIRECTIVE_PREFIX: &str = "-- migrate:";
 
@@ -310,11 +313,19 @@ pub fn parse_file_name(file_name: &str) -> Result<ParsedName, String> {
             ));
         }
         let version: u64 = version_text.parse().map_err(|_| {
-            format!("invalid migration file name: version `{version_text}` is too large")
+            format!(
+                "invalid migration file name: version `{version_text}` is too large (at most {MAX_VERSION}, the largest bigint)"
+            )
         })?;
         if version == 0 {
             return Err(format!(
                 "invalid migration file name: version must be positive; {EXPECTED}"
+            ));
+        }
+        // The history table stores versions as bigint.
+        if version > MAX_VERSION {
+            return Err(format!(
+                "invalid migration file name: version `{version_text}` is too large (at most {MAX_VERSION}, the largest bigint)"
             ));
         }
         (Kind::Versioned, Some(version), name)
@@ -515,11 +526,14 @@ fn transaction_control_problem(
     statements: &[splitter::Statement<'_>],
 ) -> Option<FileProblem> {
     statements.iter().find_map(|statement| {
-        let command =
-            super::tokens::transaction_control(&super::tokens::Tokens::new(statement.sql))?;
+        let tokens = super::tokens::Tokens::new(statement.sql);
+        let command = super::tokens::transaction_control(&tokens)?;
+        // The statement's text starts with any comments above it: name the keyword's line.
+        let first = tokens.get(0).map_or(0, |token| token.offset);
+        let line = statement.line + splitter::line_of(statement.sql, first) - 1;
         Some(FileProblem {
             file: file.to_string(),
-            line: Some(statement.line + line_offset),
+            line: Some(line + line_offset),
             message: format!(
                 "transaction control (`{command}`) is not allowed in a migration: migrate runs a file in one transaction together with its history row, and a `-- migrate:no-transaction` file runs each statement in a transaction of its own; remove it (split the work into several files to commit in steps)"
             ),
@@ -555,6 +569,12 @@ mod tests {
             Some(20260101120000)
         );
         assert_eq!(
+            parse_file_name("V9223372036854775807__max.sql")
+                .unwrap()
+                .version,
+            Some(9223372036854775807)
+        );
+        assert_eq!(
             parse_file_name("R__views.sql").unwrap().kind,
             Kind::Repeatable
         );
@@ -566,6 +586,8 @@ mod tests {
             "V1__a-b.sql",
             "add.sql",
             "V1__.sql",
+            "V9223372036854775808__too_big.sql",
+            "V99999999999999999999__too_big.sql",
         ] {
             assert!(parse_file_name(bad).is_err(), "{bad} should be rejected");
         }
