@@ -82,8 +82,8 @@ pub struct DriftSection {
 pub struct PostgresSection {
     pub url: Option<ConfigString>,
     pub history_table: Option<ConfigString>,
-    pub lock_timeout: Option<DurationSetting>,
-    pub statement_timeout: Option<DurationSetting>,
+    pub lock_timeout: Option<PgTimeout>,
+    pub statement_timeout: Option<PgTimeout>,
     pub connect_timeout: Option<DurationSetting>,
     /// How long a runner waits for another runner's advisory lock before giving up.
     pub lock_wait: Option<DurationSetting>,
@@ -281,7 +281,7 @@ pub struct AnonymizeSection {
     #[serde(default, deserialize_with = "positive_count")]
     pub batch_size: Option<u32>,
     /// `SET LOCAL lock_timeout` of every batch transaction.
-    pub lock_timeout: Option<DurationSetting>,
+    pub lock_timeout: Option<PgTimeout>,
     /// The table of subjects (default `users`, primary key `id`).
     pub subject_table: Option<String>,
     /// The audit table whose copies of rows are scrubbed (default `audit_logs`; "" for none).
@@ -346,7 +346,7 @@ pub struct AnonymizePolicySection {
 pub struct RetentionSection {
     #[serde(default, deserialize_with = "positive_count")]
     pub batch_size: Option<u32>,
-    pub lock_timeout: Option<DurationSetting>,
+    pub lock_timeout: Option<PgTimeout>,
     /// `[[retention.policies]]`.
     pub policies: Option<Vec<RetentionPolicySection>>,
 }
@@ -492,28 +492,79 @@ impl<'de> Deserialize<'de> for DurationSetting {
     }
 }
 
-/// Parses `"5s"`, `"250ms"`, `"2min"`, `"1h"`, `"0"`.
+/// A PostgreSQL timeout setting (`lock_timeout`, `statement_timeout`): a duration as
+/// [`DurationSetting`], at most [`MAX_PG_TIMEOUT_MS`] (the server keeps them in an int32 of
+/// milliseconds and refuses more).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PgTimeout(pub Duration);
+
+impl From<PgTimeout> for Duration {
+    fn from(setting: PgTimeout) -> Duration {
+        setting.0
+    }
+}
+
+impl From<DurationSetting> for Duration {
+    fn from(setting: DurationSetting) -> Duration {
+        setting.0
+    }
+}
+
+/// The largest `lock_timeout`/`statement_timeout` PostgreSQL accepts, in milliseconds.
+pub const MAX_PG_TIMEOUT_MS: u64 = i32::MAX as u64;
+
+impl<'de> Deserialize<'de> for PgTimeout {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let DurationSetting(duration) = DurationSetting::deserialize(deserializer)?;
+        check_pg_timeout(duration)
+            .map(PgTimeout)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses a PostgreSQL timeout: [`parse_duration`] within [`MAX_PG_TIMEOUT_MS`].
+pub fn parse_pg_timeout(text: &str) -> Result<Duration, String> {
+    parse_duration(text).and_then(check_pg_timeout)
+}
+
+fn check_pg_timeout(duration: Duration) -> Result<Duration, String> {
+    if duration.as_millis() > u128::from(MAX_PG_TIMEOUT_MS) {
+        return Err(format!(
+            "timeout of {}ms is too large: PostgreSQL takes at most {MAX_PG_TIMEOUT_MS}ms (about 24 days); write \"0\" for no limit",
+            duration.as_millis()
+        ));
+    }
+    Ok(duration)
+}
+
+/// Parses `"5s"`, `"250ms"`, `"2min"`, `"1h"`, `"0"`. A value too large for a duration in
+/// milliseconds is refused, never wrapped.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
+    let too_large = || format!("duration {text:?} is too large");
+    if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) && number.parse::<u64>().is_err() {
+        return Err(too_large());
+    }
     let number: u64 = number.parse().map_err(|_| {
         format!("invalid duration {text:?}: expected e.g. \"5s\", \"250ms\", \"2min\"")
     })?;
-    let millis = match unit.trim() {
+    let unit_ms: u64 = match unit.trim() {
         "" if number == 0 => 0,
-        "ms" => number,
-        "s" => number * 1000,
-        "min" | "m" => number * 60_000,
-        "h" => number * 3_600_000,
+        "ms" => 1,
+        "s" => 1000,
+        "min" | "m" => 60_000,
+        "h" => 3_600_000,
         _ => {
             return Err(format!(
                 "invalid duration {text:?}: units are ms, s, min, h"
             ));
         }
     };
+    let millis = number.checked_mul(unit_ms).ok_or_else(too_large)?;
     Ok(Duration::from_millis(millis))
 }
 
@@ -607,6 +658,17 @@ mod tests {
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("s").is_err());
+        for huge in ["99999999999999h", "5124095576030432h", "99999999999999999999s"] {
+            let err = parse_duration(huge).unwrap_err();
+            assert!(err.contains("too large"), "{huge}: {err}");
+        }
+        assert_eq!(
+            parse_pg_timeout("2147483647ms").unwrap(),
+            Duration::from_millis(2_147_483_647)
+        );
+        let err = parse_pg_timeout("2147484s").unwrap_err();
+        assert!(err.contains("at most 2147483647ms"), "{err}");
+        assert!(parse_pg_timeout("5124095576030432h").is_err());
     }
 
     #[test]

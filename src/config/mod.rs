@@ -16,7 +16,7 @@ use crate::postgres::connect::PgTarget;
 pub use file::Versioning;
 use file::{BackupSection, MaintainSection};
 use file::{
-    ConfigString, DurationSetting, EnvSection, FileConfig, MigrationsSection, MongoSection,
+    ConfigString, EnvSection, FileConfig, MigrationsSection, MongoSection,
     OutputSection, PostgresSection, RedisSection, SeedsSection,
 };
 
@@ -392,8 +392,8 @@ fn redis_keyspace(
     }))
 }
 
-fn nonzero(setting: Option<DurationSetting>) -> Option<Duration> {
-    setting.map(|d| d.0).filter(|d| !d.is_zero())
+fn nonzero(setting: Option<impl Into<Duration>>) -> Option<Duration> {
+    setting.map(Into::into).filter(|d| !d.is_zero())
 }
 
 /// History table names are spliced into SQL, so only plain (optionally schema-qualified)

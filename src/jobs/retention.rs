@@ -14,21 +14,44 @@ use serde::{Deserialize, Deserializer, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Age(pub Duration);
 
+/// The oldest cutoff a policy may name: ages beyond this are refused (a cutoff before the
+/// year 1 cannot be computed, and a century covers every legal hold).
+pub const MAX_AGE_DAYS: u64 = 36_500;
+
 impl Age {
+    /// An age of at least a second and at most [`MAX_AGE_DAYS`] days. `"0d"` is refused: it
+    /// would make everything old.
     pub fn parse(text: &str) -> Result<Age, String> {
         let trimmed = text.trim();
-        if let Some(days) = trimmed.strip_suffix('d') {
-            let days: u64 = days
-                .trim()
-                .parse()
-                .map_err(|_| format!("invalid age {text:?}: expected e.g. \"365d\", \"12h\""))?;
-            return Ok(Age(Duration::from_secs(days * 86_400)));
+        let expected = "expected e.g. \"365d\", \"12h\", \"30min\"";
+        let duration = if let Some(days) = trimmed.strip_suffix('d') {
+            let days = days.trim();
+            if !days.is_empty() && days.bytes().all(|b| b.is_ascii_digit()) {
+                let days: u64 = days.parse().unwrap_or(u64::MAX);
+                Duration::from_secs(days.saturating_mul(86_400))
+            } else {
+                return Err(format!("invalid age {text:?}: {expected}"));
+            }
+        } else {
+            crate::config::file::parse_duration(trimmed).map_err(|message| {
+                if message.contains("too large") {
+                    message
+                } else {
+                    format!("invalid age {text:?}: {expected}")
+                }
+            })?
+        };
+        if duration < Duration::from_secs(1) {
+            return Err(format!(
+                "age {text:?} would make every row old enough to remove: give an age of at least 1s"
+            ));
         }
-        crate::config::file::parse_duration(trimmed)
-            .map(Age)
-            .map_err(|_| {
-                format!("invalid age {text:?}: expected e.g. \"365d\", \"12h\", \"30min\"")
-            })
+        if duration > Duration::from_secs(MAX_AGE_DAYS * 86_400) {
+            return Err(format!(
+                "age {text:?} is too large: at most {MAX_AGE_DAYS}d (100 years)"
+            ));
+        }
+        Ok(Age(duration))
     }
 
     /// `365 days`, `12 h`.
@@ -854,6 +877,21 @@ mod tests {
         assert_eq!(Age::parse("12h").unwrap().0, Duration::from_secs(12 * 3600));
         assert_eq!(Age::parse("30min").unwrap().0, Duration::from_secs(1800));
         assert!(Age::parse("a year").is_err());
+        for (text, expected) in [
+            ("0d", "at least 1s"),
+            ("0", "at least 1s"),
+            ("100000000d", "too large"),
+            ("213503982334602d", "too large"),
+            ("99999999999999999999999d", "too large"),
+            ("99999999999999h", "too large"),
+        ] {
+            let err = Age::parse(text).unwrap_err();
+            assert!(err.contains(expected), "{text}: {err}");
+        }
+        assert_eq!(
+            Age::parse("36500d").unwrap().0,
+            Duration::from_secs(36_500 * 86_400)
+        );
         assert_eq!(Age::parse("90d").unwrap().human(), "90 days");
     }
 

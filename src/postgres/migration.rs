@@ -428,7 +428,7 @@ fn parse_migration(
             match word {
                 "no-transaction" => no_transaction = true,
                 "lock-timeout" | "statement-timeout" => {
-                    let value = crate::config::file::parse_duration(argument.trim()).map_err(
+                    let value = crate::config::file::parse_pg_timeout(argument.trim()).map_err(
                         |message| problem(Some(line_number), format!("`{word}`: {message}")),
                     )?;
                     let value = Some(value).filter(|d| !d.is_zero());
