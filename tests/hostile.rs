@@ -11,6 +11,7 @@
 //! - `# not-stderr: TEXT` (repeatable): text it must not contain (a password, say);
 //! - `# history: N`: rows in `migrate_history` afterwards (an absent table counts as 0);
 //! - `# present: T` / `# absent: T` (repeatable): tables that must (not) exist afterwards;
+//! - `# rows: T=N` (repeatable): rows in table T afterwards;
 //! - `# sql: STATEMENTS`: run on the database before the command (a fixture);
 //! - `# env: NAME=VALUE` (repeatable): environment of the command.
 //!
@@ -33,6 +34,7 @@ struct Case {
     history: Option<i64>,
     present: Vec<String>,
     absent: Vec<String>,
+    rows: Vec<(String, i64)>,
     sql: Vec<String>,
     env: Vec<(String, String)>,
     files: Vec<(String, String)>,
@@ -75,6 +77,11 @@ fn parse(name: &str, text: &str) -> Case {
             "present" => case.present.push(value),
             "absent" => case.absent.push(value),
             "sql" => case.sql.push(value),
+            "rows" => {
+                let (table, n) = value.split_once('=').expect("rows is TABLE=N");
+                case.rows
+                    .push((table.to_string(), n.parse().expect("rows is TABLE=N")));
+            }
             "env" => {
                 let (name, value) = value.split_once('=').expect("env is NAME=VALUE");
                 case.env.push((name.to_string(), value.to_string()));
@@ -167,6 +174,15 @@ fn check(case: &Case) -> Vec<String> {
     for table in &case.absent {
         if table_exists(&db, table) {
             wrong.push(format!("table {table} exists"));
+        }
+    }
+    for (table, expected) in &case.rows {
+        let n: i64 = db
+            .scalar(&format!("SELECT count(*) FROM {table}"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(-1);
+        if n != *expected {
+            wrong.push(format!("{n} rows in {table} (expected {expected})"));
         }
     }
     if !wrong.is_empty() {

@@ -29,7 +29,10 @@ impl Report for RetentionReport {
             t.add_row(vec![
                 p.policy.clone(),
                 p.store.to_string(),
-                p.target.clone(),
+                match &p.filter {
+                    Some(filter) => format!("{} where {filter}", p.target),
+                    None => p.target.clone(),
+                },
                 p.action.clone(),
                 p.older_than
                     .clone()

@@ -186,8 +186,10 @@ pub fn load(section: &RetentionSection) -> Result<Retention, Detailed> {
                     "{at}: drop-partitions drops whole partitions: it cannot honour a filter"
                 ));
             }
-            if p.filter.as_deref().is_some_and(|f| f.contains(';')) {
-                problems.push(format!("{at}: filter must be one SQL condition"));
+            if let Some(filter) = p.filter.as_deref()
+                && let Err(why) = check_filter_shape(filter)
+            {
+                problems.push(format!("{at}: filter {filter:?} {why}"));
             }
             Target::Table {
                 table: table.clone(),
@@ -252,6 +254,73 @@ pub fn load(section: &RetentionSection) -> Result<Retention, Detailed> {
     })
 }
 
+/// A filter is pasted into the policy's `WHERE` as `AND (filter)`: it must be one boolean
+/// expression that cannot close that parenthesis or end the statement. Checked here on the
+/// text (balanced parentheses outside strings and comments, no `;`, every string and comment
+/// closed); the server then parses it in a read-only `EXPLAIN` before anything is deleted
+/// (`check_filter_on_server`).
+fn check_filter_shape(filter: &str) -> Result<(), String> {
+    use crate::postgres::{splitter, tokens};
+    let statements = splitter::split(filter).map_err(|err| format!("is not well formed: {err}"))?;
+    if statements.is_empty() {
+        return Err("is empty".to_string());
+    }
+    let tokens = tokens::Tokens::new(filter);
+    let mut depth = 0i64;
+    for token in &tokens.tokens {
+        if token.is_punct(';') {
+            return Err("must be one boolean expression: `;` is not allowed".to_string());
+        }
+        if token.is_punct('(') {
+            depth += 1;
+        } else if token.is_punct(')') {
+            depth -= 1;
+            if depth < 0 {
+                return Err(
+                    "closes a parenthesis it did not open: it must be one boolean expression"
+                        .to_string(),
+                );
+            }
+        }
+    }
+    if depth != 0 {
+        return Err("leaves a parenthesis open: it must be one boolean expression".to_string());
+    }
+    Ok(())
+}
+
+/// The server's parser on a filter, before any row is touched: `EXPLAIN` (which plans but
+/// does not run) of a `SELECT` with the condition, in a read-only transaction.
+async fn check_filter_on_server(
+    client: &mut Client,
+    policy: &RetentionPolicy,
+    qualified: &str,
+    condition: &str,
+    cutoff: &chrono::DateTime<chrono::Utc>,
+) -> Result<(), Detailed> {
+    let tx = client
+        .build_transaction()
+        .read_only(true)
+        .start()
+        .await
+        .map_err(|e| db_error("cannot begin", &e))?;
+    let explained = tx
+        .query(
+            &format!("EXPLAIN SELECT 1 FROM {qualified} t WHERE {condition}"),
+            &[cutoff],
+        )
+        .await;
+    let _ = tx.rollback().await;
+    explained.map(|_| ()).map_err(|err| {
+        Detailed::new(format!(
+            "retention {}: the filter is not a valid condition on {qualified}: {}",
+            policy.name,
+            describe_error(&err)
+        ))
+        .context("nothing was deleted")
+    })
+}
+
 /// What one policy did (or, with --dry-run, would do).
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyResult {
@@ -260,6 +329,8 @@ pub struct PolicyResult {
     pub target: String,
     pub action: String,
     pub older_than: Option<String>,
+    /// The policy's extra condition, when it has one: only rows matching it are removed.
+    pub filter: Option<String>,
     /// Everything older than this goes (RFC 3339, UTC).
     pub cutoff: Option<String>,
     /// Rows, documents removed; for Redis, keys whose TTL was set or shortened.
@@ -342,6 +413,7 @@ fn empty_result(
         target: target.to_string(),
         action: action.to_string(),
         older_than: policy.older_than.map(Age::human),
+        filter: None,
         cutoff: None,
         removed: 0,
         partitions_dropped: Vec::new(),
@@ -381,12 +453,14 @@ async fn run_table(
     let mut result = empty_result(policy, "postgres", table, &action_name);
     let cutoff = cutoff_of(policy);
     result.cutoff = Some(cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    result.filter = filter.clone();
+    // Newlines around the filter: a `--` comment at its end cannot swallow the parenthesis.
     let condition = format!(
         "t.{} < $1{}",
         quote_ident(column),
         filter
             .as_ref()
-            .map_or_else(String::new, |f| format!(" AND ({f})"))
+            .map_or_else(String::new, |f| format!(" AND (\n{f}\n)"))
     );
     if matches!(
         action,
@@ -402,6 +476,9 @@ async fn run_table(
         .map_err(|e| db_error("cannot look up the table", &e))?
         .map(|r| r.get(0))
         .ok_or_else(|| Detailed::new(format!("retention {}: table `{table}` does not exist", policy.name)))?;
+    if filter.is_some() {
+        check_filter_on_server(&mut client, policy, &qualified, &condition, &cutoff).await?;
+    }
     if *action == RetentionAction::DropPartitions {
         drop_partitions(
             &mut client,
@@ -626,7 +703,7 @@ async fn run_anonymize(
         cutoff.to_rfc3339(),
         filter
             .as_ref()
-            .map_or_else(String::new, |f| format!(" AND ({f})"))
+            .map_or_else(String::new, |f| format!(" AND (\n{f}\n)"))
     );
     let anonymize_policy = Policy {
         name: format!("retention-{}", policy.name),
