@@ -13,7 +13,8 @@
 //! - `# present: T` / `# absent: T` (repeatable): tables that must (not) exist afterwards;
 //! - `# rows: T=N` (repeatable): rows in table T afterwards;
 //! - `# sql: STATEMENTS`: run on the database before the command (a fixture);
-//! - `# env: NAME=VALUE` (repeatable): environment of the command.
+//! - `# env: NAME=VALUE` (repeatable): environment of the command;
+//! - `# database-url: none`: run without `--database-url`.
 //!
 //! Lines `\x00` in a file's text stand for a NUL byte, so the corpus stays plain text.
 
@@ -37,6 +38,7 @@ struct Case {
     rows: Vec<(String, i64)>,
     sql: Vec<String>,
     env: Vec<(String, String)>,
+    no_database_url: bool,
     files: Vec<(String, String)>,
 }
 
@@ -77,6 +79,7 @@ fn parse(name: &str, text: &str) -> Case {
             "present" => case.present.push(value),
             "absent" => case.absent.push(value),
             "sql" => case.sql.push(value),
+            "database-url" => case.no_database_url = value == "none",
             "rows" => {
                 let (table, n) = value.split_once('=').expect("rows is TABLE=N");
                 case.rows
@@ -129,10 +132,11 @@ fn check(case: &Case) -> Vec<String> {
         std::fs::write(&path, text).unwrap();
     }
     let mut cmd = migrate_cmd();
-    cmd.current_dir(dir.path())
-        .arg("--database-url")
-        .arg(&db.url)
-        .args(&case.args);
+    cmd.current_dir(dir.path());
+    if !case.no_database_url {
+        cmd.arg("--database-url").arg(&db.url);
+    }
+    cmd.args(&case.args);
     for (name, value) in &case.env {
         cmd.env(name, value);
     }

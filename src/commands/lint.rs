@@ -10,7 +10,7 @@ use crate::lint::{self, Finding, LintOptions, SourceFile};
 use crate::output::Report;
 use crate::postgres::engine::Session;
 use crate::postgres::history::HistoryRow;
-use crate::postgres::migration::{self, Migration, MigrationSet};
+use crate::postgres::migration::{self, FileProblem, Migration, MigrationSet};
 use crate::postgres::plan::{self, State};
 
 /// Version of the lint report's JSON shape.
@@ -23,6 +23,8 @@ pub struct LintReport {
     /// The files linted, in order.
     pub files: Vec<String>,
     pub findings: Vec<Finding>,
+    /// Pending files that could not be read or parsed, so were not linted: each is a problem.
+    pub invalid_files: Vec<FileProblem>,
     /// Findings suppressed by `-- lint:ignore` comments.
     pub ignored: usize,
     pub warnings: Vec<String>,
@@ -30,7 +32,11 @@ pub struct LintReport {
 
 impl Report for LintReport {
     fn human(&self) -> String {
-        let mut out = render_findings(&self.findings, "");
+        let mut out = String::new();
+        for problem in &self.invalid_files {
+            out.push_str(&format!("{problem}\n  not linted: fix the file (see `migrate validate`)\n"));
+        }
+        out.push_str(&render_findings(&self.findings, ""));
         let ignored = if self.ignored > 0 {
             format!(" ({} suppressed by lint:ignore comments)", self.ignored)
         } else {
@@ -41,11 +47,18 @@ impl Report for LintReport {
             self.files.len(),
             if self.files.len() == 1 { "" } else { "s" }
         );
+        let invalid = match self.invalid_files.len() {
+            0 => String::new(),
+            1 => ", and 1 invalid file not linted".to_string(),
+            n => format!(", and {n} invalid files not linted"),
+        };
         if self.clean {
             out.push_str(&format!("lint: no findings in {files}{ignored}\n"));
+        } else if self.findings.is_empty() {
+            out.push_str(&format!("lint: no findings in {files}{ignored}{invalid}\n"));
         } else {
             out.push_str(&format!(
-                "lint: {} finding{} in {files}{ignored}\n",
+                "lint: {} finding{} in {files}{ignored}{invalid}\n",
                 self.findings.len(),
                 if self.findings.len() == 1 { "" } else { "s" }
             ));
@@ -73,15 +86,19 @@ pub fn render_findings(findings: &[Finding], indent: &str) -> String {
 }
 
 pub async fn run(context: &Context, args: &LintArgs) -> anyhow::Result<Outcome> {
-    let files = if args.files.is_empty() {
+    let (files, invalid_files) = if args.files.is_empty() {
         pending_files(context).await?
     } else {
-        args.files
+        let files = args
+            .files
             .iter()
             .map(|path| SourceFile::read(path))
-            .collect::<anyhow::Result<Vec<_>>>()?
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        (files, Vec::new())
     };
-    let report = lint_report(context, &files);
+    let mut report = lint_report(context, &files);
+    report.clean &= invalid_files.is_empty();
+    report.invalid_files = invalid_files;
     for warning in &report.warnings {
         context.printer.warn(warning);
     }
@@ -110,22 +127,18 @@ pub fn lint_report(context: &Context, files: &[SourceFile]) -> LintReport {
         clean: result.findings.is_empty(),
         files: files.iter().map(|f| f.path.clone()).collect(),
         findings: result.findings,
+        invalid_files: Vec::new(),
         ignored: result.ignored,
         warnings: result.warnings,
     }
 }
 
 /// The migrations `up` would run: pending against the database's history, or every file when
-/// no database is configured.
-async fn pending_files(context: &Context) -> anyhow::Result<Vec<SourceFile>> {
+/// no database is configured; and the files that could not be parsed (problems, not linted).
+async fn pending_files(
+    context: &Context,
+) -> anyhow::Result<(Vec<SourceFile>, Vec<FileProblem>)> {
     let set = migration::load_dir(&context.settings.migrations_dir)?;
-    if !set.problems.is_empty() {
-        context.printer.warn(format!(
-            "{} invalid migration file{} not linted (see `migrate validate`)",
-            set.problems.len(),
-            if set.problems.len() == 1 { "" } else { "s" }
-        ));
-    }
     let history = match &context.settings.postgres {
         Some(pg) => Session::open(pg).await?.read_history().await?,
         None => {
@@ -135,10 +148,11 @@ async fn pending_files(context: &Context) -> anyhow::Result<Vec<SourceFile>> {
             Vec::new()
         }
     };
-    pending(&set, &history)
+    let files = pending(&set, &history)
         .into_iter()
         .map(SourceFile::from_migration)
-        .collect()
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok((files, set.problems))
 }
 
 /// Pending versioned migrations in version order, then new or changed repeatable ones.

@@ -247,6 +247,15 @@ struct Inputs {
 pub async fn run(context: &Context, args: &UpArgs) -> anyhow::Result<Outcome> {
     let printer = &context.printer;
     let selection = select(&context.settings, args.store)?;
+    if selection.postgres.is_none() && selection.mongo.is_none() && selection.redis.is_none() {
+        let mut error = crate::errors::Detailed::new("nothing to migrate: no store was selected");
+        for note in &selection.skipped {
+            error = error.context(note.clone());
+        }
+        return Err(error
+            .hint("pass --database-url URL (or set DATABASE_URL, or [postgres] url in migrate.toml), or use --sandbox")
+            .into());
+    }
 
     // Read every input and connect to every store before anything is written: a bad file or
     // an unreachable store fails the run with nothing changed. Reading overlaps connecting.

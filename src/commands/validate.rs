@@ -153,6 +153,18 @@ pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
         }
     }
 
+    let checked_redis = settings
+        .redis
+        .as_ref()
+        .is_some_and(|r| r.keyspace.is_some());
+    if checked_files == 0 && !checked_history && !checked_redis && !mongo_dir.is_dir() {
+        return Err(crate::errors::Detailed::new(format!(
+            "nothing to validate: there is no migrations directory {} and no store is configured",
+            settings.migrations_dir.display()
+        ))
+        .hint("run from the project's root, or give --migrations DIR (and --database-url URL to check the history too)")
+        .into());
+    }
     let report = ValidateReport {
         ok: problems.is_empty(),
         checked_files,
