@@ -186,7 +186,7 @@ pub fn parse_migration(bytes: &[u8]) -> Result<Parsed, (Option<usize>, String)> 
         (Some(line), "file is not valid UTF-8".to_string())
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let json: serde_json::Value = serde_json::from_str(text).map_err(|err| {
+    let json = serde_json::from_str::<StrictJson>(text).map(|strict| strict.0).map_err(|err| {
         let text = err.to_string();
         let suffix = format!(" at line {} column {}", err.line(), err.column());
         let what = text.strip_suffix(&suffix).unwrap_or(&text);
@@ -223,6 +223,81 @@ pub fn parse_migration(bytes: &[u8]) -> Result<Parsed, (Option<usize>, String)> 
         Some(value) => Some(parse_ops(value, "down")?).filter(|ops| !ops.is_empty()),
     };
     Ok((up, down))
+}
+
+/// JSON read like `serde_json::Value`, except that an object with the same key twice is an
+/// error (serde_json keeps the last one silently, so an op could lose an option its author
+/// wrote). The error carries the line and column of the second key.
+struct StrictJson(serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for StrictJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(StrictJson)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Self::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Self::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Self::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(value).map_or(serde_json::Value::Null, Into::into))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Self::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Self::Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictJson(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "duplicate key `{key}` in one object (the last one would silently win)"
+                )));
+            }
+            let StrictJson(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(serde_json::Value::Object(object))
+    }
 }
 
 fn parse_ops(value: &Bson, list: &str) -> Result<Vec<Op>, (Option<usize>, String)> {
@@ -305,6 +380,27 @@ mod tests {
         assert!(message.contains("no op"), "{message}");
         let (_, message) = parse_migration(br#"{"up": [], "donw": []}"#).unwrap_err();
         assert!(message.contains("`donw`"), "{message}");
+    }
+
+    #[test]
+    fn refuses_duplicate_keys_with_their_line() {
+        let (line, message) = parse_migration(
+            b"{\"up\": [\n  {\"op\": \"create_index\", \"collection\": \"c\", \"name\": \"i\",\n   \"keys\": {\"a\": 1}, \"unique\": true, \"unique\": false}\n]}",
+        )
+        .unwrap_err();
+        assert_eq!(line, Some(3), "{message}");
+        assert!(message.contains("duplicate key `unique`"), "{message}");
+        let (_, message) =
+            parse_migration(br#"{"up": [{"op": "drop_collection", "collection": "c"}], "up": []}"#)
+                .unwrap_err();
+        assert!(message.contains("duplicate key `up`"), "{message}");
+        // The same key in different objects is fine; numbers and nesting survive the strict read.
+        let (up, _) = parse_migration(
+            br#"{"up": [{"op": "create_index", "collection": "c", "name": "i", "keys": {"a": 1, "b": -1},
+                        "partialFilterExpression": {"n": {"$gt": 1.5}}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(up.len(), 1);
     }
 
     #[test]
