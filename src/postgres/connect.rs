@@ -80,12 +80,19 @@ impl PgTarget {
         sslrootcert: Option<PathBuf>,
         connect_timeout: Duration,
     ) -> anyhow::Result<PgTarget> {
+        crate::redact::check_userinfo(text).map_err(|message| anyhow::anyhow!(message))?;
         let (rest, ssl_from_string, root_from_string) = extract_ssl_params(text)?;
         let mut config = Config::from_str(&rest).map_err(|err| {
-            anyhow::anyhow!(
+            let mut error = crate::errors::Detailed::new(format!(
                 "invalid PostgreSQL connection string `{}`: {err}",
                 crate::redact::redact_url(text)
-            )
+            ));
+            if text.contains("://") {
+                error = error.hint(
+                    "in a URL, characters such as @ / ? # : in the user or password must be percent-encoded (%40 %2F %3F %23 %3A)",
+                );
+            }
+            anyhow::Error::from(error)
         })?;
         let ssl_mode = match ssl_from_string.as_deref().or(sslmode) {
             Some(mode) => mode.parse()?,

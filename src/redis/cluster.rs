@@ -43,6 +43,8 @@ impl Topology {
     /// Connects to the URL's server and, for a cluster, to every primary. Nothing is written.
     pub async fn connect(settings: &RedisSettings) -> anyhow::Result<Topology> {
         let redacted = settings.url.redacted();
+        crate::redact::check_userinfo(settings.url.expose())
+            .map_err(|message| anyhow::anyhow!(message))?;
         let client = Client::open(settings.url.expose()).map_err(|err| {
             Detailed::new(format!(
                 "invalid Redis URL {redacted}: {}",

@@ -39,6 +39,7 @@ pub struct Connection {
 
 pub async fn connect(url: &SecretUrl, timeout: Duration) -> anyhow::Result<Connection> {
     let redacted = url.redacted();
+    crate::redact::check_userinfo(url.expose()).map_err(|message| anyhow::anyhow!(message))?;
     let client = redis::Client::open(url.expose())
         .map_err(|err| Detailed::new(format!("invalid Redis URL {redacted}: {err}")))?;
     let db = u32::try_from(client.get_connection_info().redis_settings().db()).unwrap_or(0);
