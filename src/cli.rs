@@ -80,6 +80,10 @@ pub struct GlobalArgs {
     /// Use the local sandbox servers (started if needed; see `migrate sandbox`)
     #[arg(long, global = true)]
     pub sandbox: bool,
+    /// Let a destructive command (down, repair, anonymize, retention run, backup restore) run
+    /// in an environment marked `protected = true`
+    #[arg(long, global = true)]
+    pub allow_protected: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Deserialize)]
@@ -165,9 +169,6 @@ pub struct DownArgs {
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Allow reverting in an environment marked `protected = true`
-    #[arg(long)]
-    pub allow_protected: bool,
     /// The store to revert [default: postgres when configured, else mongo]
     #[arg(long, value_enum)]
     pub store: Option<Store>,

@@ -157,6 +157,7 @@ pub async fn run(context: &Context, args: &AnonymizeArgs) -> anyhow::Result<Outc
 }
 
 async fn user(context: &Context, args: &AnonymizeUserArgs) -> anyhow::Result<Outcome> {
+    super::guard_protected(context, "anonymize user", args.dry_run)?;
     let printer = &context.printer;
     let mut prepared = anonymize::prepare(&context.settings).await?;
     let subject = args.id.trim().to_lowercase();
@@ -195,6 +196,7 @@ async fn user(context: &Context, args: &AnonymizeUserArgs) -> anyhow::Result<Out
 }
 
 async fn policy(context: &Context, args: &AnonymizePolicyArgs) -> anyhow::Result<Outcome> {
+    super::guard_protected(context, "anonymize policy", args.dry_run)?;
     let printer = &context.printer;
     let mut prepared = anonymize::prepare(&context.settings).await?;
     let policies = match &args.name {

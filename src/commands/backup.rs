@@ -32,6 +32,7 @@ pub async fn run(context: &Context, args: &BackupArgs) -> anyhow::Result<Outcome
         BackupAction::List => run_list(&repository, printer),
         BackupAction::Verify(verify) => run_verify(&settings, &repository, verify, printer).await,
         BackupAction::Restore(restore) => {
+            super::guard_protected(context, "backup restore", restore.dry_run)?;
             run_restore(&settings, &repository, restore, printer).await
         }
         BackupAction::Prune(prune) => run_prune(&settings, &repository, prune, printer).await,

@@ -104,6 +104,38 @@ pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
     })
 }
 
+/// The guard of every destructive command (`down`, `repair`, `anonymize`, `retention run`,
+/// `backup restore`, `reset`, `database drop`): in an environment marked `protected = true` it
+/// refuses unless `--allow-protected`. A dry run is allowed and says what the real run needs;
+/// an allowed run says why it goes ahead. `what` names the command (`anonymize policy`).
+pub(crate) fn guard_protected(context: &Context, what: &str, dry_run: bool) -> anyhow::Result<()> {
+    let settings = &context.settings;
+    if !settings.protected {
+        return Ok(());
+    }
+    let env = settings.env_name.as_deref().unwrap_or("?");
+    if dry_run {
+        context.printer.note(format!(
+            "environment `{env}` is protected: the real `{what}` will need --allow-protected"
+        ));
+        return Ok(());
+    }
+    if settings.allow_protected {
+        context.printer.warn(format!(
+            "environment `{env}` is protected: `{what}` goes ahead because of --allow-protected"
+        ));
+        return Ok(());
+    }
+    Err(crate::errors::Detailed::new(format!(
+        "environment `{env}` is protected: `{what}` is refused"
+    ))
+    .context("nothing was changed")
+    .hint(format!(
+        "pass --allow-protected if you really mean to run `{what}` there"
+    ))
+    .into())
+}
+
 /// Unused sandbox URLs are simply absent.
 pub(crate) fn sandbox_urls(state: &crate::sandbox::SandboxState) -> SandboxUrls {
     use crate::sandbox::Service;

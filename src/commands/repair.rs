@@ -50,6 +50,7 @@ impl Report for RepairReport {
 }
 
 pub async fn run(context: &Context, args: &RepairArgs) -> anyhow::Result<Outcome> {
+    super::guard_protected(context, "repair", args.dry_run)?;
     let pg = context.settings.require_postgres()?;
     let set = super::load_valid_migrations(&context.settings.migrations_dir)?;
     let session = Session::open(pg).await?;

@@ -55,6 +55,7 @@ impl Report for RetentionReport {
 pub async fn run(context: &Context, args: &RetentionArgs) -> anyhow::Result<Outcome> {
     let RetentionCommand::Run(args) = &args.action;
     let printer = &context.printer;
+    super::guard_protected(context, "retention run", args.dry_run)?;
     let policies = retention::load(&context.settings.retention)?;
     if !args.dry_run && !policies.policies.is_empty() {
         printer.confirm(
