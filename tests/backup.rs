@@ -74,6 +74,26 @@ fn create_backup(dir: &Path, urls: &[&str]) -> Value {
     json(&created)["backup"].clone()
 }
 
+/// Every directory under `root` (itself included) is 0700 and every file 0600: backups hold
+/// personal data.
+fn assert_private(root: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(root).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{} is {mode:o}", root.display());
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            assert_private(&path);
+        } else {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} is {mode:o}", path.display());
+        }
+        checked += 1;
+    }
+    assert!(checked > 0, "{} is empty", root.display());
+}
+
 fn backup_dirs(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir.join("backups"))
         .map(|entries| {
@@ -177,6 +197,7 @@ fn create_then_restore_gives_back_every_store() {
     let backup = create_backup(dir.path(), &urls);
     let id = backup["id"].as_str().unwrap().to_string();
     assert_eq!(backup_dirs(dir.path()), vec![id.clone()]);
+    assert_private(&dir.path().join("backups"));
     let manifest = &backup["manifest"];
     assert_eq!(manifest["stores"]["redis"]["keys"], 1503);
     assert_eq!(manifest["stores"]["redis"]["keys_with_ttl"], 1);

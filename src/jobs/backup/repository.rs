@@ -220,13 +220,27 @@ impl Repository {
         Err(error.into())
     }
 
-    /// Creates `ID.partial` with its writer file.
+    /// Creates `ID.partial` with its writer file. Backups hold personal data: from here on the
+    /// process creates files 0600 and directories 0700 (see [`private_files`]), the backups
+    /// directory included when it is new, and the backup's own directory is 0700 whatever
+    /// the umask was.
     pub fn begin(&self, id: &BackupId, started_at: DateTime<Utc>) -> anyhow::Result<PathBuf> {
-        std::fs::create_dir_all(&self.dir).with_context(|| {
-            format!("cannot create the backups directory {}", self.dir.display())
-        })?;
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        private_files();
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .with_context(|| {
+                format!("cannot create the backups directory {}", self.dir.display())
+            })?;
         let path = self.partial_path(id);
-        std::fs::create_dir(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict {}", path.display()))?;
         let writer = serde_json::to_string_pretty(&Writer::current(started_at))?;
         std::fs::write(path.join(WRITER_FILE), writer)
             .with_context(|| format!("cannot write {}", path.join(WRITER_FILE).display()))?;
@@ -349,6 +363,16 @@ pub fn hostname() -> String {
         .filter(|h| !h.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "unknown-host".to_string())
+}
+
+/// Sets this process's umask to 077: every file written from now on (by migrate, and by the
+/// `pg_dump` it starts, which inherits the umask) is readable by its owner only. A backup is
+/// the whole of a `backup create` run, so the process-wide setting is the right scope.
+pub fn private_files() {
+    // SAFETY: umask only changes the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
 }
 
 #[cfg(test)]
