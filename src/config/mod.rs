@@ -411,14 +411,24 @@ fn validate_table_name(name: &str) -> anyhow::Result<()> {
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
                 && !part.starts_with(|c: char| c.is_ascii_digit())
         });
-    if ok {
-        Ok(())
-    } else {
+    if !ok {
         bail!(
             "invalid postgres.history_table `{name}`: use a lowercase identifier, optionally schema-qualified"
         )
     }
+    // PostgreSQL truncates identifiers to 63 bytes: the names derived from the table's (its
+    // unique indexes, the seed table and their keys) must fit, or they would collide.
+    let (schema, table) = name.split_once('.').unwrap_or(("public", name));
+    if table.len() > MAX_HISTORY_TABLE_LEN || schema.len() > 63 {
+        bail!(
+            "postgres.history_table `{name}` is too long: the table name may have at most {MAX_HISTORY_TABLE_LEN} characters, so that the names derived from it (`{table}_repeatable_key`, `{table}_seeds`) fit PostgreSQL's 63-byte identifiers"
+        )
+    }
+    Ok(())
 }
+
+/// The longest history table name: `{name}_repeatable_key` must fit in 63 bytes.
+const MAX_HISTORY_TABLE_LEN: usize = 63 - "_repeatable_key".len();
 
 macro_rules! overlay {
     ($base:expr, $over:expr; $($field:ident),+) => {{
@@ -577,5 +587,9 @@ mod tests {
         assert!(validate_table_name("ops.migrate_history").is_ok());
         assert!(validate_table_name("x; drop table y").is_err());
         assert!(validate_table_name("a.b.c").is_err());
+        assert!(validate_table_name(&"h".repeat(48)).is_ok());
+        let err = validate_table_name(&"h".repeat(49)).unwrap_err().to_string();
+        assert!(err.contains("at most 48 characters"), "{err}");
+        assert!(validate_table_name(&format!("ops.{}", "h".repeat(63))).is_err());
     }
 }
