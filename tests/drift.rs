@@ -514,8 +514,38 @@ fn shadow_url_is_migrated_and_kept() {
             .as_deref(),
         Some("4")
     );
-    // A second run reuses it as it is.
-    migrate(&db, dir.path(), &["drift", "--shadow-url", &shadow.url]).assert_ok();
+    // A second run would take what the first left there for the expected schema: refused.
+    let again = migrate(&db, dir.path(), &["drift", "--shadow-url", &shadow.url]);
+    again.assert_code(1);
+    assert!(again.stderr.contains("is not empty"), "{}", again.stderr);
+    assert!(again.stderr.contains("found relation public."), "{}", again.stderr);
+    assert!(again.stderr.contains("found 4 migration history rows"), "{}", again.stderr);
+}
+
+#[test]
+fn a_shadow_url_naming_the_live_database_or_a_busy_one_is_refused() {
+    let (db, dir) = migrated();
+    // The live database itself, even spelled differently (another host name for the server).
+    let same = db.url.replace("127.0.0.1", "localhost");
+    for url in [db.url.as_str(), same.as_str()] {
+        for command in ["drift", "check"] {
+            let result = migrate(&db, dir.path(), &[command, "--shadow-url", url]);
+            result.assert_code(1);
+            assert!(
+                result.stderr.contains("names the live database itself"),
+                "{command} {url}: {}",
+                result.stderr
+            );
+        }
+    }
+    // A scratch database somebody already used for something else.
+    let busy = pg();
+    busy.execute("CREATE TYPE mood AS ENUM ('ok'); CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'select 1'");
+    let result = migrate(&db, dir.path(), &["drift", "--shadow-url", &busy.url]);
+    result.assert_code(1);
+    assert!(result.stderr.contains("found function public.f"), "{}", result.stderr);
+    assert!(result.stderr.contains("found type public.mood"), "{}", result.stderr);
+    assert_eq!(busy.scalar("SELECT to_regclass('migrate_history')::text"), None);
 }
 
 #[test]

@@ -376,6 +376,9 @@ async fn on_shadow(
     let quiet = shadow::quiet_printer(printer);
     let tested = async {
         let session = Session::open(&shadow_settings).await?;
+        if shadow_db.is_none() {
+            shadow::check_user_shadow(pg, &session).await?;
+        }
         let applied = shadow::migrate_to(&session, set, &state, &quiet)
             .await
             .map_err(|err| {

@@ -327,6 +327,7 @@ pub async fn expected_snapshot(
             let mut settings = live.clone();
             settings.target = target.as_ref().clone();
             let session = Session::open(&settings).await?;
+            check_user_shadow(live, &session).await?;
             let applied = migrate_to(&session, set, state, &quiet_printer(printer))
                 .await
                 .map_err(|err| {
@@ -377,6 +378,138 @@ pub async fn expected_snapshot(
             ))
         }
     }
+}
+
+/// Which database a session is connected to, as the server knows it: the cluster's
+/// `system_identifier` (when the role may read it) and the database's oid and name.
+#[derive(Debug, PartialEq, Eq)]
+struct DatabaseIdentity {
+    system_identifier: Option<String>,
+    oid: u32,
+    name: String,
+}
+
+async fn identity(client: &tokio_postgres::Client) -> anyhow::Result<DatabaseIdentity> {
+    let row = client
+        .query_one(
+            "SELECT d.oid, d.datname::text FROM pg_database d WHERE d.datname = current_database()",
+            &[],
+        )
+        .await
+        .map_err(|err| engine::query_error("cannot identify the database", &err))?;
+    // Readable by every role on current servers; when it is not, the name and address decide.
+    let system_identifier = client
+        .query_one(
+            "SELECT system_identifier::text FROM pg_catalog.pg_control_system()",
+            &[],
+        )
+        .await
+        .ok()
+        .map(|row| row.get::<_, String>(0));
+    Ok(DatabaseIdentity {
+        system_identifier,
+        oid: row.get(0),
+        name: row.get(1),
+    })
+}
+
+/// A `--shadow-url` must name a scratch database: not the live database itself (comparing it
+/// with itself would always say "no drift"), and an empty one (what is already there would
+/// be taken for what the migrations produce). Refuses either with what it found.
+pub async fn check_user_shadow(live: &PgSettings, shadow: &Session) -> anyhow::Result<()> {
+    let live_session = Session::open(live).await?;
+    let live_identity = identity(&live_session.client).await?;
+    drop(live_session);
+    let shadow_identity = identity(&shadow.client).await?;
+    let same_cluster = match (&live_identity.system_identifier, &shadow_identity.system_identifier)
+    {
+        (Some(a), Some(b)) => a == b,
+        // Unknown: fall back on the address the URLs name.
+        _ => {
+            let address = |settings: &PgSettings| {
+                let config = settings.target.driver_config();
+                (format!("{:?}", config.get_hosts()), config.get_ports().to_vec())
+            };
+            address(live) == address(&shadow.settings)
+        }
+    };
+    let same_database = if live_identity.system_identifier.is_some()
+        && shadow_identity.system_identifier.is_some()
+    {
+        live_identity.oid == shadow_identity.oid
+    } else {
+        live_identity.name == shadow_identity.name
+    };
+    if same_cluster && same_database {
+        return Err(Detailed::new(format!(
+            "--shadow-url names the live database itself ({}): comparing it with itself would always find no drift",
+            shadow.settings.target
+        ))
+        .context("nothing was changed")
+        .hint("give the URL of an empty scratch database, or omit --shadow-url to let migrate create (and drop) a shadow database")
+        .into());
+    }
+    let history = &shadow.history;
+    let objects: Vec<String> = shadow
+        .client
+        .query(
+            "WITH user_ns AS (
+                 SELECT oid, nspname FROM pg_namespace
+                  WHERE nspname NOT IN ('pg_catalog', 'information_schema')
+                    AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp\\_%'
+             )
+             SELECT what FROM (
+                 SELECT 'schema ' || nspname AS what FROM user_ns WHERE nspname <> 'public'
+                 UNION ALL
+                 SELECT 'relation ' || n.nspname || '.' || c.relname FROM pg_class c
+                   JOIN user_ns n ON n.oid = c.relnamespace
+                  WHERE NOT (n.nspname = $1 AND c.relname = ANY($2))
+                    AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+                 UNION ALL
+                 SELECT 'type ' || n.nspname || '.' || t.typname FROM pg_type t
+                   JOIN user_ns n ON n.oid = t.typnamespace
+                  WHERE t.typtype IN ('e', 'd', 'r', 'm')
+                 UNION ALL
+                 SELECT 'function ' || n.nspname || '.' || p.proname FROM pg_proc p
+                   JOIN user_ns n ON n.oid = p.pronamespace
+                 UNION ALL
+                 SELECT 'extension ' || extname FROM pg_extension WHERE extname <> 'plpgsql'
+             ) found ORDER BY what LIMIT 6",
+            &[
+                &history.schema(),
+                &vec![
+                    history.table().to_string(),
+                    format!("{}_seeds", history.table()),
+                ],
+            ],
+        )
+        .await
+        .map_err(|err| engine::query_error("cannot look into the shadow database", &err))?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let history_rows = shadow.read_history().await?;
+    if !objects.is_empty() || !history_rows.is_empty() {
+        let mut error = Detailed::new(format!(
+            "--shadow-url names a database that is not empty ({}): what is there would be taken for what the migrations produce",
+            shadow.settings.target
+        ));
+        for object in objects.iter().take(5) {
+            error = error.context(format!("found {object}"));
+        }
+        if !history_rows.is_empty() {
+            error = error.context(format!(
+                "found {} migration history row{}",
+                history_rows.len(),
+                if history_rows.len() == 1 { "" } else { "s" }
+            ));
+        }
+        return Err(error
+            .context("nothing was changed")
+            .hint("drop and recreate it (DROP DATABASE ...; CREATE DATABASE ...), or omit --shadow-url to let migrate create (and drop) a shadow database")
+            .into());
+    }
+    Ok(())
 }
 
 /// `prefix: message` with the error's context lines and hints kept, and a hint about the
