@@ -50,7 +50,10 @@ pub fn redact_url(text: &str) -> String {
             .map_or(rest.len(), |n| start + n);
         out.push_str(&rest[..start]);
         let url = &rest[start..end];
-        match url.rfind('@').and_then(|at| url[..at].find(':').map(|colon| (colon, at))) {
+        match url
+            .rfind('@')
+            .and_then(|at| url[..at].find(':').map(|colon| (colon, at)))
+        {
             Some((colon, at)) => {
                 out.push_str(&url[..=colon]);
                 out.push_str("***");
@@ -194,9 +197,15 @@ mod tests {
             ("postgres://app:se#cret@db/x", "se#cret"),
             ("postgres://app:se?cret@db/x", "se?cret"),
             ("postgres://app:se@cret@db/x", "se@cret"),
-            ("mongodb://u:a/b?c#d@h1:1,h2:2/db?authSource=admin", "a/b?c#d"),
+            (
+                "mongodb://u:a/b?c#d@h1:1,h2:2/db?authSource=admin",
+                "a/b?c#d",
+            ),
             ("redis://:p/w@127.0.0.1:6379/0", "p/w"),
-            ("host=127.0.0.1 password = SecretKv4 port=notaport", "SecretKv4"),
+            (
+                "host=127.0.0.1 password = SecretKv4 port=notaport",
+                "SecretKv4",
+            ),
             ("host=127.0.0.1 PASSWORD= 'Secret Kv5' port=x", "Secret Kv5"),
             ("host=127.0.0.1 password\t=\tSecretKv6", "SecretKv6"),
         ] {

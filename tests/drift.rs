@@ -518,8 +518,16 @@ fn shadow_url_is_migrated_and_kept() {
     let again = migrate(&db, dir.path(), &["drift", "--shadow-url", &shadow.url]);
     again.assert_code(1);
     assert!(again.stderr.contains("is not empty"), "{}", again.stderr);
-    assert!(again.stderr.contains("found relation public."), "{}", again.stderr);
-    assert!(again.stderr.contains("found 4 migration history rows"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("found relation public."),
+        "{}",
+        again.stderr
+    );
+    assert!(
+        again.stderr.contains("found 4 migration history rows"),
+        "{}",
+        again.stderr
+    );
 }
 
 #[test]
@@ -543,9 +551,20 @@ fn a_shadow_url_naming_the_live_database_or_a_busy_one_is_refused() {
     busy.execute("CREATE TYPE mood AS ENUM ('ok'); CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'select 1'");
     let result = migrate(&db, dir.path(), &["drift", "--shadow-url", &busy.url]);
     result.assert_code(1);
-    assert!(result.stderr.contains("found function public.f"), "{}", result.stderr);
-    assert!(result.stderr.contains("found type public.mood"), "{}", result.stderr);
-    assert_eq!(busy.scalar("SELECT to_regclass('migrate_history')::text"), None);
+    assert!(
+        result.stderr.contains("found function public.f"),
+        "{}",
+        result.stderr
+    );
+    assert!(
+        result.stderr.contains("found type public.mood"),
+        "{}",
+        result.stderr
+    );
+    assert_eq!(
+        busy.scalar("SELECT to_regclass('migrate_history')::text"),
+        None
+    );
 }
 
 #[test]

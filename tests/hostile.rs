@@ -207,7 +207,11 @@ fn hostile_corpus() {
         .filter(|path| path.extension().is_some_and(|e| e == "case"))
         .collect();
     names.sort();
-    assert!(names.len() >= 10, "the corpus under {} is too small", dir.display());
+    assert!(
+        names.len() >= 10,
+        "the corpus under {} is too small",
+        dir.display()
+    );
     let mut failures = Vec::new();
     for path in &names {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();

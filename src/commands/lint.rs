@@ -34,7 +34,9 @@ impl Report for LintReport {
     fn human(&self) -> String {
         let mut out = String::new();
         for problem in &self.invalid_files {
-            out.push_str(&format!("{problem}\n  not linted: fix the file (see `migrate validate`)\n"));
+            out.push_str(&format!(
+                "{problem}\n  not linted: fix the file (see `migrate validate`)\n"
+            ));
         }
         out.push_str(&render_findings(&self.findings, ""));
         let ignored = if self.ignored > 0 {
@@ -135,9 +137,7 @@ pub fn lint_report(context: &Context, files: &[SourceFile]) -> LintReport {
 
 /// The migrations `up` would run: pending against the database's history, or every file when
 /// no database is configured; and the files that could not be parsed (problems, not linted).
-async fn pending_files(
-    context: &Context,
-) -> anyhow::Result<(Vec<SourceFile>, Vec<FileProblem>)> {
+async fn pending_files(context: &Context) -> anyhow::Result<(Vec<SourceFile>, Vec<FileProblem>)> {
     let set = migration::load_dir(&context.settings.migrations_dir)?;
     let history = match &context.settings.postgres {
         Some(pg) => Session::open(pg).await?.read_history().await?,

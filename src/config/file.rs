@@ -546,7 +546,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let too_large = || format!("duration {text:?} is too large");
-    if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) && number.parse::<u64>().is_err() {
+    if !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
+        && number.parse::<u64>().is_err()
+    {
         return Err(too_large());
     }
     let number: u64 = number.parse().map_err(|_| {
@@ -658,7 +661,11 @@ mod tests {
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("s").is_err());
-        for huge in ["99999999999999h", "5124095576030432h", "99999999999999999999s"] {
+        for huge in [
+            "99999999999999h",
+            "5124095576030432h",
+            "99999999999999999999s",
+        ] {
             let err = parse_duration(huge).unwrap_err();
             assert!(err.contains("too large"), "{huge}: {err}");
         }

@@ -16,8 +16,8 @@ use crate::postgres::connect::PgTarget;
 pub use file::Versioning;
 use file::{BackupSection, MaintainSection};
 use file::{
-    ConfigString, EnvSection, FileConfig, MigrationsSection, MongoSection,
-    OutputSection, PostgresSection, RedisSection, SeedsSection,
+    ConfigString, EnvSection, FileConfig, MigrationsSection, MongoSection, OutputSection,
+    PostgresSection, RedisSection, SeedsSection,
 };
 
 /// Everything a command needs to know about where and how to run.
@@ -588,7 +588,9 @@ mod tests {
         assert!(validate_table_name("x; drop table y").is_err());
         assert!(validate_table_name("a.b.c").is_err());
         assert!(validate_table_name(&"h".repeat(48)).is_ok());
-        let err = validate_table_name(&"h".repeat(49)).unwrap_err().to_string();
+        let err = validate_table_name(&"h".repeat(49))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("at most 48 characters"), "{err}");
         assert!(validate_table_name(&format!("ops.{}", "h".repeat(63))).is_err());
     }

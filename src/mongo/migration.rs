@@ -186,15 +186,17 @@ pub fn parse_migration(bytes: &[u8]) -> Result<Parsed, (Option<usize>, String)> 
         (Some(line), "file is not valid UTF-8".to_string())
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let json = serde_json::from_str::<StrictJson>(text).map(|strict| strict.0).map_err(|err| {
-        let text = err.to_string();
-        let suffix = format!(" at line {} column {}", err.line(), err.column());
-        let what = text.strip_suffix(&suffix).unwrap_or(&text);
-        (
-            Some(err.line()),
-            format!("malformed JSON: {what} (column {})", err.column()),
-        )
-    })?;
+    let json = serde_json::from_str::<StrictJson>(text)
+        .map(|strict| strict.0)
+        .map_err(|err| {
+            let text = err.to_string();
+            let suffix = format!(" at line {} column {}", err.line(), err.column());
+            let what = text.strip_suffix(&suffix).unwrap_or(&text);
+            (
+                Some(err.line()),
+                format!("malformed JSON: {what} (column {})", err.column()),
+            )
+        })?;
     let bson = Bson::try_from(json)
         .map_err(|err| (None, format!("invalid MongoDB Extended JSON: {err}")))?;
     let Bson::Document(document) = bson else {

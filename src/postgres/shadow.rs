@@ -421,14 +421,19 @@ pub async fn check_user_shadow(live: &PgSettings, shadow: &Session) -> anyhow::R
     let live_identity = identity(&live_session.client).await?;
     drop(live_session);
     let shadow_identity = identity(&shadow.client).await?;
-    let same_cluster = match (&live_identity.system_identifier, &shadow_identity.system_identifier)
-    {
+    let same_cluster = match (
+        &live_identity.system_identifier,
+        &shadow_identity.system_identifier,
+    ) {
         (Some(a), Some(b)) => a == b,
         // Unknown: fall back on the address the URLs name.
         _ => {
             let address = |settings: &PgSettings| {
                 let config = settings.target.driver_config();
-                (format!("{:?}", config.get_hosts()), config.get_ports().to_vec())
+                (
+                    format!("{:?}", config.get_hosts()),
+                    config.get_ports().to_vec(),
+                )
             };
             address(live) == address(&shadow.settings)
         }
