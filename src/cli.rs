@@ -104,7 +104,7 @@ pub enum Command {
     /// Revert applied migrations, newest first, using each file's down part
     Down(DownArgs),
     /// Every migration of every store: applied, pending, modified, missing or dirty
-    Status,
+    Status(StatusArgs),
     /// Check files against history without writing anything (exit 2 on problems)
     Validate,
     /// Scaffold the next migration file
@@ -171,6 +171,14 @@ pub struct DownArgs {
     /// The store to revert [default: postgres when configured, else mongo]
     #[arg(long, value_enum)]
     pub store: Option<Store>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Exit 2 when any store has a pending, dirty, modified, missing or invalid migration (or a
+    /// Redis keyspace that is not current)
+    #[arg(long)]
+    pub exit_code: bool,
 }
 
 #[derive(Debug, Args)]

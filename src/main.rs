@@ -1,9 +1,14 @@
-//! The `migrate` binary: parse, run, map errors to exit codes.
+//! The `migrate` binary: parse, run, map errors to exit codes (0 clean, 1 error, 2 problems
+//! found, 64 usage error).
 
 use clap::Parser;
 
 fn main() {
-    let cli = migrate::cli::Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match migrate::cli::Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(error) => std::process::exit(migrate::usage::report(&error, &args)),
+    };
     let printer = migrate::output::Printer::new(migrate::config::early_output(&cli.global));
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -250,7 +250,8 @@ async fn check(context: &Context, args: &CheckArgs) -> anyhow::Result<CheckRepor
         Some(pg) => {
             let history = Session::open(pg).await?.read_history().await?;
             for entry in plan::status(&set, &history) {
-                if entry.state.is_problem() {
+                // Invalid files are in `problems` already, as file problems.
+                if entry.state.is_problem() && entry.state != plan::State::Invalid {
                     problems.push(Problem {
                         store: "postgres",
                         kind: entry.state.as_str().to_string(),

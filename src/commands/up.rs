@@ -9,7 +9,6 @@ use crate::cli::{Store, UpArgs};
 use crate::config::{MongoSettings, PgSettings, RedisSettings, Settings};
 use crate::errors::Outcome;
 use crate::mongo::engine::MongoSession;
-use crate::mongo::history::{HistoryRecord, RecordState};
 use crate::mongo::migration::MongoSet;
 use crate::output::{Report, table};
 use crate::postgres::engine::{self, Session, StepResult};
@@ -425,7 +424,7 @@ async fn up_postgres(
         return Ok(PostgresUp {
             store: "postgres",
             database: pg.target.to_string(),
-            version: newest(&history),
+            version: plan::current_version(&history),
             plan: steps,
             applied: Vec::new(),
         });
@@ -440,7 +439,7 @@ async fn up_postgres(
         } else {
             session.read_history().await?
         };
-        anyhow::Ok((steps, applied, newest(&history)))
+        anyhow::Ok((steps, applied, plan::current_version(&history)))
     }
     .await;
     let unlocked = session.unlock(held).await;
@@ -470,7 +469,7 @@ async fn up_mongo(
         return Ok(MongoUp {
             store: "mongo",
             database: session.display().to_string(),
-            version: newest_mongo(&history),
+            version: crate::mongo::plan::current_version(&history),
             plan: steps,
             applied: Vec::new(),
         });
@@ -481,7 +480,11 @@ async fn up_mongo(
         let steps = crate::mongo::plan::plan_up(set, &history, options, &history_name)?;
         let applied = crate::mongo::engine::execute(session, &held, set, &steps, printer).await?;
         let history = session.read_history().await?;
-        anyhow::Ok((steps, applied, newest_mongo(&history)))
+        anyhow::Ok((
+            steps,
+            applied,
+            crate::mongo::plan::current_version(&history),
+        ))
     }
     .await;
     let unlocked = session.unlock(held).await;
@@ -494,20 +497,4 @@ async fn up_mongo(
         applied,
         version,
     })
-}
-
-fn newest(history: &[crate::postgres::history::HistoryRow]) -> Option<u64> {
-    history
-        .iter()
-        .filter(|row| row.kind != crate::postgres::history::RowKind::Repeatable)
-        .filter_map(|row| row.version)
-        .max()
-}
-
-fn newest_mongo(history: &[HistoryRecord]) -> Option<u64> {
-    history
-        .iter()
-        .filter(|r| r.state == RecordState::Applied)
-        .map(|r| r.version)
-        .max()
 }
