@@ -379,7 +379,7 @@ pub struct BackupCreateArgs {
 
 #[derive(Debug, Args)]
 pub struct BackupVerifyArgs {
-    /// Backup ID (see `backup list`)
+    /// Backup ID (see `backup list`), or `latest` for the newest complete backup
     pub id: String,
     /// Also restore into scratch databases (created on the configured servers, then dropped)
     /// and compare row, document and key counts
@@ -389,7 +389,7 @@ pub struct BackupVerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct BackupRestoreArgs {
-    /// Backup ID (see `backup list`)
+    /// Backup ID (see `backup list`), or `latest` for the newest complete backup
     pub id: String,
     /// Where to restore, once per store: a PostgreSQL URL (the database is created if missing),
     /// mongodb://host/DB or redis://host/N

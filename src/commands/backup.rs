@@ -12,7 +12,9 @@ use crate::config::Settings;
 use crate::errors::Outcome;
 use crate::jobs::backup::{
     self, CreateOptions, CreatePlan, Created, Listing, PrunePlan, Pruned, RestorePlan, Restored,
-    StoreKind, Verified, prune::Policy, repository::Repository,
+    StoreKind, Verified,
+    prune::Policy,
+    repository::{Entry, LATEST, Repository},
 };
 use crate::output::{Printer, Report, human_ms, table};
 
@@ -237,13 +239,26 @@ impl Report for Verified {
     }
 }
 
+/// The backup an ID names; `latest` is resolved and said.
+fn open(repository: &Repository, id: &str, printer: &Printer) -> anyhow::Result<Entry> {
+    let entry = repository.open(id)?;
+    if id == LATEST {
+        printer.note(format!(
+            "latest backup: {} (taken {})",
+            entry.id,
+            time(&entry.manifest.created_at)
+        ));
+    }
+    Ok(entry)
+}
+
 async fn run_verify(
     settings: &Settings,
     repository: &Repository,
     args: &BackupVerifyArgs,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
-    let entry = repository.open(&args.id)?;
+    let entry = open(repository, &args.id, printer)?;
     let verified = backup::verify(settings, &entry, args.restore, printer).await?;
     printer.report(&verified);
     Ok(if verified.ok {
@@ -313,7 +328,7 @@ async fn run_restore(
     args: &BackupRestoreArgs,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
-    let entry = repository.open(&args.id)?;
+    let entry = open(repository, &args.id, printer)?;
     let plan = backup::plan_restore(&entry, &args.target, args.clean).await?;
     if args.dry_run {
         printer.report(&RestoreReport {
@@ -340,11 +355,11 @@ async fn run_restore(
     let since = time(&entry.manifest.created_at);
     match restored.erasures_since_backup {
         Some(n) if n > 0 => printer.warn(format!(
-            "{n} erasure request{} of the GDPR ledger (gdpr_requests) completed after this backup was taken ({since}): the restored data holds those subjects again; anonymize them again before use (the anonymize job is not available yet)",
+            "{n} erasure request{} of the GDPR ledger (gdpr_requests) completed after this backup was taken ({since}): the restored data holds those subjects again; anonymize them again before use (`migrate --database-url TARGET anonymize user ID`)",
             if n == 1 { "" } else { "s" }
         )),
         _ => printer.warn(format!(
-            "subjects anonymized after this backup was taken ({since}) are in the restored data again: re-apply the erasures of the GDPR ledger (gdpr_requests) before use (the anonymize job is not available yet)"
+            "subjects anonymized after this backup was taken ({since}) are in the restored data again: re-apply the erasures of the GDPR ledger (gdpr_requests) before use (`migrate --database-url TARGET anonymize user ID`)"
         )),
     }
     printer.report(&RestoreReport {
