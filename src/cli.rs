@@ -473,7 +473,9 @@ pub struct ExportArgs {
 #[derive(Debug, Subcommand)]
 pub enum ExportAction {
     /// Everything about one subject: rows reached through the foreign keys to users, configured
-    /// Mongo collections and Redis keys; recorded as an export request in gdpr_requests
+    /// Mongo collections and Redis keys. Needs no anonymization key; with the key set
+    /// ([anonymize] key_env), the request is also recorded in gdpr_requests (by the subject's
+    /// HMAC)
     User(ExportUserArgs),
 }
 
@@ -494,7 +496,8 @@ pub struct RetentionArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum RetentionCommand {
-    /// Apply the [[retention.policies]] (or one of them) and print what each removed
+    /// Apply the [[retention.policies]] (or one of them) and print what each removed. Policies
+    /// that anonymize need the anonymization key ([anonymize] key_env), except with --dry-run
     Run(RetentionRunArgs),
 }
 

@@ -5,7 +5,7 @@
 use super::Context;
 use crate::cli::{AnonymizeAction, AnonymizeArgs, AnonymizePolicyArgs, AnonymizeUserArgs};
 use crate::errors::Outcome;
-use crate::jobs::anonymize::{self, PolicyReport, TargetCount, UserReport};
+use crate::jobs::anonymize::{self, KeyUse, PolicyReport, TargetCount, UserReport};
 use crate::output::{Report, table};
 
 impl Report for UserReport {
@@ -158,7 +158,7 @@ pub async fn run(context: &Context, args: &AnonymizeArgs) -> anyhow::Result<Outc
 
 async fn user(context: &Context, args: &AnonymizeUserArgs) -> anyhow::Result<Outcome> {
     let printer = &context.printer;
-    let mut prepared = anonymize::prepare(&context.settings).await?;
+    let mut prepared = anonymize::prepare(&context.settings, KeyUse::Required).await?;
     let subject = args.id.trim().to_lowercase();
     anonymize::ensure_subject(&prepared, &subject).await?;
     if args.dry_run {
@@ -196,7 +196,13 @@ async fn user(context: &Context, args: &AnonymizeUserArgs) -> anyhow::Result<Out
 
 async fn policy(context: &Context, args: &AnonymizePolicyArgs) -> anyhow::Result<Outcome> {
     let printer = &context.printer;
-    let mut prepared = anonymize::prepare(&context.settings).await?;
+    // A dry run only counts subjects: it hashes nothing.
+    let key_use = if args.dry_run {
+        KeyUse::IfSet
+    } else {
+        KeyUse::Required
+    };
+    let mut prepared = anonymize::prepare(&context.settings, key_use).await?;
     let policies = match &args.name {
         Some(name) => vec![anonymize::find_policy(&prepared.rules, name)?.clone()],
         None if prepared.rules.policies.is_empty() => {

@@ -281,6 +281,21 @@ pub async fn run(
             .context(format!("policies: {}", known.join(", ")))
             .into());
     }
+    // A run that anonymizes hashes with the key: a missing key fails before any policy has
+    // changed anything. Counting (a dry run) needs no key.
+    let anonymizes = policies.iter().any(|p| {
+        matches!(
+            p.target,
+            Target::Table {
+                action: RetentionAction::Anonymize | RetentionAction::AnonymizeThenDelete,
+                ..
+            }
+        )
+    });
+    if anonymizes && !dry_run {
+        let rules = super::anonymize::rules::load(&settings.anonymize)?;
+        super::anonymize::hmac::Key::from_env(&rules.key_env)?;
+    }
     let mut results = Vec::new();
     for policy in policies {
         let started = Instant::now();
@@ -571,7 +586,13 @@ async fn run_anonymize(
     printer: &Printer,
     mut result: PolicyResult,
 ) -> anyhow::Result<PolicyResult> {
-    let mut prepared = super::anonymize::prepare(settings).await?;
+    // Counting subjects hashes nothing: a dry run does not need the anonymization key.
+    let key_use = if dry_run {
+        super::anonymize::KeyUse::IfSet
+    } else {
+        super::anonymize::KeyUse::Required
+    };
+    let mut prepared = super::anonymize::prepare(settings, key_use).await?;
     let Target::Table {
         table,
         column,
