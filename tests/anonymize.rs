@@ -976,6 +976,12 @@ fn export_needs_no_key_and_then_records_no_request() {
         "{}",
         result.stderr
     );
+    // One document: singular.
+    assert!(
+        result.stdout.contains(", 1 document, "),
+        "{}",
+        result.stdout
+    );
     let bundle: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     let users = bundle["postgres"]
         .as_array()

@@ -6,7 +6,7 @@ use super::Context;
 use crate::cli::{AnonymizeAction, AnonymizeArgs, AnonymizePolicyArgs, AnonymizeUserArgs};
 use crate::errors::Outcome;
 use crate::jobs::anonymize::{self, KeyUse, PolicyReport, TargetCount, UserReport};
-use crate::output::{Report, table};
+use crate::output::{Report, count, table};
 
 impl Report for UserReport {
     fn human(&self) -> String {
@@ -43,13 +43,13 @@ impl Report for UserReport {
             let values: u64 = verification.values.values().sum();
             let searched = &verification.searched;
             out.push_str(&format!(
-                "verification: {values} original value{} searched in {} tables ({} rows), {} collections ({} documents), {} keys: ",
-                if values == 1 { "" } else { "s" },
-                searched.tables,
-                searched.rows,
-                searched.collections,
-                searched.documents,
-                searched.keys
+                "verification: {} searched in {} ({}), {} ({}), {}: ",
+                count(values, "original value"),
+                count(searched.tables, "table"),
+                count(searched.rows, "row"),
+                count(searched.collections, "collection"),
+                count(searched.documents, "document"),
+                count(searched.keys, "key")
             ));
             if verification.hits.is_empty() {
                 out.push_str("none found\n");

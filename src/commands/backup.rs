@@ -16,7 +16,7 @@ use crate::jobs::backup::{
     prune::Policy,
     repository::{Entry, LATEST, Repository},
 };
-use crate::output::{Printer, Report, human_ms, table};
+use crate::output::{Printer, Report, count, human_ms, table};
 
 pub async fn run(context: &Context, args: &BackupArgs) -> anyhow::Result<Outcome> {
     let mut settings = context.settings.clone();
@@ -84,10 +84,10 @@ impl Report for CreateReport {
             );
         };
         format!(
-            "backup {}: {} ({} files, {}) in {}{}\n{}\n",
+            "backup {}: {} ({}, {}) in {}{}\n{}\n",
             backup.id,
             backup.manifest.stores.names().join(", "),
-            backup.manifest.files.len(),
+            count(backup.manifest.files.len(), "file"),
             human_bytes(backup.manifest.total_bytes),
             human_ms(backup.duration_ms),
             if backup.recorded {
@@ -210,9 +210,9 @@ impl Report for Verified {
         };
         if self.ok {
             let mut out = format!(
-                "backup {}: ok ({what}: {} files, {}) in {}\n",
+                "backup {}: ok ({what}: {}, {}) in {}\n",
                 self.id,
-                self.files,
+                count(self.files, "file"),
                 human_bytes(self.bytes),
                 human_ms(self.duration_ms)
             );

@@ -10,7 +10,7 @@ use crate::cli::{ExportAction, ExportArgs, ExportUserArgs};
 use crate::errors::Outcome;
 use crate::jobs::anonymize::{self, KeyUse};
 use crate::jobs::export;
-use crate::output::Report;
+use crate::output::{Report, count};
 
 /// What is printed when the bundle went to a file.
 #[derive(Debug, Serialize)]
@@ -21,15 +21,21 @@ pub struct ExportReport {
     pub request_id: Option<String>,
 }
 
+impl ExportReport {
+    fn count(&self, what: &str) -> u64 {
+        self.counts.get(what).copied().unwrap_or(0)
+    }
+}
+
 impl Report for ExportReport {
     fn human(&self) -> String {
         format!(
-            "exported user {} to {}: {} rows, {} documents, {} keys\n",
+            "exported user {} to {}: {}, {}, {}\n",
             self.subject,
             self.file,
-            self.counts.get("postgres_rows").unwrap_or(&0),
-            self.counts.get("mongo_documents").unwrap_or(&0),
-            self.counts.get("redis_keys").unwrap_or(&0)
+            count(self.count("postgres_rows"), "row"),
+            count(self.count("mongo_documents"), "document"),
+            count(self.count("redis_keys"), "key")
         )
     }
 }

@@ -31,11 +31,11 @@ impl Age {
             })
     }
 
-    /// `365 days`, `12 h`.
+    /// `365 days`, `1 day`, `12 h`.
     pub fn human(self) -> String {
         let secs = self.0.as_secs();
         if secs >= 86_400 && secs.is_multiple_of(86_400) {
-            format!("{} days", secs / 86_400)
+            crate::output::count(secs / 86_400, "day")
         } else {
             crate::output::human_ms(self.0.as_millis() as u64)
         }
@@ -657,7 +657,10 @@ async fn run_anonymize(
     }
     result.anonymized = report.subjects_done + report.resumed_after.unwrap_or(0);
     if action == RetentionAction::Anonymize {
-        result.detail = format!("{} subjects anonymized, rows kept", result.anonymized);
+        result.detail = format!(
+            "{} anonymized, rows kept",
+            crate::output::count(result.anonymized, "subject")
+        );
         return Ok(result);
     }
     let plan = prepared.plan.clone();

@@ -35,8 +35,8 @@ impl Key {
         let bytes = bytes.into();
         if bytes.len() < MIN_KEY_LEN {
             return Err(Detailed::new(format!(
-                "the anonymization key is too short ({} bytes, at least {MIN_KEY_LEN})",
-                bytes.len()
+                "the anonymization key is too short ({}, at least {MIN_KEY_LEN})",
+                crate::output::count(bytes.len(), "byte")
             ))
             .hint("generate one with `openssl rand -hex 32` and keep it outside the database"));
         }

@@ -1126,13 +1126,13 @@ async fn run_policy_locked(
     }
     report.notes.push(match &report.verification {
         Some(v) => format!(
-            "verification: each batch's original values were searched in the rows it changed; the original values of {} sampled subject{} (the first of batches 1, 2, 4, 8, ...) were searched in every store ({} tables, {} rows, {} documents, {} keys): {}",
+            "verification: each batch's original values were searched in the rows it changed; the original values of {} sampled subject{} (the first of batches 1, 2, 4, 8, ...) were searched in every store ({}, {}, {}, {}): {}",
             report.sampled_subjects,
             if report.sampled_subjects == 1 { "" } else { "s" },
-            v.searched.tables,
-            v.searched.rows,
-            v.searched.documents,
-            v.searched.keys,
+            crate::output::count(v.searched.tables, "table"),
+            crate::output::count(v.searched.rows, "row"),
+            crate::output::count(v.searched.documents, "document"),
+            crate::output::count(v.searched.keys, "key"),
             if v.hits.is_empty() { "none found" } else { "FOUND (see above)" }
         ),
         None => "verification: each batch's original values were searched in the rows it changed; no subject had original values left to sample (a re-run)".to_string(),

@@ -443,7 +443,8 @@ pub fn compare(part: &MongoPart, found: &BTreeMap<String, (u64, Vec<String>)>) -
             Some((documents, indexes)) => {
                 if expected.kind != "view" && *documents != expected.documents {
                     problems.push(format!(
-                        "mongo: {name} has {documents} documents after the restore, the backup recorded {}",
+                        "mongo: {name} has {} after the restore, the backup recorded {}",
+                        crate::output::count(*documents, "document"),
                         expected.documents
                     ));
                 }
