@@ -73,7 +73,7 @@ pub fn render(error: &anyhow::Error) -> Rendered {
 pub enum Outcome {
     /// Exit 0: success or clean.
     Clean,
-    /// Exit 2: a check found problems (drift, validate, lint, verify).
+    /// Exit 2: a check found problems (drift, validate, lint, verify, `status --exit-code`).
     Problems,
 }
 

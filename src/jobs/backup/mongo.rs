@@ -395,8 +395,9 @@ fn read_document(input: &mut impl Read, path: &Path) -> anyhow::Result<Option<Ra
     let size = u32::from_le_bytes(length) as usize;
     if !(5..=48 << 20).contains(&size) {
         anyhow::bail!(
-            "{} is corrupt: a document claims {size} bytes",
-            path.display()
+            "{} is corrupt: a document claims {}",
+            path.display(),
+            crate::output::count(size, "byte")
         );
     }
     let mut bytes = vec![0u8; size];
