@@ -23,8 +23,9 @@ fn main() {
     let code = match runtime.block_on(migrate::commands::run(cli)) {
         Ok(outcome) => outcome.exit_code(),
         Err(failure) => {
-            failure.printer.error(&failure.error, 1);
-            1
+            let code = migrate::errors::exit_code(&failure.error);
+            failure.printer.error(&failure.error, code);
+            code
         }
     };
     // Drop the runtime without waiting for connection tasks.

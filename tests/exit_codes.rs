@@ -122,6 +122,20 @@ fn errors_exit_1_and_problems_exit_2() {
     migrate(&db, dir.path(), &["validate"]).assert_ok();
     migrate(&db, dir.path(), &["status", "--exit-code"]).assert_ok();
 
+    // 64: a flag value clap accepts but the command cannot use.
+    let no_down = migrate(
+        &db,
+        dir.path(),
+        &["--format", "json", "down", "--store", "redis"],
+    );
+    no_down.assert_code(64);
+    assert_eq!(json(&no_down)["error"]["exit_code"], 64);
+    assert!(
+        no_down.stderr.contains("hint: change the declaration"),
+        "{}",
+        no_down.stderr
+    );
+
     // 1: an error (nothing listens on port 1), in both formats.
     let unreachable = ["--database-url", "postgres://u:p@127.0.0.1:1/db", "status"];
     run(migrate_cmd().current_dir(dir.path()).args(unreachable)).assert_code(1);
