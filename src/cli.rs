@@ -108,7 +108,7 @@ pub enum Command {
     /// Revert applied migrations, newest first, using each file's down part
     Down(DownArgs),
     /// Every migration of every store: applied, pending, modified, missing or dirty
-    Status,
+    Status(StatusArgs),
     /// Check files against history without writing anything (exit 2 on problems)
     Validate,
     /// Scaffold the next migration file
@@ -172,6 +172,14 @@ pub struct DownArgs {
     /// The store to revert [default: postgres when configured, else mongo]
     #[arg(long, value_enum)]
     pub store: Option<Store>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Exit 2 when any store has a pending, dirty, modified, missing or invalid migration (or a
+    /// Redis keyspace that is not current)
+    #[arg(long)]
+    pub exit_code: bool,
 }
 
 #[derive(Debug, Args)]
@@ -373,7 +381,7 @@ pub struct BackupCreateArgs {
 
 #[derive(Debug, Args)]
 pub struct BackupVerifyArgs {
-    /// Backup ID (see `backup list`)
+    /// Backup ID (see `backup list`), or `latest` for the newest complete backup
     pub id: String,
     /// Also restore into scratch databases (created on the configured servers, then dropped)
     /// and compare row, document and key counts
@@ -383,7 +391,7 @@ pub struct BackupVerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct BackupRestoreArgs {
-    /// Backup ID (see `backup list`)
+    /// Backup ID (see `backup list`), or `latest` for the newest complete backup
     pub id: String,
     /// Where to restore, once per store: a PostgreSQL URL (the database is created if missing),
     /// mongodb://host/DB or redis://host/N
@@ -467,7 +475,9 @@ pub struct ExportArgs {
 #[derive(Debug, Subcommand)]
 pub enum ExportAction {
     /// Everything about one subject: rows reached through the foreign keys to users, configured
-    /// Mongo collections and Redis keys; recorded as an export request in gdpr_requests
+    /// Mongo collections and Redis keys. Needs no anonymization key; with the key set
+    /// ([anonymize] key_env), the request is also recorded in gdpr_requests (by the subject's
+    /// HMAC)
     User(ExportUserArgs),
 }
 
@@ -488,7 +498,8 @@ pub struct RetentionArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum RetentionCommand {
-    /// Apply the [[retention.policies]] (or one of them) and print what each removed
+    /// Apply the [[retention.policies]] (or one of them) and print what each removed. Policies
+    /// that anonymize need the anonymization key ([anonymize] key_env), except with --dry-run
     Run(RetentionRunArgs),
 }
 

@@ -29,6 +29,21 @@ impl Detailed {
     }
 }
 
+/// A flag value clap accepts but the command cannot use (`down --store redis`): a usage error
+/// like clap's own, exit 64 (see `crate::usage`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub Detailed);
+
+/// The exit code of a command that failed: 64 for a usage error, else 1.
+pub fn exit_code(error: &anyhow::Error) -> i32 {
+    if error.is::<Usage>() {
+        crate::usage::EXIT_USAGE
+    } else {
+        1
+    }
+}
+
 pub struct Rendered {
     pub message: String,
     pub context: Vec<String>,
@@ -38,7 +53,10 @@ pub struct Rendered {
 /// Flattens an error chain. Passwords are redacted from every line, whatever produced it.
 pub fn render(error: &anyhow::Error) -> Rendered {
     let redact = |text: String| crate::redact::redact_url(&text);
-    if let Some(detailed) = error.downcast_ref::<Detailed>() {
+    let detailed = error
+        .downcast_ref::<Detailed>()
+        .or_else(|| error.downcast_ref::<Usage>().map(|usage| &usage.0));
+    if let Some(detailed) = detailed {
         return Rendered {
             message: redact(detailed.message.clone()),
             context: detailed.context.iter().cloned().map(redact).collect(),
@@ -73,7 +91,7 @@ pub fn render(error: &anyhow::Error) -> Rendered {
 pub enum Outcome {
     /// Exit 0: success or clean.
     Clean,
-    /// Exit 2: a check found problems (drift, validate, lint, verify).
+    /// Exit 2: a check found problems (drift, validate, lint, verify, `status --exit-code`).
     Problems,
 }
 

@@ -12,6 +12,7 @@ pub mod postgres;
 pub mod redact;
 pub mod redis;
 pub mod sandbox;
+pub mod usage;
 
 /// This tool's version, recorded in every history row.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

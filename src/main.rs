@@ -1,9 +1,14 @@
-//! The `migrate` binary: parse, run, map errors to exit codes.
+//! The `migrate` binary: parse, run, map errors to exit codes (0 clean, 1 error, 2 problems
+//! found, 64 usage error).
 
 use clap::Parser;
 
 fn main() {
-    let cli = migrate::cli::Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match migrate::cli::Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(error) => std::process::exit(migrate::usage::report(&error, &args)),
+    };
     let printer = migrate::output::Printer::new(migrate::config::early_output(&cli.global));
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -18,8 +23,9 @@ fn main() {
     let code = match runtime.block_on(migrate::commands::run(cli)) {
         Ok(outcome) => outcome.exit_code(),
         Err(failure) => {
-            failure.printer.error(&failure.error, 1);
-            1
+            let code = migrate::errors::exit_code(&failure.error);
+            failure.printer.error(&failure.error, code);
+            code
         }
     };
     // Drop the runtime without waiting for connection tasks.

@@ -957,3 +957,59 @@ fn export_bundles_the_subjects_data_and_records_the_request() {
         Some("export completed")
     );
 }
+
+#[test]
+fn export_needs_no_key_and_then_records_no_request() {
+    let stores = stores(|t| t);
+    fill(&stores);
+    let file = stores.dir.path().join("export.json");
+    let result = stores.migrate_env(
+        &[],
+        &["export", "user", SUBJECT, "-o", file.to_str().unwrap()],
+    );
+    result.assert_ok();
+    assert!(
+        result
+            .stderr
+            .contains("warning: the export was not recorded in gdpr_requests")
+            && result.stderr.contains("hint: set MIGRATE_ANON_KEY"),
+        "{}",
+        result.stderr
+    );
+    // One document: singular.
+    assert!(
+        result.stdout.contains(", 1 document, "),
+        "{}",
+        result.stdout
+    );
+    let bundle: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let users = bundle["postgres"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "users")
+        .unwrap();
+    assert_eq!(users["rows"][0]["email"], EMAIL);
+    assert_eq!(
+        stores
+            .pg
+            .scalar("SELECT count(*) FROM gdpr_requests")
+            .as_deref(),
+        Some("0")
+    );
+    // To stdout, in JSON mode: the bundle is the one document.
+    let printed = stores.migrate_env(&[], &["--format", "json", "export", "user", SUBJECT]);
+    printed.assert_ok();
+    assert_eq!(json(&printed)["subject"], SUBJECT);
+    // The anonymize policies' dry run counts without the key too; erasing needs it.
+    stores
+        .migrate_env(&[], &["anonymize", "policy", "--dry-run"])
+        .assert_ok();
+    let erase = stores.migrate_env(&[], &["--yes", "anonymize", "user", SUBJECT]);
+    erase.assert_code(1);
+    assert!(
+        erase.stderr.contains("MIGRATE_ANON_KEY"),
+        "{}",
+        erase.stderr
+    );
+}

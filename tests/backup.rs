@@ -401,6 +401,73 @@ fn verify_checks_hashes_restores_and_names_a_flipped_byte() {
 }
 
 #[test]
+fn latest_names_the_newest_backup_for_verify_and_restore() {
+    let source = small_db();
+    let dir = workdir();
+    let url = ["--database-url", source.url.as_str()];
+    let none = migrate(
+        dir.path(),
+        &[&url[..], &["backup", "verify", "latest"]].concat(),
+    );
+    none.assert_code(1);
+    assert!(
+        none.stderr.starts_with("error: no backup in"),
+        "{}",
+        none.stderr
+    );
+    assert!(
+        none.stderr.contains("migrate backup create"),
+        "{}",
+        none.stderr
+    );
+
+    let first = create_backup(dir.path(), &url);
+    source.execute("INSERT INTO items VALUES (10000, 'after the first backup')");
+    let second = create_backup(dir.path(), &url);
+    assert_ne!(first["id"], second["id"]);
+
+    let verified = migrate(
+        dir.path(),
+        &[
+            &url[..],
+            &["--format", "json", "backup", "verify", "latest"],
+        ]
+        .concat(),
+    );
+    verified.assert_ok();
+    assert_eq!(json(&verified)["id"], second["id"]);
+    assert!(
+        verified.stderr.contains(&format!(
+            "latest backup: {}",
+            second["id"].as_str().unwrap()
+        )),
+        "{}",
+        verified.stderr
+    );
+
+    let target = pg();
+    let restored = migrate(
+        dir.path(),
+        &[
+            "--yes",
+            "--format",
+            "json",
+            "backup",
+            "restore",
+            "latest",
+            "--target",
+            &target.url,
+        ],
+    );
+    restored.assert_ok();
+    assert_eq!(json(&restored)["plan"]["id"], second["id"]);
+    assert_eq!(
+        target.scalar("SELECT count(*) FROM items").as_deref(),
+        Some("501")
+    );
+}
+
+#[test]
 fn a_killed_backup_leaves_a_partial_that_list_ignores_and_prune_removes() {
     let source = small_db();
     let dir = workdir();

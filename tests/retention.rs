@@ -33,6 +33,15 @@ impl Stores {
         )
     }
 
+    /// The binary without the anonymization key in its environment.
+    fn migrate_without_key(&self, args: &[&str]) -> Run {
+        run(
+            migrate_all_stores(self.dir.path(), &self.pg, &self.mongo, &self.redis)
+                .env_remove("MIGRATE_ANON_KEY")
+                .args(args),
+        )
+    }
+
     fn mongo(&self) -> (tokio::runtime::Runtime, mongodb::Collection<Document>) {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -280,6 +289,33 @@ fn retention_removes_what_is_old_keeps_the_rest_and_reports_exact_counts() {
     for p in again["policies"].as_array().unwrap() {
         assert_eq!(p["removed"], 0, "{p}");
     }
+}
+
+#[test]
+fn without_the_key_a_dry_run_counts_and_a_run_changes_nothing() {
+    let stores = filled();
+    let dry = stores.migrate_without_key(&["--format", "json", "retention", "run", "--dry-run"]);
+    dry.assert_ok();
+    let planned = json(&dry);
+    assert_eq!(policy(&planned, "deleted-users")["anonymized"], 3);
+    assert_eq!(policy(&planned, "activity-logs")["removed"], 25);
+
+    // The anonymizing policy needs the key: refused before the policies ahead of it ran.
+    let refused = stores.migrate_without_key(&["--yes", "retention", "run"]);
+    refused.assert_code(1);
+    assert!(
+        refused.stderr.starts_with("error: no anonymization key")
+            && refused.stderr.contains("MIGRATE_ANON_KEY"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(stores.count("SELECT count(*) FROM activity_logs"), 31);
+    assert_eq!(stores.count("SELECT count(*) FROM sessions"), 15);
+    // A policy that only deletes needs no key.
+    stores
+        .migrate_without_key(&["--yes", "retention", "run", "--policy", "expired-sessions"])
+        .assert_ok();
+    assert_eq!(stores.count("SELECT count(*) FROM sessions"), 4);
 }
 
 #[test]

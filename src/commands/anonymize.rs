@@ -5,8 +5,8 @@
 use super::Context;
 use crate::cli::{AnonymizeAction, AnonymizeArgs, AnonymizePolicyArgs, AnonymizeUserArgs};
 use crate::errors::Outcome;
-use crate::jobs::anonymize::{self, PolicyReport, TargetCount, UserReport};
-use crate::output::{Report, table};
+use crate::jobs::anonymize::{self, KeyUse, PolicyReport, TargetCount, UserReport};
+use crate::output::{Report, count, table};
 
 impl Report for UserReport {
     fn human(&self) -> String {
@@ -43,13 +43,13 @@ impl Report for UserReport {
             let values: u64 = verification.values.values().sum();
             let searched = &verification.searched;
             out.push_str(&format!(
-                "verification: {values} original value{} searched in {} tables ({} rows), {} collections ({} documents), {} keys: ",
-                if values == 1 { "" } else { "s" },
-                searched.tables,
-                searched.rows,
-                searched.collections,
-                searched.documents,
-                searched.keys
+                "verification: {} searched in {} ({}), {} ({}), {}: ",
+                count(values, "original value"),
+                count(searched.tables, "table"),
+                count(searched.rows, "row"),
+                count(searched.collections, "collection"),
+                count(searched.documents, "document"),
+                count(searched.keys, "key")
             ));
             if verification.hits.is_empty() {
                 out.push_str("none found\n");
@@ -159,7 +159,7 @@ pub async fn run(context: &Context, args: &AnonymizeArgs) -> anyhow::Result<Outc
 async fn user(context: &Context, args: &AnonymizeUserArgs) -> anyhow::Result<Outcome> {
     super::guard_protected(context, "anonymize user", args.dry_run)?;
     let printer = &context.printer;
-    let mut prepared = anonymize::prepare(&context.settings).await?;
+    let mut prepared = anonymize::prepare(&context.settings, KeyUse::Required).await?;
     let subject = args.id.trim().to_lowercase();
     anonymize::ensure_subject(&prepared, &subject).await?;
     if args.dry_run {
@@ -198,7 +198,13 @@ async fn user(context: &Context, args: &AnonymizeUserArgs) -> anyhow::Result<Out
 async fn policy(context: &Context, args: &AnonymizePolicyArgs) -> anyhow::Result<Outcome> {
     super::guard_protected(context, "anonymize policy", args.dry_run)?;
     let printer = &context.printer;
-    let mut prepared = anonymize::prepare(&context.settings).await?;
+    // A dry run only counts subjects: it hashes nothing.
+    let key_use = if args.dry_run {
+        KeyUse::IfSet
+    } else {
+        KeyUse::Required
+    };
+    let mut prepared = anonymize::prepare(&context.settings, key_use).await?;
     let policies = match &args.name {
         Some(name) => vec![anonymize::find_policy(&prepared.rules, name)?.clone()],
         None if prepared.rules.policies.is_empty() => {

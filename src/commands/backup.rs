@@ -12,9 +12,11 @@ use crate::config::Settings;
 use crate::errors::Outcome;
 use crate::jobs::backup::{
     self, CreateOptions, CreatePlan, Created, Listing, PrunePlan, Pruned, RestorePlan, Restored,
-    StoreKind, Verified, prune::Policy, repository::Repository,
+    StoreKind, Verified,
+    prune::Policy,
+    repository::{Entry, LATEST, Repository},
 };
-use crate::output::{Printer, Report, human_ms, table};
+use crate::output::{Printer, Report, count, human_ms, table};
 
 pub async fn run(context: &Context, args: &BackupArgs) -> anyhow::Result<Outcome> {
     let mut settings = context.settings.clone();
@@ -83,10 +85,10 @@ impl Report for CreateReport {
             );
         };
         format!(
-            "backup {}: {} ({} files, {}) in {}{}\n{}\n",
+            "backup {}: {} ({}, {}) in {}{}\n{}\n",
             backup.id,
             backup.manifest.stores.names().join(", "),
-            backup.manifest.files.len(),
+            count(backup.manifest.files.len(), "file"),
             human_bytes(backup.manifest.total_bytes),
             human_ms(backup.duration_ms),
             if backup.recorded {
@@ -209,9 +211,9 @@ impl Report for Verified {
         };
         if self.ok {
             let mut out = format!(
-                "backup {}: ok ({what}: {} files, {}) in {}\n",
+                "backup {}: ok ({what}: {}, {}) in {}\n",
                 self.id,
-                self.files,
+                count(self.files, "file"),
                 human_bytes(self.bytes),
                 human_ms(self.duration_ms)
             );
@@ -238,13 +240,26 @@ impl Report for Verified {
     }
 }
 
+/// The backup an ID names; `latest` is resolved and said.
+fn open(repository: &Repository, id: &str, printer: &Printer) -> anyhow::Result<Entry> {
+    let entry = repository.open(id)?;
+    if id == LATEST {
+        printer.note(format!(
+            "latest backup: {} (taken {})",
+            entry.id,
+            time(&entry.manifest.created_at)
+        ));
+    }
+    Ok(entry)
+}
+
 async fn run_verify(
     settings: &Settings,
     repository: &Repository,
     args: &BackupVerifyArgs,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
-    let entry = repository.open(&args.id)?;
+    let entry = open(repository, &args.id, printer)?;
     let verified = backup::verify(settings, &entry, args.restore, printer).await?;
     printer.report(&verified);
     Ok(if verified.ok {
@@ -314,7 +329,7 @@ async fn run_restore(
     args: &BackupRestoreArgs,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
-    let entry = repository.open(&args.id)?;
+    let entry = open(repository, &args.id, printer)?;
     let plan = backup::plan_restore(&entry, &args.target, args.clean).await?;
     if args.dry_run {
         printer.report(&RestoreReport {
@@ -341,11 +356,11 @@ async fn run_restore(
     let since = time(&entry.manifest.created_at);
     match restored.erasures_since_backup {
         Some(n) if n > 0 => printer.warn(format!(
-            "{n} erasure request{} of the GDPR ledger (gdpr_requests) completed after this backup was taken ({since}): the restored data holds those subjects again; anonymize them again before use (the anonymize job is not available yet)",
+            "{n} erasure request{} of the GDPR ledger (gdpr_requests) completed after this backup was taken ({since}): the restored data holds those subjects again; anonymize them again before use (`migrate --database-url TARGET anonymize user ID`)",
             if n == 1 { "" } else { "s" }
         )),
         _ => printer.warn(format!(
-            "subjects anonymized after this backup was taken ({since}) are in the restored data again: re-apply the erasures of the GDPR ledger (gdpr_requests) before use (the anonymize job is not available yet)"
+            "subjects anonymized after this backup was taken ({since}) are in the restored data again: re-apply the erasures of the GDPR ledger (gdpr_requests) before use (`migrate --database-url TARGET anonymize user ID`)"
         )),
     }
     printer.report(&RestoreReport {

@@ -13,7 +13,7 @@ use crate::cli::CheckArgs;
 use crate::config::PgSettings;
 use crate::errors::Outcome;
 use crate::lint::SourceFile;
-use crate::output::Report;
+use crate::output::{Report, count};
 use crate::postgres::diff::{self, Difference, IgnoreSet};
 use crate::postgres::engine::{self, Session};
 use crate::postgres::history::HistoryRow;
@@ -135,21 +135,21 @@ impl Report for CheckReport {
             if self.clean {
                 "ok".to_string()
             } else {
-                format!("{problems} problem{}", if problems == 1 { "" } else { "s" })
+                count(problems, "problem")
             },
             self.database
                 .as_deref()
                 .map_or_else(String::new, |d| format!(" ({d})"))
         ));
         let validate = if self.validate.ok {
-            format!("ok ({} files)", self.validate.checked_files)
+            format!("ok ({})", count(self.validate.checked_files, "file"))
         } else {
-            format!("{} problems", self.validate.problems.len())
+            count(self.validate.problems.len(), "problem")
         };
         let lint = if self.lint.clean {
-            format!("ok ({} pending files)", self.lint.files.len())
+            format!("ok ({})", count(self.lint.files.len(), "pending file"))
         } else {
-            format!("{} findings", self.lint.findings.len())
+            count(self.lint.findings.len(), "finding")
         };
         let tested = &self.reversibility.migrations;
         let reversibility = match &self.reversibility.skipped {
@@ -158,16 +158,19 @@ impl Report for CheckReport {
             None => {
                 let failed = tested.iter().filter(|m| m.status.is_problem()).count();
                 if failed == 0 {
-                    format!("ok ({} pending migrations)", tested.len())
+                    format!("ok ({})", count(tested.len(), "pending migration"))
                 } else {
-                    format!("{failed} of {} pending migrations failed", tested.len())
+                    format!(
+                        "{failed} of {} failed",
+                        count(tested.len(), "pending migration")
+                    )
                 }
             }
         };
         let drift = match &self.drift {
             None => "skipped".to_string(),
             Some(d) if d.clean => "ok".to_string(),
-            Some(d) => format!("{} differences", d.differences.len()),
+            Some(d) => count(d.differences.len(), "difference"),
         };
         for (step, result) in [
             ("validate", validate),
@@ -250,7 +253,8 @@ async fn check(context: &Context, args: &CheckArgs) -> anyhow::Result<CheckRepor
         Some(pg) => {
             let history = Session::open(pg).await?.read_history().await?;
             for entry in plan::status(&set, &history) {
-                if entry.state.is_problem() {
+                // Invalid files are in `problems` already, as file problems.
+                if entry.state.is_problem() && entry.state != plan::State::Invalid {
                     problems.push(Problem {
                         store: "postgres",
                         kind: entry.state.as_str().to_string(),

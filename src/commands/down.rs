@@ -121,9 +121,11 @@ pub async fn run(context: &Context, args: &DownArgs) -> anyhow::Result<Outcome> 
             })?;
             down_mongo(context, mongo, args, target).await
         }
-        Store::Redis => Err(Detailed::new("the redis keyspace has no down migrations")
-            .hint("change the declaration in [redis] (and bump schema_version), then run `migrate up`")
-            .into()),
+        Store::Redis => Err(crate::errors::Usage(
+            Detailed::new("`down --store redis`: the redis keyspace has no down migrations")
+                .hint("change the declaration in [redis] (and bump schema_version), then run `migrate up`"),
+        )
+        .into()),
     }
 }
 

@@ -138,8 +138,8 @@ impl PostgresDrift {
         };
         if self.clean {
             out.push_str(&format!(
-                "postgres: no drift ({} objects compared against {}{ignored}; {})\n",
-                self.compared,
+                "postgres: no drift ({} compared against {}{ignored}; {})\n",
+                crate::output::count(self.compared, "object"),
                 self.expected_label(),
                 self.database
             ));

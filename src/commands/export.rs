@@ -8,8 +8,9 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::{ExportAction, ExportArgs, ExportUserArgs};
 use crate::errors::Outcome;
-use crate::jobs::{anonymize, export};
-use crate::output::Report;
+use crate::jobs::anonymize::{self, KeyUse};
+use crate::jobs::export;
+use crate::output::{Report, count};
 
 /// What is printed when the bundle went to a file.
 #[derive(Debug, Serialize)]
@@ -20,15 +21,21 @@ pub struct ExportReport {
     pub request_id: Option<String>,
 }
 
+impl ExportReport {
+    fn count(&self, what: &str) -> u64 {
+        self.counts.get(what).copied().unwrap_or(0)
+    }
+}
+
 impl Report for ExportReport {
     fn human(&self) -> String {
         format!(
-            "exported user {} to {}: {} rows, {} documents, {} keys\n",
+            "exported user {} to {}: {}, {}, {}\n",
             self.subject,
             self.file,
-            self.counts.get("postgres_rows").unwrap_or(&0),
-            self.counts.get("mongo_documents").unwrap_or(&0),
-            self.counts.get("redis_keys").unwrap_or(&0)
+            count(self.count("postgres_rows"), "row"),
+            count(self.count("mongo_documents"), "document"),
+            count(self.count("redis_keys"), "key")
         )
     }
 }
@@ -48,13 +55,24 @@ pub async fn run(context: &Context, args: &ExportArgs) -> anyhow::Result<Outcome
 
 async fn user(context: &Context, args: &ExportUserArgs) -> anyhow::Result<Outcome> {
     let printer = &context.printer;
-    let prepared = anonymize::prepare(&context.settings).await?;
+    // Exporting hashes nothing but the ledger's name for the subject: without the key the
+    // bundle is still written, and the request is not recorded.
+    let prepared = anonymize::prepare(&context.settings, KeyUse::IfSet).await?;
     let subject = args.id.trim().to_lowercase();
     anonymize::ensure_subject(&prepared, &subject).await?;
     let bundle = export::collect(&prepared, &subject).await?;
     let counts = bundle.counts();
-    let request_id = if prepared.plan.ledger_table {
-        let hmac = prepared.key().subject_hmac(&subject);
+    let request_id = if prepared.plan.ledger_table && !prepared.has_key() {
+        let key_env = &prepared.rules.key_env;
+        printer.warn(format!(
+            "the export was not recorded in gdpr_requests: the ledger names subjects by an HMAC, and ${key_env} (the anonymization key) is not set"
+        ));
+        printer.hint(format!(
+            "set {key_env} and export again to record the request"
+        ));
+        None
+    } else if prepared.plan.ledger_table {
+        let hmac = prepared.key()?.subject_hmac(&subject);
         Some(
             anonymize::postgres::insert_request(
                 &prepared.client,

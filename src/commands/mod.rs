@@ -81,7 +81,7 @@ pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
     let result = match &cli.command {
         Command::Up(args) => up::run(&context, args).await,
         Command::Down(args) => down::run(&context, args).await,
-        Command::Status => status::run(&context).await,
+        Command::Status(args) => status::run(&context, args).await,
         Command::Validate => validate::run(&context).await,
         Command::New(args) => new::run(&context, args),
         Command::Baseline(args) => baseline::run(&context, args).await,

@@ -53,9 +53,9 @@ async fn dump(context: &Context, args: &SchemaDumpArgs) -> anyhow::Result<Outcom
         Some(path) => {
             write_atomically(path, &snapshot.to_json())?;
             context.printer.step(format!(
-                "wrote the schema of {} ({} objects, PostgreSQL {}) to {}",
+                "wrote the schema of {} ({}, PostgreSQL {}) to {}",
                 pg.target,
-                snapshot.objects.len(),
+                crate::output::count(snapshot.objects.len(), "object"),
                 snapshot.server_major,
                 path.display()
             ));

@@ -159,9 +159,9 @@ pub async fn run(
                 };
                 bar.suspend(|| {
                     printer.step(format!(
-                        "seeded {} ({} rows, {})",
+                        "seeded {} ({}, {})",
                         result.file,
-                        result.rows,
+                        crate::output::count(result.rows, "row"),
                         crate::output::human_ms(result.execution_ms)
                     ))
                 });
@@ -223,16 +223,19 @@ impl Report for GenerateReport {
         }
         let summary = if self.dry_run {
             format!(
-                "seed generate --seed {} --as-of {}: would load {} rows ({})",
-                self.seed, self.as_of, self.total_rows, self.database
+                "seed generate --seed {} --as-of {}: would load {} ({})",
+                self.seed,
+                self.as_of,
+                crate::output::count(self.total_rows, "row"),
+                self.database
             )
         } else {
             format!(
-                "seed generate --seed {} --as-of {}: loaded {} rows in {:.1} s, {:.0} rows/s, \
+                "seed generate --seed {} --as-of {}: loaded {} in {:.1} s, {:.0} rows/s, \
                  analyze {:.1} s ({})",
                 self.seed,
                 self.as_of,
-                self.total_rows,
+                crate::output::count(self.total_rows, "row"),
                 self.seconds,
                 self.rows_per_second,
                 self.analyze_seconds,

@@ -1,9 +1,10 @@
-//! `migrate status`: one table with every migration of every store, and the state of the
-//! Redis keyspace setup.
+//! `migrate status [--exit-code]`: one table with every migration of every store, and the
+//! state of the Redis keyspace setup. With `--exit-code`, exit 2 unless every store is current.
 
 use serde::Serialize;
 
 use super::Context;
+use crate::cli::StatusArgs;
 use crate::config::Settings;
 use crate::errors::Outcome;
 use crate::mongo::migration::MongoSet;
@@ -22,6 +23,9 @@ pub struct StatusReport {
 pub struct StoreStatus {
     pub store: &'static str,
     pub database: String,
+    /// The newest version applied (or adopted by a baseline); for Redis, the keyspace schema
+    /// version on the server. `None`: nothing applied yet.
+    pub version: Option<u64>,
     pub migrations: Vec<Entry>,
     pub summary: Summary,
     /// The Redis keyspace setup (Redis only).
@@ -32,6 +36,8 @@ pub struct StoreStatus {
 #[derive(Debug, Serialize, Default)]
 pub struct Summary {
     pub applied: usize,
+    /// Migrations adopted by `baseline`: recorded as done, never run by migrate.
+    pub baseline: usize,
     pub pending: usize,
     pub problems: usize,
 }
@@ -41,7 +47,8 @@ impl Summary {
         let mut summary = Summary::default();
         for entry in entries {
             match entry.state {
-                State::Applied | State::Baseline => summary.applied += 1,
+                State::Applied => summary.applied += 1,
+                State::Baseline => summary.baseline += 1,
                 State::Pending | State::Outdated => summary.pending += 1,
                 _ => {}
             }
@@ -67,6 +74,14 @@ pub struct KeyspaceStatus {
     /// What `up` would change.
     pub pending: Vec<Action>,
     pub notes: Vec<String>,
+}
+
+impl StoreStatus {
+    /// Every migration applied and unchanged, and the Redis keyspace set up as declared.
+    fn is_current(&self) -> bool {
+        self.migrations.iter().all(|entry| entry.state.is_current())
+            && self.keyspace.as_ref().is_none_or(|k| k.state == "current")
+    }
 }
 
 impl Report for StatusReport {
@@ -151,9 +166,13 @@ impl Report for StatusReport {
                     store.database
                 )),
                 None => out.push_str(&format!(
-                    "{}: {} applied, {} pending, {} with problems ({})\n",
+                    "{}: {} applied, {}{} pending, {} with problems ({})\n",
                     store.store,
                     store.summary.applied,
+                    match store.summary.baseline {
+                        0 => String::new(),
+                        n => format!("{n} adopted by baseline, "),
+                    },
                     store.summary.pending,
                     store.summary.problems,
                     store.database
@@ -211,7 +230,7 @@ fn read_inputs(settings: &Settings) -> anyhow::Result<Inputs> {
     })
 }
 
-pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
+pub async fn run(context: &Context, args: &StatusArgs) -> anyhow::Result<Outcome> {
     let settings = &context.settings;
     let printer = &context.printer;
     if settings.postgres.is_none() && settings.mongo.is_none() && settings.redis.is_none() {
@@ -242,6 +261,7 @@ pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
             stores.push(StoreStatus {
                 store: "postgres",
                 database: pg.target.to_string(),
+                version: plan::current_version(&history),
                 migrations,
                 summary,
                 keyspace: None,
@@ -268,6 +288,7 @@ pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
             stores.push(StoreStatus {
                 store: "mongo",
                 database: session.display().to_string(),
+                version: crate::mongo::plan::current_version(&history),
                 migrations,
                 summary,
                 keyspace: None,
@@ -291,9 +312,11 @@ pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
                 stores.push(StoreStatus {
                     store: "redis",
                     database: topology.display.clone(),
+                    version: plan.server.version.map(u64::from),
                     migrations: Vec::new(),
                     summary: Summary {
                         applied: usize::from(state == "current"),
+                        baseline: 0,
                         pending: plan.actions.len(),
                         problems: usize::from(state == "newer"),
                     },
@@ -314,8 +337,13 @@ pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
     for note in &skipped {
         printer.note(note);
     }
+    let current = stores.iter().all(StoreStatus::is_current);
     printer.report(&StatusReport { stores });
-    Ok(Outcome::Clean)
+    Ok(if args.exit_code && !current {
+        Outcome::Problems
+    } else {
+        Outcome::Clean
+    })
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ use crate::cli::{Store, UpArgs};
 use crate::config::{MongoSettings, PgSettings, RedisSettings, Settings};
 use crate::errors::Outcome;
 use crate::mongo::engine::MongoSession;
-use crate::mongo::history::{HistoryRecord, RecordState};
 use crate::mongo::migration::MongoSet;
 use crate::output::{Report, table};
 use crate::postgres::engine::{self, Session, StepResult};
@@ -434,7 +433,7 @@ async fn up_postgres(
         return Ok(PostgresUp {
             store: "postgres",
             database: pg.target.to_string(),
-            version: newest(&history),
+            version: plan::current_version(&history),
             plan: steps,
             applied: Vec::new(),
         });
@@ -449,7 +448,7 @@ async fn up_postgres(
         } else {
             session.read_history().await?
         };
-        anyhow::Ok((steps, applied, newest(&history)))
+        anyhow::Ok((steps, applied, plan::current_version(&history)))
     }
     .await;
     let unlocked = session.unlock(held).await;
@@ -479,7 +478,7 @@ async fn up_mongo(
         return Ok(MongoUp {
             store: "mongo",
             database: session.display().to_string(),
-            version: newest_mongo(&history),
+            version: crate::mongo::plan::current_version(&history),
             plan: steps,
             applied: Vec::new(),
         });
@@ -490,7 +489,11 @@ async fn up_mongo(
         let steps = crate::mongo::plan::plan_up(set, &history, options, &history_name)?;
         let applied = crate::mongo::engine::execute(session, &held, set, &steps, printer).await?;
         let history = session.read_history().await?;
-        anyhow::Ok((steps, applied, newest_mongo(&history)))
+        anyhow::Ok((
+            steps,
+            applied,
+            crate::mongo::plan::current_version(&history),
+        ))
     }
     .await;
     let unlocked = session.unlock(held).await;
@@ -503,20 +506,4 @@ async fn up_mongo(
         applied,
         version,
     })
-}
-
-fn newest(history: &[crate::postgres::history::HistoryRow]) -> Option<u64> {
-    history
-        .iter()
-        .filter(|row| row.kind != crate::postgres::history::RowKind::Repeatable)
-        .filter_map(|row| row.version)
-        .max()
-}
-
-fn newest_mongo(history: &[HistoryRecord]) -> Option<u64> {
-    history
-        .iter()
-        .filter(|r| r.state == RecordState::Applied)
-        .map(|r| r.version)
-        .max()
 }

@@ -179,11 +179,12 @@ pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Migrations whose state is a problem (`modified`, `missing`, `dirty`, `out-of-order`).
+/// Migrations whose state is a problem (`modified`, `missing`, `dirty`, `out-of-order`);
+/// `invalid` files are already listed as file problems.
 fn history_problems(store: &'static str, entries: Vec<plan::Entry>) -> Vec<Problem> {
     entries
         .into_iter()
-        .filter(|entry| entry.state.is_problem())
+        .filter(|entry| entry.state.is_problem() && entry.state != plan::State::Invalid)
         .map(|entry| {
             let label = match entry.version {
                 Some(v) => format!("V{v} {}", entry.name),

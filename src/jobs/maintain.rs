@@ -283,7 +283,8 @@ pub fn refresh_order(
     Ok(order)
 }
 
-/// Runs the steps in order, reporting each as it finishes; stops at the first failure.
+/// Runs the steps in order (under `-v`, each statement as it starts and its duration when it
+/// ends); stops at the first failure.
 pub async fn execute(
     client: &Client,
     plan: &Plan,
@@ -293,6 +294,8 @@ pub async fn execute(
     let bar = printer.progress(plan.steps.len() as u64, "maintain");
     for step in &plan.steps {
         bar.set_message(step.sql.clone());
+        // The report lists each step once; `-v` shows each statement while it runs.
+        let timed = bar.suspend(|| printer.timed(&step.sql));
         let started = Instant::now();
         let outcome = match step.kind {
             StepKind::Partitions => client.simple_query(&step.sql).await.map(|messages| {
@@ -325,12 +328,13 @@ pub async fn execute(
             Ok(result) => result,
             Err(err) => {
                 bar.finish_and_clear();
+                timed.done(Some("failed"));
                 let mut error =
                     Detailed::new(format!("{} failed: {}", step.sql, describe_error(&err)))
                         .context(format!(
-                            "{} of {} steps completed before it",
+                            "{} of {} completed before it",
                             results.len(),
-                            plan.steps.len()
+                            crate::output::count(plan.steps.len(), "step")
                         ));
                 if err.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
                     error = error.hint("another session holds a lock; retry later or raise [postgres] lock_timeout");
@@ -339,13 +343,7 @@ pub async fn execute(
             }
         };
         bar.inc(1);
-        bar.suspend(|| {
-            printer.step(format!(
-                "{} ({}): {result}",
-                step.sql,
-                crate::output::human_ms(duration_ms)
-            ))
-        });
+        bar.suspend(|| timed.done(Some(&result)));
         results.push(StepResult {
             step: step.clone(),
             duration_ms,

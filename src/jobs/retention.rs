@@ -54,11 +54,11 @@ impl Age {
         Ok(Age(duration))
     }
 
-    /// `365 days`, `12 h`.
+    /// `365 days`, `1 day`, `12 h`.
     pub fn human(self) -> String {
         let secs = self.0.as_secs();
         if secs >= 86_400 && secs.is_multiple_of(86_400) {
-            format!("{} days", secs / 86_400)
+            crate::output::count(secs / 86_400, "day")
         } else {
             crate::output::human_ms(self.0.as_millis() as u64)
         }
@@ -375,6 +375,21 @@ pub async fn run(
             .context(format!("policies: {}", known.join(", ")))
             .into());
     }
+    // A run that anonymizes hashes with the key: a missing key fails before any policy has
+    // changed anything. Counting (a dry run) needs no key.
+    let anonymizes = policies.iter().any(|p| {
+        matches!(
+            p.target,
+            Target::Table {
+                action: RetentionAction::Anonymize | RetentionAction::AnonymizeThenDelete,
+                ..
+            }
+        )
+    });
+    if anonymizes && !dry_run {
+        let rules = super::anonymize::rules::load(&settings.anonymize)?;
+        super::anonymize::hmac::Key::from_env(&rules.key_env)?;
+    }
     let mut results = Vec::new();
     for policy in policies {
         let started = Instant::now();
@@ -671,7 +686,13 @@ async fn run_anonymize(
     printer: &Printer,
     mut result: PolicyResult,
 ) -> anyhow::Result<PolicyResult> {
-    let mut prepared = super::anonymize::prepare(settings).await?;
+    // Counting subjects hashes nothing: a dry run does not need the anonymization key.
+    let key_use = if dry_run {
+        super::anonymize::KeyUse::IfSet
+    } else {
+        super::anonymize::KeyUse::Required
+    };
+    let mut prepared = super::anonymize::prepare(settings, key_use).await?;
     let Target::Table {
         table,
         column,
@@ -736,7 +757,10 @@ async fn run_anonymize(
     }
     result.anonymized = report.subjects_done + report.resumed_after.unwrap_or(0);
     if action == RetentionAction::Anonymize {
-        result.detail = format!("{} subjects anonymized, rows kept", result.anonymized);
+        result.detail = format!(
+            "{} anonymized, rows kept",
+            crate::output::count(result.anonymized, "subject")
+        );
         return Ok(result);
     }
     let plan = prepared.plan.clone();

@@ -68,8 +68,9 @@ impl MongoDrift {
         };
         let mut out = if self.clean {
             format!(
-                "mongo: no drift ({} objects compared against {version} on a shadow database{ignored}; {})\n",
-                self.compared, self.database
+                "mongo: no drift ({} compared against {version} on a shadow database{ignored}; {})\n",
+                crate::output::count(self.compared, "object"),
+                self.database
             )
         } else {
             let total = self.differences.len();

@@ -184,23 +184,19 @@ async fn run_step(
     let mut already_done = 0;
     for (index, op) in ops.iter().enumerate().skip(step.from_op) {
         held.check().map_err(lock_error)?;
+        let timed = printer.timed(format!(
+            "mongo: {}:{list}[{index}]: {}",
+            step.file,
+            op.describe()
+        ));
         match apply::apply(database, op).await {
-            Ok(Applied::Done) => {
-                printer.verbose(format!(
-                    "mongo: {} {list}[{index}] {}",
-                    step.label(),
-                    op.describe()
-                ));
-            }
+            Ok(Applied::Done) => timed.done(None),
             Ok(Applied::AlreadyDone(reason)) => {
                 already_done += 1;
-                printer.verbose(format!(
-                    "mongo: {} {list}[{index}] {}: nothing to do, {reason}",
-                    step.label(),
-                    op.describe()
-                ));
+                timed.done(Some(&format!("nothing to do, {reason}")));
             }
             Err(error) => {
+                timed.done(Some("failed"));
                 // Best effort: the failure itself is what the user must see.
                 let _ = history.fail(step.version, &error.message).await;
                 let resume = match direction {

@@ -9,7 +9,7 @@ use super::history::{Direction, HistoryRecord, RecordState};
 use super::migration::{MongoMigration, MongoSet};
 use crate::errors::Detailed;
 use crate::postgres::migration::Kind;
-use crate::postgres::plan::{DownTarget, Entry, State, UpOptions};
+use crate::postgres::plan::{DownTarget, Entry, InvalidFile, State, UpOptions, mark_invalid};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -339,7 +339,28 @@ pub fn status(set: &MongoSet, history: &[HistoryRecord]) -> Vec<Entry> {
             note,
         });
     }
+    let invalid = set.problems.iter().filter_map(|problem| {
+        let file_name = std::path::Path::new(&problem.file).file_name()?;
+        let (version, name) =
+            super::migration::parse_file_name(&file_name.to_string_lossy()).ok()?;
+        Some(InvalidFile {
+            kind: Kind::Versioned,
+            version: Some(version),
+            name,
+            problem,
+        })
+    });
+    mark_invalid(&mut entries, invalid);
     entries
+}
+
+/// The newest version the history records as applied.
+pub fn current_version(history: &[HistoryRecord]) -> Option<u64> {
+    history
+        .iter()
+        .filter(|r| r.state == RecordState::Applied)
+        .map(|r| r.version)
+        .max()
 }
 
 #[cfg(test)]

@@ -58,6 +58,16 @@ impl Printer {
         }
     }
 
+    /// Under `-v`: names the work about to start (`what`, one line); [`Timed::done`] then
+    /// prints how long it took, so a statement that hangs is on screen while it runs.
+    pub fn timed(&self, what: impl AsRef<str>) -> Timed<'_> {
+        self.verbose(what);
+        Timed {
+            printer: self,
+            started: std::time::Instant::now(),
+        }
+    }
+
     pub fn note(&self, message: impl AsRef<str>) {
         if !self.settings.quiet {
             eprintln!("{} {}", self.paint(Style::Dim, "note:"), message.as_ref());
@@ -185,12 +195,56 @@ impl Printer {
     }
 }
 
+/// Work announced by [`Printer::timed`].
+#[must_use = "call done() once the work is over"]
+pub struct Timed<'a> {
+    printer: &'a Printer,
+    started: std::time::Instant,
+}
+
+impl Timed<'_> {
+    /// `  took 12 ms` under `-v`, then `: outcome` when there is one worth saying.
+    pub fn done(self, outcome: Option<&str>) {
+        let took = human_ms(u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX));
+        self.printer.verbose(match outcome {
+            Some(outcome) => format!("  took {took}: {outcome}"),
+            None => format!("  took {took}"),
+        });
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Style {
     Red,
     Yellow,
     Cyan,
     Dim,
+}
+
+/// `1 key`, `0 keys`, `3 keys`: a count and its noun, singular for exactly one.
+pub fn count<N>(n: N, noun: &str) -> String
+where
+    N: Copy + PartialEq + From<u8> + std::fmt::Display,
+{
+    if n == N::from(1) {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {}", plural(noun))
+    }
+}
+
+/// The plural of a noun (of its last word) as messages use them: `key` -> `keys`, `batch` ->
+/// `batches`, `index` -> `indexes`, `policy` -> `policies`.
+pub fn plural(noun: &str) -> String {
+    if noun.ends_with(['s', 'x', 'z']) || noun.ends_with("ch") || noun.ends_with("sh") {
+        return format!("{noun}es");
+    }
+    if let Some(stem) = noun.strip_suffix('y')
+        && !stem.ends_with(['a', 'e', 'i', 'o', 'u'])
+    {
+        return format!("{stem}ies");
+    }
+    format!("{noun}s")
 }
 
 /// Milliseconds as a short human duration: `850 ms`, `2.4 s`, `3 min 5 s`.
@@ -205,6 +259,17 @@ pub fn human_ms(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_are_singular_for_one_only() {
+        assert_eq!(count(1u64, "key"), "1 key");
+        assert_eq!(count(0usize, "key"), "0 keys");
+        assert_eq!(count(2u32, "batch"), "2 batches");
+        assert_eq!(count(3i64, "index"), "3 indexes");
+        assert_eq!(count(2u64, "policy"), "2 policies");
+        assert_eq!(count(2u64, "day"), "2 days");
+        assert_eq!(count(5usize, "pending migration"), "5 pending migrations");
+    }
 
     #[test]
     fn human_durations() {

@@ -327,6 +327,8 @@ pub enum State {
     Outdated,
     /// Pending, but older than an applied version.
     OutOfOrder,
+    /// The file cannot be used: empty, unparsable, or sharing its version with another file.
+    Invalid,
 }
 
 impl State {
@@ -340,6 +342,7 @@ impl State {
             State::Baseline => "baseline",
             State::Outdated => "outdated",
             State::OutOfOrder => "out-of-order",
+            State::Invalid => "invalid",
         }
     }
 
@@ -347,8 +350,14 @@ impl State {
     pub fn is_problem(self) -> bool {
         matches!(
             self,
-            State::Modified | State::Missing | State::Dirty | State::OutOfOrder
+            State::Modified | State::Missing | State::Dirty | State::OutOfOrder | State::Invalid
         )
+    }
+
+    /// Whether the database and the files agree on this migration: it is applied (or adopted
+    /// by a baseline) and unchanged. Everything else makes `status --exit-code` exit 2.
+    pub fn is_current(self) -> bool {
+        matches!(self, State::Applied | State::Baseline)
     }
 }
 
@@ -463,24 +472,120 @@ pub fn status(set: &MigrationSet, history: &[HistoryRow]) -> Vec<Entry> {
         });
     }
     if let Some(b) = baseline {
-        let row = history
+        show_baseline(&mut entries, history, b);
+    }
+    let invalid = set.problems.iter().filter_map(|problem| {
+        let file_name = std::path::Path::new(&problem.file).file_name()?;
+        let parsed = super::migration::parse_file_name(&file_name.to_string_lossy()).ok()?;
+        Some(InvalidFile {
+            kind: parsed.kind,
+            version: parsed.version,
+            name: parsed.name,
+            problem,
+        })
+    });
+    mark_invalid(&mut entries, invalid);
+    entries
+}
+
+/// The newest version the database records as applied (or adopted by a baseline).
+pub fn current_version(history: &[HistoryRow]) -> Option<u64> {
+    history
+        .iter()
+        .filter(|row| row.kind != RowKind::Repeatable && row.state == RowState::Applied)
+        .filter_map(|row| row.version)
+        .max()
+}
+
+/// The baseline once: on the row of the file of its version when there is one (already in
+/// the `baseline` state), else as a row of its own among the versions.
+fn show_baseline(entries: &mut Vec<Entry>, history: &[HistoryRow], baseline: u64) {
+    let row = history
+        .iter()
+        .find(|r| r.kind == RowKind::Baseline && r.version == Some(baseline));
+    let note = format!("versions up to {baseline} were adopted, not run");
+    let own_file = entries.iter_mut().find(|e| {
+        e.kind == Kind::Versioned && e.version == Some(baseline) && e.state == State::Baseline
+    });
+    if let Some(entry) = own_file {
+        entry.applied_at = row.map(|r| r.applied_at);
+        entry.note = Some(note);
+        return;
+    }
+    let at = entries
+        .iter()
+        .position(|e| e.kind != Kind::Versioned || e.version.is_some_and(|v| v > baseline))
+        .unwrap_or(entries.len());
+    entries.insert(
+        at,
+        Entry {
+            version: Some(baseline),
+            name: row.map_or_else(|| "baseline".to_string(), |r| r.name.clone()),
+            kind: Kind::Versioned,
+            state: State::Baseline,
+            file: None,
+            applied_at: row.map(|r| r.applied_at),
+            execution_ms: None,
+            note: Some(note),
+        },
+    );
+}
+
+/// A file that failed to load but whose name says which migration it is.
+pub struct InvalidFile<'a> {
+    pub kind: Kind,
+    pub version: Option<u64>,
+    pub name: String,
+    pub problem: &'a super::migration::FileProblem,
+}
+
+/// Shows files that failed to load as `invalid` rows (PostgreSQL and Mongo alike): in place
+/// of the `missing` row of an applied migration whose file is now broken, else as a row of
+/// their own, in order. A dirty migration stays `dirty`.
+pub fn mark_invalid<'a>(entries: &mut Vec<Entry>, invalid: impl Iterator<Item = InvalidFile<'a>>) {
+    for file in invalid {
+        let note = match file.problem.line {
+            Some(line) => format!("line {line}: {}", file.problem.message),
+            None => file.problem.message.clone(),
+        };
+        let same = |e: &Entry| {
+            e.kind == file.kind
+                && match file.kind {
+                    Kind::Versioned => e.version == file.version,
+                    Kind::Repeatable => e.name == file.name,
+                }
+        };
+        if let Some(entry) = entries.iter_mut().find(|e| same(e)) {
+            if entry.state == State::Missing {
+                entry.state = State::Invalid;
+                entry.file = Some(file.problem.file.clone());
+                entry.note = Some(format!("applied; the file is invalid: {note}"));
+            }
+            continue;
+        }
+        let at = entries
             .iter()
-            .find(|r| r.kind == RowKind::Baseline && r.version == Some(b));
+            .position(|e| match file.kind {
+                Kind::Versioned => {
+                    e.kind == Kind::Repeatable || e.version.unwrap_or(0) > file.version.unwrap_or(0)
+                }
+                Kind::Repeatable => e.kind == Kind::Repeatable && e.name > file.name,
+            })
+            .unwrap_or(entries.len());
         entries.insert(
-            0,
+            at,
             Entry {
-                version: Some(b),
-                name: row.map_or_else(|| "baseline".to_string(), |r| r.name.clone()),
-                kind: Kind::Versioned,
-                state: State::Baseline,
-                file: None,
-                applied_at: row.map(|r| r.applied_at),
+                version: file.version,
+                name: file.name,
+                kind: file.kind,
+                state: State::Invalid,
+                file: Some(file.problem.file.clone()),
+                applied_at: None,
                 execution_ms: None,
-                note: Some(format!("versions up to {b} were adopted, not run")),
+                note: Some(note),
             },
         );
     }
-    entries
 }
 
 #[cfg(test)]
@@ -691,13 +796,18 @@ mod tests {
         let steps = plan_up(&files, &[base.clone()], UpOptions::default()).unwrap();
         assert_eq!(versions(&steps), vec![Some(3)]);
         let entries = status(&files, &[base.clone()]);
+        let states: Vec<(Option<u64>, State)> =
+            entries.iter().map(|e| (e.version, e.state)).collect();
         assert_eq!(
-            entries
-                .iter()
-                .filter(|e| e.state == State::Baseline)
-                .count(),
-            3
+            states,
+            [
+                (Some(1), State::Baseline),
+                (Some(2), State::Baseline),
+                (Some(3), State::Pending)
+            ]
         );
+        assert!(entries[1].note.as_deref().unwrap().contains("adopted"));
+        assert_eq!(current_version(&[base.clone()]), Some(2));
         assert!(plan_down(&files, &[base], DownTarget::To(0)).is_err());
     }
 
@@ -708,5 +818,72 @@ mod tests {
         let entries = status(&files, &history);
         assert_eq!(entries[1].state, State::Missing);
         assert!(entries[1].state.is_problem());
+    }
+
+    #[test]
+    fn baseline_without_its_file_is_one_row_in_version_order() {
+        let files = set(vec![file(1, true), file(7, true)]);
+        let mut base = row(&file(5, true));
+        base.kind = RowKind::Baseline;
+        let entries = status(&files, &[base]);
+        let states: Vec<(Option<u64>, State)> =
+            entries.iter().map(|e| (e.version, e.state)).collect();
+        assert_eq!(
+            states,
+            [
+                (Some(1), State::Baseline),
+                (Some(5), State::Baseline),
+                (Some(7), State::Pending)
+            ]
+        );
+    }
+
+    #[test]
+    fn broken_files_are_invalid_rows() {
+        let mut files = set(vec![file(1, true), file(3, true)]);
+        for (name, line) in [
+            ("V2__empty.sql", None),
+            ("V3__dup.sql", None),
+            ("V4__oops.sql", Some(2)),
+        ] {
+            files
+                .problems
+                .push(crate::postgres::migration::FileProblem {
+                    file: format!("migrations/{name}"),
+                    line,
+                    message: "the up part has no SQL statement".into(),
+                });
+        }
+        files
+            .problems
+            .push(crate::postgres::migration::FileProblem {
+                file: "migrations/notes.sql".into(),
+                line: None,
+                message: "invalid migration file name".into(),
+            });
+        // V4 was applied before its file broke.
+        let history = vec![row(&files.versioned[0]), row(&file(4, true))];
+        let entries = status(&files, &history);
+        let states: Vec<(Option<u64>, State)> =
+            entries.iter().map(|e| (e.version, e.state)).collect();
+        assert_eq!(
+            states,
+            [
+                (Some(1), State::Applied),
+                (Some(2), State::Invalid),
+                (Some(3), State::OutOfOrder),
+                (Some(4), State::Invalid)
+            ]
+        );
+        assert_eq!(entries[1].name, "empty");
+        assert_eq!(entries[1].file.as_deref(), Some("migrations/V2__empty.sql"));
+        assert!(
+            entries[3]
+                .note
+                .as_deref()
+                .unwrap()
+                .starts_with("applied; the file is invalid: line 2:")
+        );
+        assert!(entries[3].applied_at.is_some());
     }
 }

@@ -12,6 +12,7 @@ use super::cluster::Topology;
 use super::keyspace::{Keyspace, glob_match};
 use super::setup::{self, ActionKind};
 use crate::errors::Detailed;
+use crate::output::count;
 
 /// Examples kept per kind of key problem.
 const EXAMPLES: usize = 5;
@@ -72,19 +73,21 @@ impl RedisDrift {
         let sample = if self.keys.sampled { " (a sample)" } else { "" };
         let mut out = if self.clean {
             format!(
-                "redis: no drift (keyspace `{}` at {version}, {} keys scanned{sample}; {})\n",
-                self.namespace, self.keys.scanned, self.database
+                "redis: no drift (keyspace `{}` at {version}, {} scanned{sample}; {})\n",
+                self.namespace,
+                count(self.keys.scanned, "key"),
+                self.database
             )
         } else {
             let problems: u64 = self.keys.problems.iter().map(|p| p.count).sum();
             format!(
-                "redis: {} setup difference{} and {problems} key problem{} in keyspace `{}` ({version}, declared {}; {} keys scanned{sample}; {})\n",
+                "redis: {} setup difference{} and {problems} key problem{} in keyspace `{}` ({version}, declared {}; {} scanned{sample}; {})\n",
                 self.differences.len(),
                 if self.differences.len() == 1 { "" } else { "s" },
                 if problems == 1 { "" } else { "s" },
                 self.namespace,
                 self.declared_version,
-                self.keys.scanned,
+                count(self.keys.scanned, "key"),
                 self.database
             )
         };
@@ -111,7 +114,10 @@ impl RedisDrift {
             }
         }
         if self.ignored > 0 {
-            out.push_str(&format!("  {} key findings ignored\n", self.ignored));
+            out.push_str(&format!(
+                "  {} ignored\n",
+                count(self.ignored, "key finding")
+            ));
         }
         for note in &self.notes {
             out.push_str(&format!("  note: {note}\n"));

@@ -299,6 +299,12 @@ pub async fn apply(
     let mut acl_records: BTreeMap<String, String> = plan.server.acl.clone();
     let mut function_records: BTreeMap<String, String> = plan.server.functions.clone();
     for action in &plan.actions {
+        let timed = printer.timed(format!(
+            "redis: {} {} on {}",
+            action_verb(action.action),
+            action.target,
+            action.nodes.join(", ")
+        ));
         match action.action {
             ActionKind::NotifyKeyspaceEvents => {
                 // Plans are built from this keyspace, so the flags are declared.
@@ -398,12 +404,7 @@ pub async fn apply(
                 write_schema(node, keyspace, &plan.server, records).await?;
             }
         }
-        printer.verbose(format!(
-            "redis: {} {} on {}",
-            action_verb(action.action),
-            action.target,
-            action.nodes.join(", ")
-        ));
+        timed.done(None);
     }
     Ok(())
 }

@@ -35,8 +35,8 @@ impl Key {
         let bytes = bytes.into();
         if bytes.len() < MIN_KEY_LEN {
             return Err(Detailed::new(format!(
-                "the anonymization key is too short ({} bytes, at least {MIN_KEY_LEN})",
-                bytes.len()
+                "the anonymization key is too short ({}, at least {MIN_KEY_LEN})",
+                crate::output::count(bytes.len(), "byte")
             ))
             .hint("generate one with `openssl rand -hex 32` and keep it outside the database"));
         }
@@ -53,14 +53,28 @@ impl Key {
                         "generate one with `openssl rand -hex 32` and keep it outside the database",
                     )
                 }),
-            _ => Err(Detailed::new(format!(
-                "no anonymization key: the environment variable {name} is not set; nothing was changed"
-            ))
-            .context("[anonymize] key_env names the variable holding the HMAC-SHA256 key")
-            .hint(format!(
-                "export {name}=$(openssl rand -hex 32) (store it safely: the same key gives the same pseudonyms)"
-            ))),
+            _ => Err(Key::missing(name)),
         }
+    }
+
+    /// Like [`Key::from_env`], for jobs that only use the key when it is there: an unset (or
+    /// empty) variable is `None`; a key that is set must be valid.
+    pub fn from_env_if_set(name: &str) -> Result<Option<Key>, Detailed> {
+        match std::env::var(name) {
+            Ok(value) if !value.trim().is_empty() => Key::from_env(name).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The error for a key that is needed but not set.
+    pub fn missing(name: &str) -> Detailed {
+        Detailed::new(format!(
+            "no anonymization key: the environment variable {name} is not set; nothing was changed"
+        ))
+        .context("[anonymize] key_env names the variable holding the HMAC-SHA256 key")
+        .hint(format!(
+            "export {name}=$(openssl rand -hex 32) (store it safely: the same key gives the same pseudonyms)"
+        ))
     }
 
     /// HMAC-SHA256 of `data`.

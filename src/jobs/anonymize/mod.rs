@@ -48,7 +48,8 @@ const LOCK_RETRIES: u32 = 3;
 /// Every store the rules touch, connected, with the rules resolved against each.
 pub struct Prepared {
     pub rules: Rules,
-    key: Key,
+    /// `None` when the job was prepared with [`KeyUse::IfSet`] and the variable is not set.
+    key: Option<Key>,
     pub client: Client,
     pub plan: PgPlan,
     pub database: String,
@@ -59,17 +60,36 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// The HMAC key (never printed).
-    pub fn key(&self) -> &Key {
-        &self.key
+    /// The HMAC key (never printed), or the error naming its variable when it is not set.
+    pub fn key(&self) -> Result<&Key, Detailed> {
+        self.key
+            .as_ref()
+            .ok_or_else(|| Key::missing(&self.rules.key_env))
+    }
+
+    /// Whether the key was given (always, for jobs prepared with [`KeyUse::Required`]).
+    pub fn has_key(&self) -> bool {
+        self.key.is_some()
     }
 }
 
-/// Loads the rules and the key (a missing key fails here, before any connection), connects to
-/// every store the rules name and resolves the rules against each.
-pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
+/// Whether a job hashes values with the anonymization key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyUse {
+    /// It does (erasure, a bulk policy): a missing key fails before any connection.
+    Required,
+    /// It only reads (export, dry runs that count): the key is used when set, never demanded.
+    IfSet,
+}
+
+/// Loads the rules and the key (a missing key that `key_use` requires fails here, before any
+/// connection), connects to every store the rules name and resolves the rules against each.
+pub async fn prepare(settings: &Settings, key_use: KeyUse) -> anyhow::Result<Prepared> {
     let rules = rules::load(&settings.anonymize)?;
-    let key = Key::from_env(&rules.key_env)?;
+    let key = match key_use {
+        KeyUse::Required => Some(Key::from_env(&rules.key_env)?),
+        KeyUse::IfSet => Key::from_env_if_set(&rules.key_env)?,
+    };
     let pg = settings.require_postgres()?;
     let Session { client, .. } = Session::open(pg).await?;
     let plan = postgres::resolve(&client, &rules).await?;
@@ -252,7 +272,7 @@ pub async fn plan_user(prepared: &Prepared, subject: &str) -> anyhow::Result<Vec
         let mut needles = Needles::default();
         postgres::capture(
             &prepared.client,
-            &prepared.key,
+            prepared.key()?,
             &prepared.plan,
             subject,
             &mut needles,
@@ -294,7 +314,7 @@ async fn capture_subject(
 ) -> anyhow::Result<()> {
     postgres::capture(
         &prepared.client,
-        &prepared.key,
+        prepared.key()?,
         &prepared.plan,
         subject,
         needles,
@@ -312,9 +332,11 @@ pub async fn erase_user(
     subject: &str,
     printer: &Printer,
 ) -> anyhow::Result<UserReport> {
+    // Cloned: the stages below borrow `prepared` mutably.
+    let key = prepared.key()?.clone();
     let subject = subject.trim().to_lowercase();
     let subjects = vec![subject.clone()];
-    let subject_hmac = prepared.key.subject_hmac(&subject);
+    let subject_hmac = key.subject_hmac(&subject);
     let plan = plan_user(prepared, &subject).await?;
     let mut notes = Vec::new();
 
@@ -357,7 +379,7 @@ pub async fn erase_user(
         printer.step("anonymizing postgres rows");
         let tx =
             postgres::begin_batch(&mut prepared.client, prepared.rules.lock_timeout, false).await?;
-        let outcome = postgres::apply_batch(&tx, &prepared.key, &prepared.plan, &subjects).await?;
+        let outcome = postgres::apply_batch(&tx, &key, &prepared.plan, &subjects).await?;
         tx.commit()
             .await
             .map_err(|e| anyhow::anyhow!("cannot commit: {e}"))?;
@@ -365,14 +387,9 @@ pub async fn erase_user(
         // 4. Mongo, then Redis.
         if let Some((database, _)) = &prepared.mongo {
             printer.step("anonymizing mongo documents");
-            let counts = mongo::apply(
-                database,
-                &prepared.key,
-                &prepared.rules.collections,
-                &subjects,
-            )
-            .await
-            .map_err(|e| e.context("postgres is anonymized, mongo is not: run again"))?;
+            let counts = mongo::apply(database, &key, &prepared.rules.collections, &subjects)
+                .await
+                .map_err(|e| e.context("postgres is anonymized, mongo is not: run again"))?;
             changed.extend(target_counts(prepared, "mongo", counts));
         }
         if let Some((topology, _, plans)) = &prepared.redis {
@@ -636,10 +653,12 @@ async fn run_batches(
     printer: &Printer,
 ) -> anyhow::Result<Vec<BatchDone>> {
     let lock_timeout = prepared.rules.lock_timeout;
+    // Cloned: the batches borrow `prepared` mutably.
+    let key = prepared.key()?.clone();
     let mut done: Vec<BatchDone> = Vec::new();
     if let ([first, next], Some(second)) = (batches, second) {
         let started = Instant::now();
-        let key = &prepared.key;
+        let key = &key;
         let plan = &prepared.plan;
         let client = &mut prepared.client;
         let (committed, first_committed) = tokio::sync::oneshot::channel::<()>();
@@ -683,7 +702,7 @@ async fn run_batches(
             let result = async {
                 let (tx, outcome, counts) = pg_batch(
                     &mut prepared.client,
-                    &prepared.key,
+                    &key,
                     &prepared.plan,
                     lock_timeout,
                     batch,
@@ -867,6 +886,8 @@ async fn run_policy_locked(
     printer: &Printer,
 ) -> anyhow::Result<PolicyReport> {
     let started = Instant::now();
+    // Cloned: the batches borrow `prepared` mutably.
+    let key = prepared.key()?.clone();
     let mut report = empty_policy_report(prepared, policy, false);
     let fingerprint = fingerprint(&prepared.rules, policy);
     let state = postgres::job_state(&prepared.client, job).await?;
@@ -950,8 +971,7 @@ async fn run_policy_locked(
                 // A kill before the batch commits redoes them (changing nothing) on resume.
                 if let Some((database, _)) = &prepared.mongo {
                     for (target, n) in
-                        mongo::apply(database, &prepared.key, &prepared.rules.collections, &ids)
-                            .await?
+                        mongo::apply(database, &key, &prepared.rules.collections, &ids).await?
                     {
                         *counts.entry(format!("mongo:{target}")).or_default() += n;
                     }
@@ -964,7 +984,7 @@ async fn run_policy_locked(
                     }
                 }
                 let hmacs: Vec<String> = if policy.ledger {
-                    ids.iter().map(|id| prepared.key.subject_hmac(id)).collect()
+                    ids.iter().map(|id| key.subject_hmac(id)).collect()
                 } else {
                     Vec::new()
                 };
@@ -1106,13 +1126,13 @@ async fn run_policy_locked(
     }
     report.notes.push(match &report.verification {
         Some(v) => format!(
-            "verification: each batch's original values were searched in the rows it changed; the original values of {} sampled subject{} (the first of batches 1, 2, 4, 8, ...) were searched in every store ({} tables, {} rows, {} documents, {} keys): {}",
+            "verification: each batch's original values were searched in the rows it changed; the original values of {} sampled subject{} (the first of batches 1, 2, 4, 8, ...) were searched in every store ({}, {}, {}, {}): {}",
             report.sampled_subjects,
             if report.sampled_subjects == 1 { "" } else { "s" },
-            v.searched.tables,
-            v.searched.rows,
-            v.searched.documents,
-            v.searched.keys,
+            crate::output::count(v.searched.tables, "table"),
+            crate::output::count(v.searched.rows, "row"),
+            crate::output::count(v.searched.documents, "document"),
+            crate::output::count(v.searched.keys, "key"),
             if v.hits.is_empty() { "none found" } else { "FOUND (see above)" }
         ),
         None => "verification: each batch's original values were searched in the rows it changed; no subject had original values left to sample (a re-run)".to_string(),

@@ -338,8 +338,9 @@ pub fn check(root: &Path, expected: &[FileEntry], threads: u32) -> anyhow::Resul
             problems.push(Problem {
                 path: found.path.clone(),
                 problem: format!(
-                    "size {} bytes, the manifest says {}",
-                    found.size, wanted.size
+                    "size {}, the manifest says {}",
+                    crate::output::count(found.size, "byte"),
+                    wanted.size
                 ),
             });
         } else if found.sha256 != wanted.sha256 {

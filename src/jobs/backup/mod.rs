@@ -29,7 +29,7 @@ use self::manifest::{Manifest, Stores, Verification, VerificationKind};
 use self::repository::{BackupId, Entry, PartialDir, Repository};
 use crate::config::Settings;
 use crate::errors::Detailed;
-use crate::output::Printer;
+use crate::output::{Printer, count};
 use crate::postgres::connect::PgTarget;
 use crate::redact::SecretUrl;
 
@@ -279,9 +279,9 @@ async fn write_backup(
         bar.finish_and_clear();
         let part = part?;
         printer.step(format!(
-            "postgres: {} tables, {} rows from {} ({})",
-            part.tables.len(),
-            part.tables.values().sum::<u64>(),
+            "postgres: {}, {} from {} ({})",
+            count(part.tables.len(), "table"),
+            count(part.tables.values().sum::<u64>(), "row"),
             part.source,
             crate::output::human_ms(millis(started))
         ));
@@ -307,9 +307,12 @@ async fn write_backup(
         bar.finish_and_clear();
         let part = part?;
         printer.step(format!(
-            "mongo: {} collections, {} documents from {} ({})",
-            part.collections.len(),
-            part.collections.values().map(|c| c.documents).sum::<u64>(),
+            "mongo: {}, {} from {} ({})",
+            count(part.collections.len(), "collection"),
+            count(
+                part.collections.values().map(|c| c.documents).sum::<u64>(),
+                "document"
+            ),
             part.source,
             crate::output::human_ms(millis(started))
         ));
@@ -325,8 +328,8 @@ async fn write_backup(
         bar.finish_and_clear();
         let part = part?;
         printer.step(format!(
-            "redis: {} keys ({} with a TTL) from {} ({})",
-            part.keys,
+            "redis: {} ({} with a TTL) from {} ({})",
+            count(part.keys, "key"),
             part.keys_with_ttl,
             part.source,
             crate::output::human_ms(millis(started))
@@ -339,9 +342,9 @@ async fn write_backup(
     let files = hash_tree(partial.to_path_buf(), plan.jobs).await?;
     let total_bytes = files.iter().map(|f| f.size).sum();
     printer.verbose(format!(
-        "hashed {} files ({} bytes) in {}",
-        files.len(),
-        total_bytes,
+        "hashed {} ({}) in {}",
+        count(files.len(), "file"),
+        count(total_bytes, "byte"),
         crate::output::human_ms(millis(started))
     ));
     Ok(Manifest {
@@ -597,7 +600,7 @@ async fn verify_postgres(
     let dropped = scratch.drop_now().await;
     let found = outcome?;
     dropped?;
-    let compared = format!("{} tables", part.tables.len());
+    let compared = count(part.tables.len(), "table");
     Ok(checked(
         StoreKind::Postgres,
         target.to_string(),
@@ -647,7 +650,7 @@ async fn verify_mongo(
         Err(err) => vec![format!("mongo: the restore failed: {err:#}")],
     };
     dropped.with_context(|| format!("cannot drop the scratch database {}", connection.display))?;
-    let compared = format!("{} collections", part.collections.len());
+    let compared = count(part.collections.len(), "collection");
     Ok(checked(
         StoreKind::Mongo,
         connection.display.clone(),
@@ -694,15 +697,17 @@ async fn verify_redis(
                 Vec::new()
             } else {
                 vec![format!(
-                    "redis: {keys} keys after the restore, the backup recorded {} ({} expired since)",
-                    part.keys, restored.expired
+                    "redis: {} after the restore, the backup recorded {} ({} expired since)",
+                    count(keys, "key"),
+                    part.keys,
+                    restored.expired
                 )]
             }
         }
         Err(err) => vec![format!("redis: the restore failed: {err:#}")],
     };
     flushed?;
-    let compared = format!("{} keys", part.keys);
+    let compared = count(part.keys, "key");
     Ok(checked(
         StoreKind::Redis,
         scratch.display.clone(),
@@ -965,9 +970,9 @@ pub async fn restore(
                 bar.finish_and_clear();
                 result.with_context(|| format!("restoring into {target}"))?;
                 format!(
-                    "{} tables, {} rows",
-                    part.tables.len(),
-                    part.tables.values().sum::<u64>()
+                    "{}, {}",
+                    count(part.tables.len(), "table"),
+                    count(part.tables.values().sum::<u64>(), "row")
                 )
             }
             (TargetUrl::Mongo(url), _) => {
@@ -979,9 +984,12 @@ pub async fn restore(
                 bar.finish_and_clear();
                 result.with_context(|| format!("restoring into {}", connection.display))?;
                 format!(
-                    "{} collections, {} documents",
-                    part.collections.len(),
-                    part.collections.values().map(|c| c.documents).sum::<u64>()
+                    "{}, {}",
+                    count(part.collections.len(), "collection"),
+                    count(
+                        part.collections.values().map(|c| c.documents).sum::<u64>(),
+                        "document"
+                    )
                 )
             }
             (TargetUrl::Redis(url), _) => {
@@ -995,8 +1003,9 @@ pub async fn restore(
                 let restored =
                     result.with_context(|| format!("restoring into {}", connection.display))?;
                 format!(
-                    "{} keys ({} expired since the backup, not restored)",
-                    restored.keys, restored.expired
+                    "{} ({} expired since the backup, not restored)",
+                    count(restored.keys, "key"),
+                    restored.expired
                 )
             }
         };

@@ -395,8 +395,9 @@ fn read_document(input: &mut impl Read, path: &Path) -> anyhow::Result<Option<Ra
     let size = u32::from_le_bytes(length) as usize;
     if !(5..=48 << 20).contains(&size) {
         anyhow::bail!(
-            "{} is corrupt: a document claims {size} bytes",
-            path.display()
+            "{} is corrupt: a document claims {}",
+            path.display(),
+            crate::output::count(size, "byte")
         );
     }
     let mut bytes = vec![0u8; size];
@@ -443,7 +444,8 @@ pub fn compare(part: &MongoPart, found: &BTreeMap<String, (u64, Vec<String>)>) -
             Some((documents, indexes)) => {
                 if expected.kind != "view" && *documents != expected.documents {
                     problems.push(format!(
-                        "mongo: {name} has {documents} documents after the restore, the backup recorded {}",
+                        "mongo: {name} has {} after the restore, the backup recorded {}",
+                        crate::output::count(*documents, "document"),
                         expected.documents
                     ));
                 }

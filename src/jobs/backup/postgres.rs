@@ -648,7 +648,8 @@ pub fn compare_counts(
                 "postgres: table {table} is missing after the restore"
             )),
             Some(n) if n != rows => problems.push(format!(
-                "postgres: {table} has {n} rows after the restore, the backup recorded {rows}"
+                "postgres: {table} has {} after the restore, the backup recorded {rows}",
+                crate::output::count(*n, "row")
             )),
             Some(_) => {}
         }

@@ -13,6 +13,9 @@ use sha2::{Digest, Sha256};
 use super::manifest::{self, Manifest};
 use crate::errors::Detailed;
 
+/// The name `verify` and `restore` accept for the newest complete backup.
+pub const LATEST: &str = "latest";
+
 /// Suffix of a backup directory that is still being written (or was abandoned).
 pub const PARTIAL_SUFFIX: &str = ".partial";
 /// File in a partial directory naming the process writing it.
@@ -179,9 +182,17 @@ impl Repository {
         Ok(scan)
     }
 
-    /// The backup named `id`, or an error naming the known ones.
+    /// The backup named `id` ([`LATEST`]: the newest complete one), or an error naming the
+    /// known ones.
     pub fn open(&self, id: &str) -> anyhow::Result<Entry> {
-        let scan = self.scan()?;
+        let mut scan = self.scan()?;
+        if id == LATEST {
+            return scan.backups.pop().ok_or_else(|| {
+                Detailed::new(format!("no backup in {} yet", self.dir.display()))
+                    .hint("create one with `migrate backup create`")
+                    .into()
+            });
+        }
         if let Some(entry) = scan.backups.iter().find(|e| e.id.as_str() == id) {
             return Ok(entry.clone());
         }
