@@ -348,14 +348,58 @@ fn mongo_settings(url: String, mongo: &MongoSection) -> anyhow::Result<MongoSett
     if lock_lease < Duration::from_secs(1) {
         bail!("mongo.lock_lease must be at least 1s (the lock is renewed every third of it)");
     }
+    // A database named in the URL wins over `[mongo] database` (DESIGN.md, "CLI contract"):
+    // a command must never write to a database other than the one the user named.
+    let database = mongo_url_database(&url)
+        .or_else(|| mongo.database.as_ref().map(|s| s.0.clone()))
+        .filter(|name| !name.is_empty());
     Ok(MongoSettings {
         url: crate::redact::SecretUrl::new(url),
-        database: mongo.database.as_ref().map(|s| s.0.clone()),
+        database,
         history_collection,
         lock_lease,
         lock_wait: mongo.lock_wait.map_or(DEFAULT_LOCK_WAIT, |d| d.0),
         connect_timeout: nonzero(mongo.connect_timeout).unwrap_or(DEFAULT_CONNECT_TIMEOUT),
     })
+}
+
+/// The database named in the path of a `mongodb://` or `mongodb+srv://` URL, if any
+/// (`mongodb://u:p@h1:1,h2:2/app?replicaSet=rs` names `app`).
+pub fn mongo_url_database(url: &str) -> Option<String> {
+    let rest = url
+        .trim()
+        .strip_prefix("mongodb://")
+        .or_else(|| url.trim().strip_prefix("mongodb+srv://"))?;
+    let before_query = rest.split('?').next().unwrap_or(rest);
+    // User info may not contain `/` unencoded, but hosts start after the last `@`.
+    let hosts_start = before_query.rfind('@').map_or(0, |at| at + 1);
+    let (_, path) = before_query[hosts_start..].split_once('/')?;
+    let name = percent_decode(path);
+    (!name.is_empty()).then_some(name)
+}
+
+/// `%2F`-style escapes decoded; anything malformed is kept as written.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let escaped = (bytes[index] == b'%')
+            .then(|| text.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                index += 3;
+            }
+            None => {
+                out.push(bytes[index]);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The keyspace declaration, when `[redis]` has one. Namespace and schema version are required
@@ -566,6 +610,44 @@ mod tests {
         )
         .unwrap();
         assert_eq!(settings.postgres.unwrap().lock_timeout, None);
+    }
+
+    #[test]
+    fn a_database_in_the_mongo_url_wins_over_the_database_key() {
+        let text = "[mongo]\ndatabase = \"app\"\n";
+        let mut args = global();
+        for (url, expected) in [
+            ("mongodb://127.0.0.1:27017/staging", "staging"),
+            (
+                "mongodb://u:p%40ss@h1:1,h2:2/staging?replicaSet=rs",
+                "staging",
+            ),
+            ("mongodb+srv://cluster.example.com/staging", "staging"),
+            ("mongodb://127.0.0.1:27017/", "app"),
+            ("mongodb://127.0.0.1:27017", "app"),
+            ("mongodb://127.0.0.1:27017/?tls=true", "app"),
+        ] {
+            args.mongodb_url = Some(url.to_string());
+            let settings = resolve_with(&args, file(text), None, None).unwrap();
+            assert_eq!(
+                settings.mongo.unwrap().database.as_deref(),
+                Some(expected),
+                "{url}"
+            );
+        }
+        // The same rule when the URL comes from the file, and from an environment section.
+        let text = "[mongo]\nurl = \"mongodb://h/fromfile\"\ndatabase = \"app\"\n\
+                    [env.ci.mongo]\nurl = \"mongodb://h/ci\"\n";
+        let settings = resolve_with(&global(), file(text), None, None).unwrap();
+        assert_eq!(
+            settings.mongo.unwrap().database.as_deref(),
+            Some("fromfile")
+        );
+        let mut args = global();
+        args.env = Some("ci".into());
+        let settings = resolve_with(&args, file(text), None, None).unwrap();
+        assert_eq!(settings.mongo.unwrap().database.as_deref(), Some("ci"));
+        assert_eq!(mongo_url_database("mongodb://h/a%2Db"), Some("a-b".into()));
     }
 
     #[test]

@@ -635,12 +635,12 @@ pub fn repo(path: &str) -> String {
         .to_string()
 }
 
-/// `config.example.toml` made usable from a scratch directory: the Mongo database comes from
-/// the URL and the Lua library path is absolute.
+/// `config.example.toml` made usable from a scratch directory: the Lua library path is
+/// absolute. Its `[mongo] database = "app"` stays: the database named in each test's Mongo
+/// URL must win over it.
 pub fn example_config() -> String {
     std::fs::read_to_string(repo("config.example.toml"))
         .unwrap()
-        .replace("database = \"app\"\n", "")
         .replace(
             "path = \"redis/functions/ratelimit.lua\"",
             &format!("path = \"{}\"", repo("redis/functions/ratelimit.lua")),
