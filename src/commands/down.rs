@@ -100,13 +100,8 @@ fn mongo_plan_table(steps: &[crate::mongo::plan::Step]) -> table::Table {
 
 pub async fn run(context: &Context, args: &DownArgs) -> anyhow::Result<Outcome> {
     let settings = &context.settings;
-    if settings.protected && !args.allow_protected && !args.dry_run {
-        return Err(Detailed::new(format!(
-            "environment `{}` is protected: `down` is refused",
-            settings.env_name.as_deref().unwrap_or("?")
-        ))
-        .hint("pass --allow-protected if you really mean to revert migrations there")
-        .into());
+    if !args.dry_run {
+        super::refuse_if_protected(settings, "down", args.allow_protected)?;
     }
     let target = match (args.steps, args.to) {
         (_, Some(to)) => DownTarget::To(to),

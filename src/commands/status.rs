@@ -230,7 +230,7 @@ pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
     .await?;
     let mut stores = Vec::new();
     // Printed at the end: an error must be the first line of output.
-    let mut skipped: Vec<String> = Vec::new();
+    let mut skipped = super::Skipped::default();
     match (&settings.postgres, inputs.postgres, pg_session) {
         (Some(pg), Some(set), Some(session)) => {
             for problem in &set.problems {
@@ -247,13 +247,13 @@ pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
                 keyspace: None,
             });
         }
-        _ => skipped.push("postgres: no URL configured, skipped".to_string()),
+        _ => skipped.unconfigured("postgres"),
     }
     match mongo_session {
-        None => skipped.push("mongo: no URL configured, skipped".to_string()),
+        None => skipped.unconfigured("mongo"),
         Some(session) => {
             let set = inputs.mongo.unwrap_or_else(|| {
-                skipped.push(format!(
+                skipped.note(format!(
                     "mongo: no migrations directory {}",
                     settings.mongo_migrations_dir.display()
                 ));
@@ -275,7 +275,7 @@ pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
         }
     }
     match &settings.redis {
-        None => skipped.push("redis: no URL configured, skipped".to_string()),
+        None => skipped.unconfigured("redis"),
         Some(_) => match (inputs.redis, topology) {
             (Some(keyspace), Some(topology)) => {
                 let plan = setup::plan(&topology, &keyspace).await?;
@@ -308,12 +308,10 @@ pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
                     }),
                 });
             }
-            _ => skipped.push("redis: [redis] declares no keyspace, skipped".to_string()),
+            _ => skipped.note("redis: [redis] declares no keyspace, skipped"),
         },
     }
-    for note in &skipped {
-        printer.note(note);
-    }
+    skipped.print(printer);
     printer.report(&StatusReport { stores });
     Ok(Outcome::Clean)
 }

@@ -4,6 +4,7 @@
 //! clap already folds `DATABASE_URL` & co. into the flag values, so this module only has to put
 //! the file and the defaults underneath.
 
+pub mod dotenv;
 pub mod file;
 
 use std::path::{Path, PathBuf};
@@ -37,6 +38,9 @@ pub struct Settings {
     pub allow_out_of_order: bool,
     pub output: OutputSettings,
     pub assume_yes: bool,
+    /// How long to wait for servers that refuse connections or are starting up; zero: no
+    /// waiting (`--wait-timeout`, `wait_timeout`).
+    pub wait_timeout: Duration,
     pub backup: BackupSettings,
     pub maintain: MaintainSettings,
     /// `[anonymize]` as written; checked by `crate::jobs::anonymize::rules::load`.
@@ -307,6 +311,11 @@ fn resolve_with(
             color: color_enabled(),
         },
         assume_yes: global.yes,
+        wait_timeout: global
+            .wait_timeout
+            .or(env_section.wait_timeout.map(|d| d.0))
+            .or(file.wait_timeout.map(|d| d.0))
+            .unwrap_or(Duration::ZERO),
         backup: BackupSettings {
             dir: backup
                 .dir
@@ -596,6 +605,22 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("defined: ci, dev"), "{err}");
+    }
+
+    #[test]
+    fn wait_timeout_follows_the_precedence_rules() {
+        let text = "wait_timeout = \"5s\"\n[env.ci]\nwait_timeout = \"1min\"\n";
+        let settings = resolve_with(&global(), FileConfig::default(), None, None).unwrap();
+        assert_eq!(settings.wait_timeout, Duration::ZERO);
+        let settings = resolve_with(&global(), file(text), None, None).unwrap();
+        assert_eq!(settings.wait_timeout, Duration::from_secs(5));
+        let mut args = global();
+        args.env = Some("ci".into());
+        let settings = resolve_with(&args, file(text), None, None).unwrap();
+        assert_eq!(settings.wait_timeout, Duration::from_secs(60));
+        args.wait_timeout = Some(Duration::from_secs(2));
+        let settings = resolve_with(&args, file(text), None, None).unwrap();
+        assert_eq!(settings.wait_timeout, Duration::from_secs(2));
     }
 
     #[test]
