@@ -224,3 +224,33 @@ fn scripts_test_stops_the_test_sandbox_with_the_binary_cargo_built() {
         result.stderr
     );
 }
+
+#[test]
+fn a_restarted_sandbox_keeps_its_ports_unless_one_was_taken() {
+    let dir = workdir();
+    let sandbox_dir = dir.path().join("sandbox");
+    let stop_on_drop = StopOnDrop(sandbox_dir.clone());
+    let first = sandbox::start(&sandbox_dir, &[Service::Redis]).unwrap();
+    let port = first.services[1].port.unwrap();
+    sandbox::stop(&sandbox_dir).unwrap();
+    let second = sandbox::start(&sandbox_dir, &[Service::Redis]).unwrap();
+    assert_eq!(second.url(Service::Redis), first.url(Service::Redis));
+    assert_eq!(second.services[1].moved_from, None);
+    sandbox::stop(&sandbox_dir).unwrap();
+
+    // Something else took the port meanwhile: another one, and the state says so.
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let third = sandbox::start(&sandbox_dir, &[Service::Redis]).unwrap();
+    assert_ne!(third.services[1].port, Some(port));
+    assert_eq!(third.services[1].moved_from, Some(port));
+    drop(squatter);
+    drop(stop_on_drop);
+}
+
+struct StopOnDrop(PathBuf);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = sandbox::stop(&self.0);
+    }
+}
