@@ -89,6 +89,10 @@ pub struct GlobalArgs {
     /// Use the local sandbox servers (started if needed; see `migrate sandbox`)
     #[arg(long, global = true)]
     pub sandbox: bool,
+    /// Let a destructive command (down, repair, anonymize, retention run, backup restore) run
+    /// in an environment marked `protected = true`
+    #[arg(long, global = true)]
+    pub allow_protected: bool,
     /// Wait up to DURATION (e.g. 30s) for servers that refuse connections or are starting up
     /// [default: the config's wait_timeout, else 0: no waiting]
     #[arg(
@@ -222,9 +226,6 @@ pub struct DownArgs {
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Allow reverting in an environment marked `protected = true`
-    #[arg(long)]
-    pub allow_protected: bool,
     /// The store to revert [default: postgres when configured, else mongo]
     #[arg(long, value_enum)]
     pub store: Option<Store>,
@@ -363,9 +364,6 @@ pub struct DatabaseDropArgs {
     /// Also end the sessions connected to it (DROP DATABASE … WITH (FORCE))
     #[arg(long)]
     pub force: bool,
-    /// Allow dropping in an environment marked `protected = true`
-    #[arg(long)]
-    pub allow_protected: bool,
 }
 
 #[derive(Debug, Args)]
@@ -379,9 +377,6 @@ pub struct ResetArgs {
     /// Do not load seed data after migrating
     #[arg(long)]
     pub no_seed: bool,
-    /// Allow resetting an environment marked `protected = true`
-    #[arg(long)]
-    pub allow_protected: bool,
 }
 
 #[derive(Debug, Args)]

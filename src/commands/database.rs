@@ -90,13 +90,11 @@ async fn run_create(
 
 async fn run_drop(context: &Context, args: &DatabaseDropArgs) -> anyhow::Result<DatabaseReport> {
     let settings = &context.settings;
-    if !args.dry_run {
-        super::refuse_if_protected(settings, "database drop", args.allow_protected)?;
-    }
+    super::guard_protected(context, "database drop", args.dry_run)?;
     let pg = settings.require_postgres()?;
     let admin = Admin::connect(&pg.target).await?;
     let state = admin.state().await?;
-    let protected = super::protected_line(settings, args.allow_protected);
+    let protected = super::protected_line(settings);
     let mut report = report("drop", &state, args.dry_run, protected);
     if args.dry_run || !state.exists {
         return Ok(report);

@@ -100,9 +100,7 @@ fn mongo_plan_table(steps: &[crate::mongo::plan::Step]) -> table::Table {
 
 pub async fn run(context: &Context, args: &DownArgs) -> anyhow::Result<Outcome> {
     let settings = &context.settings;
-    if !args.dry_run {
-        super::refuse_if_protected(settings, "down", args.allow_protected)?;
-    }
+    super::guard_protected(context, "down", args.dry_run)?;
     let target = match (args.steps, args.to) {
         (_, Some(to)) => DownTarget::To(to),
         (Some(steps), None) => DownTarget::Steps(steps),

@@ -165,31 +165,44 @@ impl Skipped {
     }
 }
 
-/// Refuses destructive work in an environment marked `protected = true` unless
-/// `--allow-protected` was given (DESIGN.md, decision 5): `down`, `database drop`, `reset`.
-pub(crate) fn refuse_if_protected(
-    settings: &Settings,
-    command: &str,
-    allow_protected: bool,
-) -> anyhow::Result<()> {
-    if settings.protected && !allow_protected {
-        return Err(crate::errors::Detailed::new(format!(
-            "environment `{}` is protected: `{command}` is refused",
-            settings.env_name.as_deref().unwrap_or("?")
-        ))
-        .hint(format!(
-            "pass --allow-protected if you really mean to run `{command}` there"
-        ))
-        .into());
+/// The guard of every destructive command (`down`, `repair`, `anonymize`, `retention run`,
+/// `backup restore`, `reset`, `database drop`): in an environment marked `protected = true` it
+/// refuses unless `--allow-protected`. A dry run is allowed and says what the real run needs;
+/// an allowed run says why it goes ahead. `what` names the command (`anonymize policy`).
+pub(crate) fn guard_protected(context: &Context, what: &str, dry_run: bool) -> anyhow::Result<()> {
+    let settings = &context.settings;
+    if !settings.protected {
+        return Ok(());
     }
-    Ok(())
+    let env = settings.env_name.as_deref().unwrap_or("?");
+    if dry_run {
+        context.printer.note(format!(
+            "environment `{env}` is protected: the real `{what}` will need --allow-protected"
+        ));
+        return Ok(());
+    }
+    if settings.allow_protected {
+        context.printer.warn(format!(
+            "environment `{env}` is protected: `{what}` goes ahead because of --allow-protected"
+        ));
+        return Ok(());
+    }
+    Err(crate::errors::Detailed::new(format!(
+        "environment `{env}` is protected: `{what}` is refused"
+    ))
+    .context("nothing was changed")
+    .hint(format!(
+        "pass --allow-protected if you really mean to run `{what}` there"
+    ))
+    .into())
 }
 
-/// The line a destructive plan shows about a protected environment, if it is one.
-pub(crate) fn protected_line(settings: &Settings, allow_protected: bool) -> Option<String> {
+/// The line a destructive plan (`reset`, `database drop`) shows about a protected
+/// environment, if it is one.
+pub(crate) fn protected_line(settings: &Settings) -> Option<String> {
     settings.protected.then(|| {
         let name = settings.env_name.as_deref().unwrap_or("?");
-        if allow_protected {
+        if settings.allow_protected {
             format!("environment `{name}` is protected: allowed by --allow-protected")
         } else {
             format!("environment `{name}` is protected: refused without --allow-protected")

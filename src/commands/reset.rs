@@ -106,9 +106,7 @@ pub async fn run(
 ) -> anyhow::Result<Outcome> {
     let settings = &context.settings;
     let printer = &context.printer;
-    if !args.dry_run {
-        super::refuse_if_protected(settings, "reset", args.allow_protected)?;
-    }
+    super::guard_protected(context, "reset", args.dry_run)?;
     let wants = |store: Store| args.store.is_empty() || args.store.contains(&store);
     let postgres = settings.postgres.as_ref().filter(|_| wants(Store::Pg));
     let mongo = settings.mongo.as_ref().filter(|_| wants(Store::Mongo));
@@ -187,7 +185,7 @@ pub async fn run(
         });
     }
     let plan = ResetPlan {
-        protected: super::protected_line(settings, args.allow_protected),
+        protected: super::protected_line(settings),
         stores,
         seed_env: seeds.as_ref().map(|source| source.env.clone()),
         notes,

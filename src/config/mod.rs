@@ -27,6 +27,8 @@ pub struct Settings {
     pub config_path: Option<PathBuf>,
     pub env_name: Option<String>,
     pub protected: bool,
+    /// `--allow-protected`: destructive commands may run in a protected environment.
+    pub allow_protected: bool,
     pub postgres: Option<PgSettings>,
     pub mongo: Option<MongoSettings>,
     pub redis: Option<RedisSettings>,
@@ -283,6 +285,7 @@ fn resolve_with(
         config_path,
         env_name: global.env.clone(),
         protected: env_section.protected.unwrap_or(false),
+        allow_protected: global.allow_protected,
         postgres: postgres_settings,
         mongo: mongo_settings,
         redis: redis_settings,
