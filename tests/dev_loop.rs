@@ -742,3 +742,26 @@ fn completions_are_valid_shell_and_man_pages_are_roff() {
         assert!(written.stdout.contains(name), "{}", written.stdout);
     }
 }
+
+#[test]
+fn the_readme_tour_matches_the_migrations_of_today() {
+    let newest = std::fs::read_dir(repo("migrations"))
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            name.strip_prefix('V')?
+                .split("__")
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .max()
+        .unwrap();
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    for expected in [
+        format!("applied {newest} migrations in "),
+        format!("now at V{newest} "),
+    ] {
+        assert!(readme.contains(&expected), "README.md lacks `{expected}`");
+    }
+}

@@ -17,6 +17,7 @@ struct ManReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     page: Option<String>,
     /// The files written with `--out`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     written: Vec<PathBuf>,
 }
 
