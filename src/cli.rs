@@ -157,8 +157,8 @@ pub enum Command {
     /// Create or drop the PostgreSQL database the URL names
     #[command(after_help = examples::DATABASE)]
     Database(DatabaseArgs),
-    /// Start over: drop and recreate the database, apply every migration, load the seeds
-    /// (also Mongo and Redis when configured; refused in a protected environment)
+    /// Start over: drop and recreate the database, apply every migration, load the seeds of
+    /// --env NAME (also Mongo and Redis when configured; refused in a protected environment)
     #[command(after_help = examples::RESET)]
     Reset(ResetArgs),
     /// Local throwaway PostgreSQL, Redis and Mongo-wire servers under .sandbox/

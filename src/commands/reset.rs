@@ -153,8 +153,10 @@ pub async fn run(
     };
 
     let mut stores = Vec::new();
+    let mut pg_database = String::new();
     if let Some(admin) = &admin {
         let state = admin.state().await?;
+        pg_database.clone_from(&state.database);
         let sessions = match state.sessions {
             0 => String::new(),
             1 => " (ending the 1 session connected to it)".to_string(),
@@ -211,10 +213,7 @@ pub async fn run(
     if let Some(admin) = &admin {
         admin.drop(true).await?;
         admin.create().await?;
-        printer.step(format!(
-            "postgres: recreated database {}",
-            plan.stores[0].database
-        ));
+        printer.step(format!("postgres: recreated database {pg_database}"));
     }
     if let Some(connection) = &mongo_connection {
         connection.drop_database().await?;
