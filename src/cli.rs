@@ -1,12 +1,19 @@
 //! The command-line tree (clap derive) and nothing else: parsing only, no behaviour.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Versioned migrations, drift detection and DBA jobs for PostgreSQL, MongoDB and Redis.
 #[derive(Debug, Parser)]
-#[command(name = "migrate", version, about, max_term_width = 100)]
+#[command(
+    name = "migrate",
+    version,
+    about,
+    max_term_width = 100,
+    after_help = examples::MIGRATE
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -14,8 +21,10 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options shared by every command (see DESIGN.md, "CLI contract").
+/// Options shared by every command (see DESIGN.md, "CLI contract"), under their own heading
+/// in every command's help.
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Config file [default: ./migrate.toml if present]
     #[arg(short = 'c', long = "config", global = true, value_name = "FILE")]
@@ -80,10 +89,27 @@ pub struct GlobalArgs {
     /// Use the local sandbox servers (started if needed; see `migrate sandbox`)
     #[arg(long, global = true)]
     pub sandbox: bool,
-    /// Let a destructive command (down, repair, anonymize, retention run, backup restore) run
-    /// in an environment marked `protected = true`
+    /// Let a destructive command (down, repair, reset, database drop, anonymize, retention run,
+    /// backup restore) run in an environment marked `protected = true`
     #[arg(long, global = true)]
     pub allow_protected: bool,
+    /// Wait up to DURATION (e.g. 30s) for servers that refuse connections or are starting up
+    /// [default: the config's wait_timeout, else 0: no waiting]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        env = "MIGRATE_WAIT_TIMEOUT"
+    )]
+    pub wait_timeout: Option<Duration>,
+    /// Read environment variables from FILE instead of ./.env (a variable already set wins)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::config::file::parse_duration(text)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Deserialize)]
@@ -104,42 +130,73 @@ pub enum Store {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply pending migrations: PostgreSQL, then Mongo, then Redis keyspace setup
+    #[command(after_help = examples::UP)]
     Up(UpArgs),
     /// Revert applied migrations, newest first, using each file's down part
+    #[command(visible_alias = "rollback", after_help = examples::DOWN)]
     Down(DownArgs),
     /// Every migration of every store: applied, pending, modified, missing or dirty
+    #[command(visible_alias = "info", after_help = examples::STATUS)]
     Status(StatusArgs),
     /// Check files against history without writing anything (exit 2 on problems)
+    #[command(after_help = examples::VALIDATE)]
     Validate,
     /// Scaffold the next migration file
+    #[command(visible_alias = "create", after_help = examples::NEW)]
     New(NewArgs),
     /// Adopt an existing database: record versions up to V as applied
+    #[command(after_help = examples::BASELINE)]
     Baseline(BaselineArgs),
     /// After a human fixed a failed run: clear dirty state and re-record checksums
+    #[command(after_help = examples::REPAIR)]
     Repair(RepairArgs),
     /// Load the seed data of an environment (seeds/<env>/, the environment from --env), or
     /// generate bulk synthetic data
+    #[command(after_help = examples::SEED)]
     Seed(SeedArgs),
+    /// Create or drop the PostgreSQL database the URL names
+    #[command(after_help = examples::DATABASE)]
+    Database(DatabaseArgs),
+    /// Start over: drop and recreate the database, apply every migration, load the seeds of
+    /// --env NAME (also Mongo and Redis when configured; refused in a protected environment)
+    #[command(after_help = examples::RESET)]
+    Reset(ResetArgs),
     /// Local throwaway PostgreSQL, Redis and Mongo-wire servers under .sandbox/
+    #[command(after_help = examples::SANDBOX)]
     Sandbox(SandboxArgs),
     /// Compare the live schema with the one the migrations produce (exit 2 on drift)
+    #[command(after_help = examples::DRIFT)]
     Drift(DriftArgs),
     /// Normalized schema snapshots: `schema dump [-o FILE]`
+    #[command(after_help = examples::SCHEMA)]
     Schema(SchemaArgs),
     /// Flag unsafe operations in pending (or the given) migration files (exit 2 on findings)
+    #[command(after_help = examples::LINT)]
     Lint(LintArgs),
     /// The CI gate: validate, lint, reversibility of pending migrations, drift (exit 2 on problems)
+    #[command(after_help = examples::CHECK)]
     Check(CheckArgs),
     /// Verified, checksummed backups of every store: create, list, verify, restore, prune
+    #[command(after_help = examples::BACKUP)]
     Backup(BackupArgs),
     /// Refresh materialized views, create upcoming partitions, VACUUM (ANALYZE) configured tables
+    #[command(after_help = examples::MAINTAIN)]
     Maintain(MaintainArgs),
     /// GDPR anonymization by the [anonymize] rules: one subject, or a configured bulk policy
+    #[command(after_help = examples::ANONYMIZE)]
     Anonymize(AnonymizeArgs),
     /// GDPR export: everything the stores hold about one subject, as a JSON bundle
+    #[command(after_help = examples::EXPORT)]
     Export(ExportArgs),
     /// Remove (or anonymize) what the [retention] policies say is too old, in batches
+    #[command(after_help = examples::RETENTION)]
     Retention(RetentionArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    #[command(after_help = examples::COMPLETIONS)]
+    Completions(CompletionsArgs),
+    /// Print the man page of migrate, or write one page per command into a directory
+    #[command(after_help = examples::MAN)]
+    Man(ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -285,6 +342,65 @@ pub enum SandboxAction {
     Status,
     /// Print `export` lines for DATABASE_URL, MONGODB_URL and REDIS_URL
     Env,
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    #[command(subcommand)]
+    pub action: DatabaseAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DatabaseAction {
+    /// Create the database the PostgreSQL URL names (nothing to do when it exists)
+    Create(DatabaseCreateArgs),
+    /// Drop the database the PostgreSQL URL names, after confirmation (--yes)
+    Drop(DatabaseDropArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseCreateArgs {
+    /// Print what would be done and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseDropArgs {
+    /// Print what would be done and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also end the sessions connected to it (DROP DATABASE … WITH (FORCE))
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// Only this store (repeatable) [default: every configured store]
+    #[arg(long, value_enum)]
+    pub store: Vec<Store>,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not load seed data after migrating
+    #[arg(long)]
+    pub no_seed: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write migrate.1 and one page per command (migrate-up.1, …) into DIR instead of printing
+    /// migrate.1
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -517,4 +633,137 @@ pub struct RetentionRunArgs {
 /// to `i64::MAX`, refused as a usage error above it.
 fn version_parser(min: u64) -> clap::builder::RangedU64ValueParser<u64> {
     clap::value_parser!(u64).range(min..=i64::MAX as u64)
+}
+
+/// The examples at the end of each command's help.
+mod examples {
+    pub const MIGRATE: &str = "\
+Examples:
+  migrate --sandbox up                  local servers, every migration applied
+  eval \"$(migrate sandbox env)\"         point this shell's DATABASE_URL & co. at them
+  migrate status                        what is applied, pending or changed
+  migrate new add_due_dates             scaffold migrations/V<next>__add_due_dates.sql";
+
+    pub const UP: &str = "\
+Examples:
+  migrate up --dry-run                  print the plan, change nothing
+  migrate up                            apply everything pending, in every configured store
+  migrate up --target 12 --store pg     PostgreSQL only, up to and including V12";
+
+    pub const DOWN: &str = "\
+Examples:
+  migrate down --dry-run                what the newest migration's down part would do
+  migrate down --yes                    revert the newest migration
+  migrate down --to 10 --yes            revert everything newer than V10";
+
+    pub const STATUS: &str = "\
+Examples:
+  migrate status                        one table for every store
+  migrate status --format json          the same as one JSON document
+  migrate -e staging status             an environment of the config file";
+
+    pub const VALIDATE: &str = "\
+Examples:
+  migrate validate                      files against the history table; exit 2 on problems
+  migrate validate --format json        problems as JSON";
+
+    pub const NEW: &str = "\
+Examples:
+  migrate new add_due_dates             migrations/V<next>__add_due_dates.sql
+  migrate new task_indexes --no-transaction
+                                        for CREATE INDEX CONCURRENTLY
+  migrate new profiles --mongo          mongo_migrations/V<next>__profiles.json";
+
+    pub const BASELINE: &str = "\
+Examples:
+  migrate baseline 18                   record V1..V18 as applied without running them
+  migrate baseline --from-refinery      take over refinery's history";
+
+    pub const REPAIR: &str = "\
+Examples:
+  migrate repair --dry-run              what would change
+  migrate repair                        remove dirty rows, re-record edited checksums
+  migrate repair --mark-applied         a human finished the failed migration";
+
+    pub const SEED: &str = "\
+Examples:
+  migrate seed --env dev                load seeds/dev/ (files already loaded are skipped)
+  migrate seed --env dev --force        load every file again
+  migrate seed generate --tasks 100000  bulk synthetic data";
+
+    pub const DATABASE: &str = "\
+Examples:
+  migrate database create               create the database DATABASE_URL names
+  migrate database drop --yes           drop it (refused in a protected environment)
+  migrate database drop --force --yes   also end the sessions connected to it";
+
+    pub const RESET: &str = "\
+Examples:
+  migrate reset --dry-run               what would be dropped, applied and seeded
+  migrate reset --env dev --yes         drop, create, migrate, load seeds/dev/
+  migrate reset --store pg --no-seed --yes
+                                        PostgreSQL only, no seeds";
+
+    pub const SANDBOX: &str = "\
+Examples:
+  migrate sandbox start                 start PostgreSQL, Redis and a Mongo-wire server
+  eval \"$(migrate sandbox env)\"         export DATABASE_URL, MONGODB_URL, REDIS_URL
+  migrate sandbox stop                  stop them (the next start keeps the ports)";
+
+    pub const DRIFT: &str = "\
+Examples:
+  migrate drift                         live schema against a shadow database; exit 2 on drift
+  migrate drift --snapshot schema.snapshot.json
+  migrate drift --ignore 'public.tmp_*'";
+
+    pub const SCHEMA: &str = "\
+Examples:
+  migrate schema dump -o schema.snapshot.json";
+
+    pub const LINT: &str = "\
+Examples:
+  migrate lint                          the pending migrations
+  migrate lint migrations/V31__x.sql    given files";
+
+    pub const CHECK: &str = "\
+Examples:
+  migrate check                         the CI gate on the pending migrations
+  migrate check --format json           for CI annotations (see docs/ci.md)";
+
+    pub const BACKUP: &str = "\
+Examples:
+  migrate backup create                 every configured store into ./backups/<id>
+  migrate backup verify <id> --restore  restore into scratch databases and compare counts
+  migrate backup prune --keep-last 7 --dry-run";
+
+    pub const MAINTAIN: &str = "\
+Examples:
+  migrate maintain --dry-run            the statements it would run
+  migrate maintain";
+
+    pub const ANONYMIZE: &str = "\
+Examples:
+  migrate anonymize user 42 --dry-run   what would be erased, store by store
+  migrate anonymize user 42 --yes
+  migrate anonymize policy --yes        every [[anonymize.policies]] entry";
+
+    pub const EXPORT: &str = "\
+Examples:
+  migrate export user 42 -o user-42.json";
+
+    pub const RETENTION: &str = "\
+Examples:
+  migrate retention run --dry-run       what each policy would remove
+  migrate retention run --yes";
+
+    pub const COMPLETIONS: &str = "\
+Examples:
+  migrate completions bash > ~/.local/share/bash-completion/completions/migrate
+  migrate completions zsh > ~/.zfunc/_migrate
+  migrate completions fish > ~/.config/fish/completions/migrate.fish";
+
+    pub const MAN: &str = "\
+Examples:
+  migrate man | man -l -                read it now
+  migrate man --out ~/.local/share/man/man1";
 }

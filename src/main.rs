@@ -4,12 +4,18 @@
 use clap::Parser;
 
 fn main() {
+    // `.env` first: clap reads DATABASE_URL & co. while parsing.
+    let env_file = migrate::config::dotenv::load(std::env::args_os());
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let cli = match migrate::cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(error) => std::process::exit(migrate::usage::report(&error, &args)),
     };
     let printer = migrate::output::Printer::new(migrate::config::early_output(&cli.global));
+    if let Err(err) = env_file {
+        printer.error(&err, 1);
+        std::process::exit(1);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

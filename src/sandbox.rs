@@ -5,15 +5,23 @@
 //! ```text
 //! .lock                     flock(2) held by `start` and `stop` for their whole duration
 //! postgres/pid  port  program      our records (pid of the postmaster, port, "postgres 15.20")
+//! postgres/databases               the databases `start` created (`app`)
 //! postgres/data  postgres.log      the cluster and its log (see "root" below for `postgres/home`)
 //! redis/pid  port  program  redis.log
 //! mongo/pid  port  program  mongo.log  mongo/data (mongod's dbpath; SecantusDB runs in memory)
 //! ```
 //!
-//! Every server listens on 127.0.0.1 only, on a port picked by binding 127.0.0.1:0. `start` is
+//! Every server listens on 127.0.0.1 only. The first start picks a free port (by binding
+//! 127.0.0.1:0); the port is kept in `<service>/port` across `stop` and `start`, so exported
+//! URLs, `.env` files and IDE data sources stay valid. Only when the kept port is taken by
+//! something else is another one picked, and the state says so (`moved_from`). `start` is
 //! idempotent: a service whose pid file names a live process of the right program whose port
 //! answers is reported as running and left alone; stale records are removed and the service is
 //! started anew. `stop` only signals processes named in our own pid files.
+//!
+//! The URLs name their databases: PostgreSQL's `app` (created by `start`, recorded in
+//! `postgres/databases`), Mongo's `app` and Redis's `0`, so `eval "$(migrate sandbox env)"`
+//! is all a command needs.
 //!
 //! Running as root: PostgreSQL refuses to run as root, so `initdb` and `pg_ctl` run as the
 //! `postgres` OS user (`runuser -u postgres --`, else `su postgres -s /bin/sh -c …`) and the
@@ -47,6 +55,8 @@ const PORT_ATTEMPTS: usize = 3;
 const PG_PASSWORD: &str = "postgres";
 const PG_OS_USER: &str = "postgres";
 const ALL_SERVICES: [Service; 3] = [Service::Postgres, Service::Redis, Service::Mongo];
+/// The database the sandbox's URLs name (PostgreSQL and Mongo).
+pub const DATABASE: &str = "app";
 const SECANTUS_INSTALL: &str = "python3 -m venv .venv && .venv/bin/pip install --pre SecantusDB";
 
 /// One kind of server the sandbox can run.
@@ -78,10 +88,10 @@ impl Service {
     fn url_for_port(self, port: u16) -> String {
         match self {
             Service::Postgres => {
-                format!("postgres://postgres:{PG_PASSWORD}@127.0.0.1:{port}/postgres")
+                format!("postgres://postgres:{PG_PASSWORD}@127.0.0.1:{port}/{DATABASE}")
             }
-            Service::Redis => format!("redis://127.0.0.1:{port}/"),
-            Service::Mongo => format!("mongodb://127.0.0.1:{port}/"),
+            Service::Redis => format!("redis://127.0.0.1:{port}/0"),
+            Service::Mongo => format!("mongodb://127.0.0.1:{port}/{DATABASE}"),
         }
     }
 
@@ -129,6 +139,9 @@ pub struct ServiceState {
     pub program: Option<String>,
     /// True when this call started the server (false when it was already running).
     pub started_now: bool,
+    /// The port this service had before, when it was taken by something else and this call
+    /// had to start the server on another one (its URL changed).
+    pub moved_from: Option<u16>,
 }
 
 /// The state of every service of one sandbox directory, always in the order postgres, redis, mongo.
@@ -188,19 +201,33 @@ pub fn start(dir: &Path, services: &[Service]) -> Result<SandboxState> {
             .collect()
     };
     let mut started = Vec::new();
+    let mut moved = Vec::new();
     for s in wanted {
-        if layout.live(s).is_some() {
-            continue;
+        if layout.live(s).is_none() {
+            let kept = layout.recorded(s).port;
+            layout.clear_records(s);
+            match s {
+                Service::Postgres => start_postgres(&layout, kept)?,
+                Service::Redis => start_redis(&layout, kept)?,
+                Service::Mongo => start_mongo(&layout, kept)?,
+            }
+            started.push(s);
+            if let Some(kept) = kept.filter(|kept| layout.recorded(s).port != Some(*kept)) {
+                moved.push((s, kept));
+            }
         }
-        layout.clear_records(s);
-        match s {
-            Service::Postgres => start_postgres(&layout)?,
-            Service::Redis => start_redis(&layout)?,
-            Service::Mongo => start_mongo(&layout)?,
+        if s == Service::Postgres {
+            ensure_pg_database(&layout)?;
         }
-        started.push(s);
     }
-    Ok(layout.state(&started))
+    let mut state = layout.state(&started);
+    for service in &mut state.services {
+        service.moved_from = moved
+            .iter()
+            .find(|(s, _)| *s == service.service)
+            .map(|(_, port)| *port);
+    }
+    Ok(state)
 }
 
 /// Stop every service that has a pid file under `dir`; only processes named there are signalled.
@@ -374,10 +401,15 @@ impl Layout {
         (pid_is(pid, s) && port_answers(port)).then_some(rec)
     }
 
+    /// Forgets the process of `s`; its port stays recorded, to be used again by `start`.
     fn clear_records(&self, s: Service) {
-        for f in [self.pid_file(s), self.port_file(s), self.program_file(s)] {
+        for f in [self.pid_file(s), self.program_file(s)] {
             let _ = fs::remove_file(f);
         }
+    }
+
+    fn pg_databases_file(&self) -> PathBuf {
+        self.svc_dir(Service::Postgres).join("databases")
     }
 
     fn write_records(&self, s: Service, pid: u32, port: u16, program: &str) -> Result<()> {
@@ -404,6 +436,7 @@ impl Layout {
                     log_file: self.log_file(s),
                     program: rec.program,
                     started_now: running && started_now.contains(&s),
+                    moved_from: None,
                 }
             })
             .collect();
@@ -690,7 +723,7 @@ fn parse_postgres_version(s: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-fn start_postgres(layout: &Layout) -> Result<()> {
+fn start_postgres(layout: &Layout, kept: Option<u16>) -> Result<()> {
     let bindir = find_pg_bindir()?;
     let run_as = pg_run_as()?;
     let home = prepare_pg_home(layout, run_as)?;
@@ -721,6 +754,8 @@ fn start_postgres(layout: &Layout) -> Result<()> {
                 .with_context(|| format!("cannot remove incomplete cluster {}", data.display()))?;
         }
         initdb(&bindir, &home, &data, &log, run_as)?;
+        // A new cluster has none of the databases an earlier one had.
+        let _ = fs::remove_file(layout.pg_databases_file());
     }
 
     let program = postgres_program(&bindir);
@@ -731,7 +766,7 @@ fn start_postgres(layout: &Layout) -> Result<()> {
         "''".to_string()
     };
     for attempt in 1..=PORT_ATTEMPTS {
-        let port = free_port().context("cannot pick a free port")?;
+        let port = pick_port(kept, attempt)?;
         let log_start = file_len(&log);
         let opts = format!(
             "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={socket_dirs} \
@@ -792,6 +827,34 @@ fn start_postgres(layout: &Layout) -> Result<()> {
         return Ok(());
     }
     unreachable!("the last attempt returns")
+}
+
+/// Creates the database the sandbox's URL names ([`DATABASE`]) in the running cluster, once:
+/// `postgres/databases` records that it exists.
+fn ensure_pg_database(layout: &Layout) -> Result<()> {
+    let Some(port) = layout.live(Service::Postgres).and_then(|rec| rec.port) else {
+        return Ok(());
+    };
+    let recorded = fs::read_to_string(layout.pg_databases_file())
+        .is_ok_and(|text| text.lines().any(|line| line.trim() == DATABASE));
+    if recorded {
+        return Ok(());
+    }
+    let createdb = find_pg_bindir()?.join("createdb");
+    let out = Command::new(&createdb)
+        .args(["-w", "-h", "127.0.0.1", "-U", "postgres", "-p"])
+        .arg(port.to_string())
+        .arg(DATABASE)
+        .env("PGPASSWORD", PG_PASSWORD)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {}", createdb.display()))?;
+    let stderr = one_line(&String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() && !stderr.contains("already exists") {
+        bail!("cannot create the sandbox database `{DATABASE}` on 127.0.0.1:{port}: {stderr}");
+    }
+    write_atomic(&layout.pg_databases_file(), &format!("{DATABASE}\n"))
 }
 
 fn initdb(
@@ -884,7 +947,7 @@ fn stop_postgres(layout: &Layout, pid: u32) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // Redis
 
-fn start_redis(layout: &Layout) -> Result<()> {
+fn start_redis(layout: &Layout, kept: Option<u16>) -> Result<()> {
     let bin = find_in_path("redis-server")
         .or_else(|| {
             ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
@@ -910,7 +973,7 @@ fn start_redis(layout: &Layout) -> Result<()> {
         .unwrap_or_else(|| "redis-server".to_string());
 
     for attempt in 1..=PORT_ATTEMPTS {
-        let port = free_port().context("cannot pick a free port")?;
+        let port = pick_port(kept, attempt)?;
         let _ = fs::remove_file(&pid_file);
         let log_start = file_len(&log);
         let logf = open_log(&log)?;
@@ -1013,7 +1076,7 @@ fn redis_ping(port: u16) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Mongo wire
 
-fn start_mongo(layout: &Layout) -> Result<()> {
+fn start_mongo(layout: &Layout, kept: Option<u16>) -> Result<()> {
     let server = find_mongo_server()?;
     let svc_dir = layout.svc_dir(Service::Mongo);
     let data = layout.data_dir(Service::Mongo);
@@ -1022,7 +1085,7 @@ fn start_mongo(layout: &Layout) -> Result<()> {
     let pid_file = layout.pid_file(Service::Mongo);
 
     for attempt in 1..=PORT_ATTEMPTS {
-        let port = free_port().context("cannot pick a free port")?;
+        let port = pick_port(kept, attempt)?;
         let log_start = file_len(&log);
         let (pid, program) = match &server {
             MongoProgram::Mongod(bin) => {
@@ -1195,6 +1258,17 @@ fn wait_ready(mut probe: impl FnMut() -> Probe) -> std::result::Result<(), Strin
         }
         sleep(Duration::from_millis(50));
     }
+}
+
+/// The port of a start attempt: the kept one first, when it is free; any free one otherwise.
+fn pick_port(kept: Option<u16>, attempt: usize) -> Result<u16> {
+    if attempt == 1
+        && let Some(port) = kept
+        && TcpListener::bind(("127.0.0.1", port)).is_ok()
+    {
+        return Ok(port);
+    }
+    free_port().context("cannot pick a free port")
 }
 
 fn free_port() -> io::Result<u16> {
@@ -1453,6 +1527,7 @@ mod tests {
             log_file: PathBuf::from("/x/l"),
             program: None,
             started_now: false,
+            moved_from: None,
         }
     }
 
@@ -1555,5 +1630,18 @@ mod tests {
         assert!(layout.live(Service::Redis).is_none());
         layout.clear_records(Service::Redis);
         assert!(layout.recorded(Service::Redis).pid.is_none());
+        // The port is kept for the next start.
+        assert!(layout.recorded(Service::Redis).port.is_some());
+    }
+
+    #[test]
+    fn a_kept_port_is_used_again_unless_it_is_taken() {
+        let free = free_port().unwrap();
+        assert_eq!(pick_port(Some(free), 1).unwrap(), free);
+        let taken = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let taken_port = taken.local_addr().unwrap().port();
+        assert_ne!(pick_port(Some(taken_port), 1).unwrap(), taken_port);
+        // A retry after a bind race never insists on the kept port.
+        assert_ne!(pick_port(Some(taken_port), 2).unwrap(), taken_port);
     }
 }

@@ -122,6 +122,14 @@ async fn run_create(
         jobs: settings.backup.jobs,
     };
     let plan = backup::plan_create(settings, repository, &options)?;
+    let configured = [
+        ("postgres", settings.postgres.is_some()),
+        ("mongo", settings.mongo.is_some()),
+        ("redis", settings.redis.is_some()),
+    ];
+    for (store, _) in configured.iter().filter(|(_, configured)| !configured) {
+        printer.verbose(format!("{store}: no URL configured, skipped"));
+    }
     for skipped in &plan.skipped {
         printer.note(skipped);
     }

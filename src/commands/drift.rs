@@ -220,10 +220,10 @@ async fn drift(context: &Context, args: &DriftArgs) -> anyhow::Result<DriftRepor
         .cloned()
         .collect();
     // Printed at the end: an error must be the first line of output.
-    let mut skipped = Vec::new();
+    let mut skipped = super::Skipped::default();
     let mut stores = Vec::new();
     match &settings.postgres {
-        None => skipped.push("postgres: no URL configured, skipped".to_string()),
+        None => skipped.unconfigured("postgres"),
         Some(pg) => {
             let source = match (&args.shadow_url, &args.snapshot) {
                 (Some(url), _) => ExpectedSource::Url(Box::new(parse_url(url, pg)?)),
@@ -236,7 +236,7 @@ async fn drift(context: &Context, args: &DriftArgs) -> anyhow::Result<DriftRepor
         }
     }
     match &settings.mongo {
-        None => skipped.push("mongo: no URL configured, skipped".to_string()),
+        None => skipped.unconfigured("mongo"),
         Some(mongo) => {
             let dir = &settings.mongo_migrations_dir;
             if dir.is_dir() {
@@ -250,7 +250,7 @@ async fn drift(context: &Context, args: &DriftArgs) -> anyhow::Result<DriftRepor
                 let section = crate::mongo::drift::drift(&session, &set, &patterns).await?;
                 stores.push(StoreDrift::Mongo(section));
             } else {
-                skipped.push(format!(
+                skipped.note(format!(
                     "mongo: no migrations directory {}, skipped",
                     dir.display()
                 ));
@@ -258,9 +258,9 @@ async fn drift(context: &Context, args: &DriftArgs) -> anyhow::Result<DriftRepor
         }
     }
     match &settings.redis {
-        None => skipped.push("redis: no URL configured, skipped".to_string()),
+        None => skipped.unconfigured("redis"),
         Some(redis) => match &redis.keyspace {
-            None => skipped.push("redis: [redis] declares no keyspace, skipped".to_string()),
+            None => skipped.note("redis: [redis] declares no keyspace, skipped"),
             Some(declaration) => {
                 use crate::redis::keyspace::{self, Passwords};
                 let keyspace = keyspace::load(declaration, Passwords::IfSet)?;
@@ -272,9 +272,7 @@ async fn drift(context: &Context, args: &DriftArgs) -> anyhow::Result<DriftRepor
             }
         },
     }
-    for note in &skipped {
-        context.printer.note(note);
-    }
+    skipped.print(&context.printer);
     Ok(DriftReport {
         format_version: FORMAT_VERSION,
         clean: stores.iter().all(StoreDrift::is_clean),

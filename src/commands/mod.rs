@@ -5,13 +5,17 @@ pub mod anonymize;
 pub mod backup;
 pub mod baseline;
 pub mod check;
+pub mod completions;
+pub mod database;
 pub mod down;
 pub mod drift;
 pub mod export;
 pub mod lint;
 pub mod maintain;
+pub mod man;
 pub mod new;
 pub mod repair;
+pub mod reset;
 pub mod retention;
 pub mod sandbox;
 pub mod schema;
@@ -19,6 +23,7 @@ pub mod seed;
 pub mod status;
 pub mod up;
 pub mod validate;
+pub mod wait;
 
 use std::path::Path;
 
@@ -44,9 +49,28 @@ pub const SANDBOX_DIR: &str = ".sandbox";
 
 pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
     let early = Printer::new(config::early_output(&cli.global));
-    // Sandbox management needs no config and no database.
-    if let Command::Sandbox(args) = &cli.command {
-        return sandbox::run(&early, args.action, &args.dir).map_err(|error| Failure {
+    if let Some(loaded) = config::dotenv::loaded()
+        && let Some(file) = &loaded.file
+    {
+        early.verbose(format!(
+            "read {}: set {}",
+            file.display(),
+            if loaded.set.is_empty() {
+                "nothing (every variable in it was already set)".to_string()
+            } else {
+                loaded.set.join(", ")
+            }
+        ));
+    }
+    // Sandbox management, completions and man pages need no config and no database.
+    let standalone = match &cli.command {
+        Command::Sandbox(args) => Some(sandbox::run(&early, args.action, &args.dir)),
+        Command::Completions(args) => Some(completions::run(&early, args)),
+        Command::Man(args) => Some(man::run(&early, args)),
+        _ => None,
+    };
+    if let Some(result) = standalone {
+        return result.map_err(|error| Failure {
             printer: early,
             error,
         });
@@ -66,7 +90,7 @@ pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
     };
     // `seed --env NAME` names a seed directory; it need not be a config environment too.
     let mut global = cli.global.clone();
-    if matches!(cli.command, Command::Seed(_)) {
+    if matches!(cli.command, Command::Seed(_) | Command::Reset(_)) {
         seed::detach_seed_env(&mut global).map_err(|error| Failure {
             printer: early.clone(),
             error,
@@ -77,6 +101,9 @@ pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
         error,
     })?;
     let printer = Printer::new(settings.output);
+    if let Err(error) = wait::for_servers(&settings, &printer, wait::Uses::of(&cli.command)).await {
+        return Err(Failure { printer, error });
+    }
     let context = Context { settings, printer };
     let result = match &cli.command {
         Command::Up(args) => up::run(&context, args).await,
@@ -87,7 +114,11 @@ pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Baseline(args) => baseline::run(&context, args).await,
         Command::Repair(args) => repair::run(&context, args).await,
         Command::Seed(args) => seed::run(&context, args, cli.global.env.as_deref()).await,
+        Command::Database(args) => database::run(&context, args).await,
+        Command::Reset(args) => reset::run(&context, args, cli.global.env.as_deref()).await,
         Command::Sandbox(args) => sandbox::run(&context.printer, args.action, &args.dir),
+        Command::Completions(args) => completions::run(&context.printer, args),
+        Command::Man(args) => man::run(&context.printer, args),
         Command::Drift(args) => drift::run(&context, args).await,
         Command::Schema(args) => schema::run(&context, args).await,
         Command::Lint(args) => lint::run(&context, args).await,
@@ -102,6 +133,45 @@ pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
         printer: context.printer.clone(),
         error,
     })
+}
+
+/// Why a command leaves stores out, collected while it runs and printed once it succeeded (an
+/// error must be the first line of output). A store that was never configured is not news: it
+/// is named under `-v` only (DESIGN.md, "CLI contract"); anything else is a note.
+#[derive(Debug, Default)]
+pub(crate) struct Skipped {
+    unconfigured: Vec<&'static str>,
+    notes: Vec<String>,
+}
+
+impl Skipped {
+    /// `store` has no URL.
+    pub(crate) fn unconfigured(&mut self, store: &'static str) {
+        self.unconfigured.push(store);
+    }
+
+    /// A configured store left out, and why (`mongo: no migrations directory …`).
+    pub(crate) fn note(&mut self, text: impl Into<String>) {
+        self.notes.push(text.into());
+    }
+
+    /// Every reason, unconfigured stores included (for an error that nothing was selected).
+    pub(crate) fn lines(&self) -> Vec<String> {
+        self.unconfigured
+            .iter()
+            .map(|store| format!("{store}: no URL configured"))
+            .chain(self.notes.iter().cloned())
+            .collect()
+    }
+
+    pub(crate) fn print(&self, printer: &Printer) {
+        for store in &self.unconfigured {
+            printer.verbose(format!("{store}: no URL configured, skipped"));
+        }
+        for note in &self.notes {
+            printer.note(note);
+        }
+    }
 }
 
 /// The guard of every destructive command (`down`, `repair`, `anonymize`, `retention run`,
@@ -134,6 +204,28 @@ pub(crate) fn guard_protected(context: &Context, what: &str, dry_run: bool) -> a
         "pass --allow-protected if you really mean to run `{what}` there"
     ))
     .into())
+}
+
+/// The line a destructive plan (`reset`, `database drop`) shows about a protected
+/// environment, if it is one.
+pub(crate) fn protected_line(settings: &Settings) -> Option<String> {
+    settings.protected.then(|| {
+        let name = settings.env_name.as_deref().unwrap_or("?");
+        if settings.allow_protected {
+            format!("environment `{name}` is protected: allowed by --allow-protected")
+        } else {
+            format!("environment `{name}` is protected: refused without --allow-protected")
+        }
+    })
+}
+
+/// How to call this binary in a hint the user can paste: the path it was started by when that
+/// was a path (`target/release/migrate`), else `migrate`.
+pub(crate) fn invoked_as() -> String {
+    std::env::args()
+        .next()
+        .filter(|arg0| arg0.contains('/'))
+        .unwrap_or_else(|| "migrate".to_string())
 }
 
 /// Unused sandbox URLs are simply absent.

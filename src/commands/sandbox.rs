@@ -54,7 +54,9 @@ pub fn run(printer: &Printer, action: SandboxAction, dir: &Path) -> anyhow::Resu
     let state = match action {
         SandboxAction::Start => {
             let services = available_services(printer);
-            sandbox::start(dir, &services)?
+            let state = sandbox::start(dir, &services)?;
+            warn_moved(printer, &state);
+            state
         }
         SandboxAction::Stop => sandbox::stop(dir)?,
         SandboxAction::Status | SandboxAction::Env => sandbox::status(dir)?,
@@ -63,7 +65,35 @@ pub fn run(printer: &Printer, action: SandboxAction, dir: &Path) -> anyhow::Resu
         state: &state,
         env_only: matches!(action, SandboxAction::Env),
     });
+    if matches!(action, SandboxAction::Start) {
+        printer.hint(format!(
+            "use them from your shell with `eval \"$({} sandbox env{})\"`, or pass --sandbox to any command",
+            super::invoked_as(),
+            dir_flag(dir)
+        ));
+    }
     Ok(Outcome::Clean)
+}
+
+/// ` --dir DIR` when the sandbox is not the default one.
+fn dir_flag(dir: &Path) -> String {
+    if dir == Path::new(super::SANDBOX_DIR) {
+        String::new()
+    } else {
+        format!(" --dir {}", dir.display())
+    }
+}
+
+/// A server whose kept port was taken runs on another one now: URLs exported earlier are stale.
+fn warn_moved(printer: &Printer, state: &SandboxState) {
+    for service in &state.services {
+        if let (Some(old), Some(new)) = (service.moved_from, service.port) {
+            printer.warn(format!(
+                "sandbox: {} could not get its port {old} back (something else listens there): it runs on port {new} now, so URLs exported earlier are stale",
+                service.service
+            ));
+        }
+    }
 }
 
 /// PostgreSQL and Redis always; the Mongo-wire server only when one is installed (a note says
@@ -81,6 +111,7 @@ fn available_services(printer: &Printer) -> Vec<Service> {
 pub fn ensure_running(printer: &Printer, dir: &Path) -> anyhow::Result<SandboxUrls> {
     let services = available_services(printer);
     let state = sandbox::start(dir, &services)?;
+    warn_moved(printer, &state);
     for service in state.services.iter().filter(|s| s.started_now) {
         printer.step(format!(
             "sandbox: started {} on port {}",

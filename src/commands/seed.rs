@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::{GenerateArgs, GlobalArgs, SeedAction, SeedArgs};
+use crate::config::Settings;
 use crate::errors::{Detailed, Outcome};
 use crate::output::{Report, table};
 use crate::postgres::engine::Session;
@@ -92,49 +93,80 @@ pub async fn run(
         return run_generate(context, generate_args).await;
     }
     let settings = &context.settings;
-    let printer = &context.printer;
-    let seeds_dir = &settings.seeds_dir;
-    let available = environments(seeds_dir);
-    let env = match env_arg
-        .map(str::to_string)
-        .or_else(|| settings.default_seed_env.clone())
-    {
+    let env = match chosen_env(settings, env_arg) {
         Some(env) => env,
         None => {
             return Err(Detailed::new("no seed environment: pass --env NAME")
                 .context(format!(
                     "environments in {}: {}",
-                    seeds_dir.display(),
-                    list(&available)
+                    settings.seeds_dir.display(),
+                    list(&environments(&settings.seeds_dir))
                 ))
                 .into());
         }
     };
-    let dir = seeds_dir.join(&env);
-    if !dir.is_dir() {
-        return Err(Detailed::new(format!(
-            "no seed directory {} for environment `{env}`",
-            dir.display()
-        ))
-        .context(format!(
-            "environments in {}: {}",
-            seeds_dir.display(),
-            list(&available)
-        ))
-        .into());
+    let source = SeedSource::read(settings, env)?;
+    let report = load(context, &source, args.dry_run, args.force).await?;
+    context.printer.report(&report);
+    Ok(Outcome::Clean)
+}
+
+/// The seed environment: `--env NAME`, else `[seeds] default_env`.
+pub(crate) fn chosen_env(settings: &Settings, env_arg: Option<&str>) -> Option<String> {
+    env_arg
+        .map(str::to_string)
+        .or_else(|| settings.default_seed_env.clone())
+}
+
+/// The seed files of one environment, found and checked (nothing connected yet).
+pub(crate) struct SeedSource {
+    pub env: String,
+    files: Vec<seeds::SeedFile>,
+}
+
+impl SeedSource {
+    /// `seeds/<env>/`, which must exist.
+    pub(crate) fn read(settings: &Settings, env: String) -> anyhow::Result<SeedSource> {
+        let seeds_dir = &settings.seeds_dir;
+        let dir = seeds_dir.join(&env);
+        if !dir.is_dir() {
+            return Err(Detailed::new(format!(
+                "no seed directory {} for environment `{env}`",
+                dir.display()
+            ))
+            .context(format!(
+                "environments in {}: {}",
+                seeds_dir.display(),
+                list(&environments(seeds_dir))
+            ))
+            .into());
+        }
+        let files = seeds::discover(&dir)?;
+        Ok(SeedSource { env, files })
     }
-    let files = seeds::discover(&dir)?;
+}
+
+/// Applies the files of `source` that are new or changed (all of them with `force`).
+pub(crate) async fn load(
+    context: &Context,
+    source: &SeedSource,
+    dry_run: bool,
+    force: bool,
+) -> anyhow::Result<SeedReport> {
+    let settings = &context.settings;
+    let printer = &context.printer;
+    let (env, files) = (&source.env, &source.files);
     let pg = settings.require_postgres()?;
     let session = Session::open(pg).await?;
     let held = session.lock(printer).await?;
     let outcome = async {
         ensure_migrated(context, &session).await?;
-        let recorded = seeds::recorded(&session.client, &session.history, &env).await?;
+        let recorded = seeds::recorded(&session.client, &session.history, env).await?;
         let (todo, unchanged): (Vec<_>, Vec<_>) = files
             .iter()
-            .partition(|file| args.force || recorded.get(&file.file_name) != Some(&file.checksum));
+            .partition(|file| force || recorded.get(&file.file_name) != Some(&file.checksum));
         let mut applied = Vec::new();
-        if args.dry_run {
+        if dry_run {
             applied = todo
                 .iter()
                 .map(|file| Applied {
@@ -149,7 +181,7 @@ pub async fn run(
             let bar = printer.progress(todo.len() as u64, "seeding");
             for file in todo {
                 bar.set_message(file.file_name.clone());
-                let result = seeds::apply(&session.client, &session.history, &env, file).await;
+                let result = seeds::apply(&session.client, &session.history, env, file).await;
                 let result = match result {
                     Ok(result) => result,
                     Err(err) => {
@@ -173,7 +205,7 @@ pub async fn run(
         anyhow::Ok(SeedReport {
             env: env.clone(),
             database: pg.target.to_string(),
-            dry_run: args.dry_run,
+            dry_run,
             applied,
             unchanged: unchanged.iter().map(|f| f.file_name.clone()).collect(),
         })
@@ -182,8 +214,7 @@ pub async fn run(
     let unlocked = session.unlock(held).await;
     let report = outcome?;
     unlocked?;
-    printer.report(&report);
-    Ok(Outcome::Clean)
+    Ok(report)
 }
 
 /// `migrate seed generate`: what `--dry-run` prints and what a load reports.

@@ -249,7 +249,7 @@ pub async fn run(context: &Context, args: &StatusArgs) -> anyhow::Result<Outcome
     .await?;
     let mut stores = Vec::new();
     // Printed at the end: an error must be the first line of output.
-    let mut skipped: Vec<String> = Vec::new();
+    let mut skipped = super::Skipped::default();
     match (&settings.postgres, inputs.postgres, pg_session) {
         (Some(pg), Some(set), Some(session)) => {
             for problem in &set.problems {
@@ -267,13 +267,13 @@ pub async fn run(context: &Context, args: &StatusArgs) -> anyhow::Result<Outcome
                 keyspace: None,
             });
         }
-        _ => skipped.push("postgres: no URL configured, skipped".to_string()),
+        _ => skipped.unconfigured("postgres"),
     }
     match mongo_session {
-        None => skipped.push("mongo: no URL configured, skipped".to_string()),
+        None => skipped.unconfigured("mongo"),
         Some(session) => {
             let set = inputs.mongo.unwrap_or_else(|| {
-                skipped.push(format!(
+                skipped.note(format!(
                     "mongo: no migrations directory {}",
                     settings.mongo_migrations_dir.display()
                 ));
@@ -296,7 +296,7 @@ pub async fn run(context: &Context, args: &StatusArgs) -> anyhow::Result<Outcome
         }
     }
     match &settings.redis {
-        None => skipped.push("redis: no URL configured, skipped".to_string()),
+        None => skipped.unconfigured("redis"),
         Some(_) => match (inputs.redis, topology) {
             (Some(keyspace), Some(topology)) => {
                 let plan = setup::plan(&topology, &keyspace).await?;
@@ -331,12 +331,10 @@ pub async fn run(context: &Context, args: &StatusArgs) -> anyhow::Result<Outcome
                     }),
                 });
             }
-            _ => skipped.push("redis: [redis] declares no keyspace, skipped".to_string()),
+            _ => skipped.note("redis: [redis] declares no keyspace, skipped"),
         },
     }
-    for note in &skipped {
-        printer.note(note);
-    }
+    skipped.print(printer);
     let current = stores.iter().all(StoreStatus::is_current);
     printer.report(&StatusReport { stores });
     Ok(if args.exit_code && !current {

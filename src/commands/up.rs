@@ -227,9 +227,8 @@ pub fn actions_table(actions: &[Action]) -> table::Table {
 /// Which stores this run works on, decided from the settings alone: nothing is read or
 /// connected yet.
 struct Selection<'a> {
-    /// One line per store that is skipped, printed once the run succeeded (an error must be
-    /// the first line of output).
-    skipped: Vec<String>,
+    /// The stores left out, printed once the run succeeded.
+    skipped: super::Skipped,
     postgres: Option<&'a PgSettings>,
     mongo: Option<&'a MongoSettings>,
     /// Only when `[redis]` declares a keyspace.
@@ -243,13 +242,36 @@ struct Inputs {
     redis: Option<Keyspace>,
 }
 
+/// What an `up` run does (also what `reset` runs after recreating the databases).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UpRun {
+    /// The stores to work on; empty: every configured one.
+    pub stores: Vec<Store>,
+    pub target: Option<u64>,
+    pub dry_run: bool,
+    pub allow_out_of_order: bool,
+}
+
 pub async fn run(context: &Context, args: &UpArgs) -> anyhow::Result<Outcome> {
+    let run = UpRun {
+        stores: args.store.into_iter().collect(),
+        target: args.target,
+        dry_run: args.dry_run,
+        allow_out_of_order: args.allow_out_of_order,
+    };
+    let report = apply(context, &run).await?;
+    context.printer.report(&report);
+    Ok(Outcome::Clean)
+}
+
+/// Runs `up` and returns its report (notes about skipped stores are printed here).
+pub(crate) async fn apply(context: &Context, args: &UpRun) -> anyhow::Result<UpReport> {
     let printer = &context.printer;
-    let selection = select(&context.settings, args.store)?;
+    let selection = select(&context.settings, &args.stores)?;
     if selection.postgres.is_none() && selection.mongo.is_none() && selection.redis.is_none() {
         let mut error = crate::errors::Detailed::new("nothing to migrate: no store was selected");
-        for note in &selection.skipped {
-            error = error.context(note.clone());
+        for line in selection.skipped.lines() {
+            error = error.context(line);
         }
         return Err(error
             .hint("pass --database-url URL (or set DATABASE_URL, or [postgres] url in migrate.toml), or use --sandbox")
@@ -322,20 +344,17 @@ pub async fn run(context: &Context, args: &UpArgs) -> anyhow::Result<Outcome> {
             notes: plan.notes.clone(),
         }));
     }
-    for note in &selection.skipped {
-        printer.note(note);
-    }
-    printer.report(&report);
-    Ok(Outcome::Clean)
+    selection.skipped.print(printer);
+    Ok(report)
 }
 
-/// Which stores run. A store without a URL is skipped with a note, unless `--store` asked
-/// for it.
-fn select(settings: &Settings, only: Option<Store>) -> anyhow::Result<Selection<'_>> {
-    let wants = |store: Store| only.is_none_or(|s| s == store);
-    let explicit = |store: Store| only == Some(store);
+/// Which stores run. A store without a URL is skipped (named under `-v`), unless `--store`
+/// asked for it.
+fn select<'a>(settings: &'a Settings, only: &[Store]) -> anyhow::Result<Selection<'a>> {
+    let wants = |store: Store| only.is_empty() || only.contains(&store);
+    let explicit = |store: Store| only.contains(&store);
     let mut selection = Selection {
-        skipped: Vec::new(),
+        skipped: super::Skipped::default(),
         postgres: None,
         mongo: None,
         redis: None,
@@ -345,9 +364,7 @@ fn select(settings: &Settings, only: Option<Store>) -> anyhow::Result<Selection<
             None if explicit(Store::Pg) => {
                 settings.require_postgres()?;
             }
-            None => selection
-                .skipped
-                .push("postgres: no URL configured, skipped".to_string()),
+            None => selection.skipped.unconfigured("postgres"),
             Some(pg) => selection.postgres = Some(pg),
         }
     }
@@ -356,15 +373,13 @@ fn select(settings: &Settings, only: Option<Store>) -> anyhow::Result<Selection<
             None if explicit(Store::Mongo) => anyhow::bail!(
                 "no MongoDB URL: pass --mongodb-url, set MONGODB_URL, set [mongo] url in migrate.toml, or use --sandbox"
             ),
-            None => selection
-                .skipped
-                .push("mongo: no URL configured, skipped".to_string()),
+            None => selection.skipped.unconfigured("mongo"),
             Some(mongo) => {
                 let dir = &settings.mongo_migrations_dir;
                 if dir.is_dir() {
                     selection.mongo = Some(mongo);
                 } else {
-                    selection.skipped.push(format!(
+                    selection.skipped.note(format!(
                         "mongo: no migrations directory {}, nothing to apply",
                         dir.display()
                     ));
@@ -377,17 +392,26 @@ fn select(settings: &Settings, only: Option<Store>) -> anyhow::Result<Selection<
             None if explicit(Store::Redis) => anyhow::bail!(
                 "no Redis URL: pass --redis-url, set REDIS_URL, set [redis] url in migrate.toml, or use --sandbox"
             ),
-            None => selection
-                .skipped
-                .push("redis: no URL configured, skipped".to_string()),
-            Some(redis) if redis.keyspace.is_none() => selection.skipped.push(
-                "redis: [redis] declares no keyspace (namespace, schema_version), nothing to set up"
-                    .to_string(),
+            None => selection.skipped.unconfigured("redis"),
+            Some(redis) if redis.keyspace.is_none() => selection.skipped.note(
+                "redis: [redis] declares no keyspace (namespace, schema_version), nothing to set up",
             ),
             Some(redis) => selection.redis = Some(redis),
         }
     }
     Ok(selection)
+}
+
+/// Reads and checks every input `apply` would use for `stores`, without connecting: `reset`
+/// calls it before it drops anything.
+pub(crate) fn check_inputs(settings: &Settings, stores: &[Store]) -> anyhow::Result<()> {
+    let selection = select(settings, stores)?;
+    let wanted = (
+        selection.postgres.is_some(),
+        selection.mongo.is_some(),
+        selection.redis.is_some(),
+    );
+    read_inputs(settings, wanted).map(drop)
 }
 
 /// Reads and checks the input of the selected stores (postgres, mongo, redis), in that order.

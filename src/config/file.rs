@@ -11,6 +11,8 @@ use serde::{Deserialize, Deserializer};
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
+    /// How long to wait for servers that refuse connections or are starting up (`--wait-timeout`).
+    pub wait_timeout: Option<DurationSetting>,
     #[serde(default)]
     pub postgres: PostgresSection,
     #[serde(default)]
@@ -43,6 +45,7 @@ pub struct FileConfig {
 pub struct EnvSection {
     /// A protected environment refuses `down` unless `--allow-protected` is given.
     pub protected: Option<bool>,
+    pub wait_timeout: Option<DurationSetting>,
     #[serde(default)]
     pub postgres: PostgresSection,
     #[serde(default)]

@@ -4,6 +4,7 @@
 //! clap already folds `DATABASE_URL` & co. into the flag values, so this module only has to put
 //! the file and the defaults underneath.
 
+pub mod dotenv;
 pub mod file;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +40,9 @@ pub struct Settings {
     pub allow_out_of_order: bool,
     pub output: OutputSettings,
     pub assume_yes: bool,
+    /// How long to wait for servers that refuse connections or are starting up; zero: no
+    /// waiting (`--wait-timeout`, `wait_timeout`).
+    pub wait_timeout: Duration,
     pub backup: BackupSettings,
     pub maintain: MaintainSettings,
     /// `[anonymize]` as written; checked by `crate::jobs::anonymize::rules::load`.
@@ -310,6 +314,11 @@ fn resolve_with(
             color: color_enabled(),
         },
         assume_yes: global.yes,
+        wait_timeout: global
+            .wait_timeout
+            .or(env_section.wait_timeout.map(|d| d.0))
+            .or(file.wait_timeout.map(|d| d.0))
+            .unwrap_or(Duration::ZERO),
         backup: BackupSettings {
             dir: backup
                 .dir
@@ -351,14 +360,58 @@ fn mongo_settings(url: String, mongo: &MongoSection) -> anyhow::Result<MongoSett
     if lock_lease < Duration::from_secs(1) {
         bail!("mongo.lock_lease must be at least 1s (the lock is renewed every third of it)");
     }
+    // A database named in the URL wins over `[mongo] database` (DESIGN.md, "CLI contract"):
+    // a command must never write to a database other than the one the user named.
+    let database = mongo_url_database(&url)
+        .or_else(|| mongo.database.as_ref().map(|s| s.0.clone()))
+        .filter(|name| !name.is_empty());
     Ok(MongoSettings {
         url: crate::redact::SecretUrl::new(url),
-        database: mongo.database.as_ref().map(|s| s.0.clone()),
+        database,
         history_collection,
         lock_lease,
         lock_wait: mongo.lock_wait.map_or(DEFAULT_LOCK_WAIT, |d| d.0),
         connect_timeout: nonzero(mongo.connect_timeout).unwrap_or(DEFAULT_CONNECT_TIMEOUT),
     })
+}
+
+/// The database named in the path of a `mongodb://` or `mongodb+srv://` URL, if any
+/// (`mongodb://u:p@h1:1,h2:2/app?replicaSet=rs` names `app`).
+pub fn mongo_url_database(url: &str) -> Option<String> {
+    let rest = url
+        .trim()
+        .strip_prefix("mongodb://")
+        .or_else(|| url.trim().strip_prefix("mongodb+srv://"))?;
+    let before_query = rest.split('?').next().unwrap_or(rest);
+    // User info may not contain `/` unencoded, but hosts start after the last `@`.
+    let hosts_start = before_query.rfind('@').map_or(0, |at| at + 1);
+    let (_, path) = before_query[hosts_start..].split_once('/')?;
+    let name = percent_decode(path);
+    (!name.is_empty()).then_some(name)
+}
+
+/// `%2F`-style escapes decoded; anything malformed is kept as written.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let escaped = (bytes[index] == b'%')
+            .then(|| text.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                index += 3;
+            }
+            None => {
+                out.push(bytes[index]);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The keyspace declaration, when `[redis]` has one. Namespace and schema version are required
@@ -568,6 +621,22 @@ mod tests {
     }
 
     #[test]
+    fn wait_timeout_follows_the_precedence_rules() {
+        let text = "wait_timeout = \"5s\"\n[env.ci]\nwait_timeout = \"1min\"\n";
+        let settings = resolve_with(&global(), FileConfig::default(), None, None).unwrap();
+        assert_eq!(settings.wait_timeout, Duration::ZERO);
+        let settings = resolve_with(&global(), file(text), None, None).unwrap();
+        assert_eq!(settings.wait_timeout, Duration::from_secs(5));
+        let mut args = global();
+        args.env = Some("ci".into());
+        let settings = resolve_with(&args, file(text), None, None).unwrap();
+        assert_eq!(settings.wait_timeout, Duration::from_secs(60));
+        args.wait_timeout = Some(Duration::from_secs(2));
+        let settings = resolve_with(&args, file(text), None, None).unwrap();
+        assert_eq!(settings.wait_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
     fn zero_lock_timeout_means_none() {
         let mut args = global();
         args.database_url = Some("postgres://localhost/x".into());
@@ -579,6 +648,44 @@ mod tests {
         )
         .unwrap();
         assert_eq!(settings.postgres.unwrap().lock_timeout, None);
+    }
+
+    #[test]
+    fn a_database_in_the_mongo_url_wins_over_the_database_key() {
+        let text = "[mongo]\ndatabase = \"app\"\n";
+        let mut args = global();
+        for (url, expected) in [
+            ("mongodb://127.0.0.1:27017/staging", "staging"),
+            (
+                "mongodb://u:p%40ss@h1:1,h2:2/staging?replicaSet=rs",
+                "staging",
+            ),
+            ("mongodb+srv://cluster.example.com/staging", "staging"),
+            ("mongodb://127.0.0.1:27017/", "app"),
+            ("mongodb://127.0.0.1:27017", "app"),
+            ("mongodb://127.0.0.1:27017/?tls=true", "app"),
+        ] {
+            args.mongodb_url = Some(url.to_string());
+            let settings = resolve_with(&args, file(text), None, None).unwrap();
+            assert_eq!(
+                settings.mongo.unwrap().database.as_deref(),
+                Some(expected),
+                "{url}"
+            );
+        }
+        // The same rule when the URL comes from the file, and from an environment section.
+        let text = "[mongo]\nurl = \"mongodb://h/fromfile\"\ndatabase = \"app\"\n\
+                    [env.ci.mongo]\nurl = \"mongodb://h/ci\"\n";
+        let settings = resolve_with(&global(), file(text), None, None).unwrap();
+        assert_eq!(
+            settings.mongo.unwrap().database.as_deref(),
+            Some("fromfile")
+        );
+        let mut args = global();
+        args.env = Some("ci".into());
+        let settings = resolve_with(&args, file(text), None, None).unwrap();
+        assert_eq!(settings.mongo.unwrap().database.as_deref(), Some("ci"));
+        assert_eq!(mongo_url_database("mongodb://h/a%2Db"), Some("a-b".into()));
     }
 
     #[test]

@@ -19,10 +19,10 @@ pub struct Connection {
     pub display: String,
 }
 
-/// Connects and pings, so that an unreachable server fails here and not halfway through.
-pub async fn connect(settings: &MongoSettings) -> anyhow::Result<Connection> {
+/// The URL's client options; an unparsable URL is a clear error.
+async fn parse_options(settings: &MongoSettings) -> anyhow::Result<ClientOptions> {
     let redacted = settings.url.redacted();
-    let mut options = ClientOptions::parse(settings.url.expose())
+    ClientOptions::parse(settings.url.expose())
         .await
         .map_err(|err| {
             Detailed::new(format!(
@@ -30,7 +30,40 @@ pub async fn connect(settings: &MongoSettings) -> anyhow::Result<Connection> {
                 short_cause(&err)
             ))
             .hint("expected mongodb://[user:password@]host[:port]/database")
-        })?;
+            .into()
+        })
+}
+
+/// Whether the server answers: `Ok(Err(reason))` while no server can be selected (refused,
+/// unreachable, starting up), `Ok(Ok(()))` once one answers, even with an error such as a
+/// failed authentication. One attempt, of at most `attempt_timeout`.
+pub async fn probe(
+    settings: &MongoSettings,
+    attempt_timeout: Duration,
+) -> anyhow::Result<Result<(), String>> {
+    let mut options = parse_options(settings).await?;
+    options.server_selection_timeout = Some(attempt_timeout);
+    options.connect_timeout = Some(attempt_timeout);
+    options.app_name = Some(format!("migrate {} wait", crate::TOOL_VERSION));
+    let client = Client::with_options(options)?;
+    let answer = client.database("admin").run_command(doc! {"ping": 1}).await;
+    Ok(match answer {
+        Err(err)
+            if matches!(
+                *err.kind,
+                ErrorKind::ServerSelection { .. } | ErrorKind::Io(_)
+            ) =>
+        {
+            Err(short_cause(&err))
+        }
+        _ => Ok(()),
+    })
+}
+
+/// Connects and pings, so that an unreachable server fails here and not halfway through.
+pub async fn connect(settings: &MongoSettings) -> anyhow::Result<Connection> {
+    let redacted = settings.url.redacted();
+    let mut options = parse_options(settings).await?;
     if options.server_selection_timeout.is_none() {
         options.server_selection_timeout = Some(settings.connect_timeout);
     }
@@ -76,7 +109,7 @@ pub async fn connect(settings: &MongoSettings) -> anyhow::Result<Connection> {
             crate::output::human_ms(timeout.as_millis() as u64)
         ))
         .hint(
-            "is the server running and reachable? check --mongodb-url, MONGODB_URL or [mongo] url",
+            "is the server running and reachable? check --mongodb-url, MONGODB_URL or [mongo] url; to wait for one that is starting, pass --wait-timeout 30s",
         )
         .into());
     }
@@ -85,6 +118,20 @@ pub async fn connect(settings: &MongoSettings) -> anyhow::Result<Connection> {
         database,
         display,
     })
+}
+
+impl Connection {
+    /// Drops the whole database (every collection, the migration history included): `reset`.
+    pub async fn drop_database(&self) -> anyhow::Result<()> {
+        self.database.drop().await.map_err(|err| {
+            Detailed::new(format!(
+                "cannot drop MongoDB database {}: {}",
+                self.display,
+                short_cause(&err)
+            ))
+            .into()
+        })
+    }
 }
 
 /// The server error code of a command or write error, if the error carries one.

@@ -1,6 +1,7 @@
 //! PostgreSQL: connection, migration files, history, lock, planning and execution.
 
 pub mod connect;
+pub mod database;
 pub mod diff;
 pub mod engine;
 pub mod generate;

@@ -39,6 +39,46 @@ pub struct Topology {
     slots: Vec<(u16, u16, usize)>,
 }
 
+/// Whether the server answers: `Ok(Err(reason))` while it refuses connections, cannot be
+/// reached or is loading its dataset; `Ok(Ok(()))` once it answers, even with an error such as
+/// a failed authentication. One attempt, of at most `attempt_timeout`.
+pub async fn probe(
+    settings: &RedisSettings,
+    attempt_timeout: Duration,
+) -> anyhow::Result<Result<(), String>> {
+    let client = Client::open(settings.url.expose()).map_err(|err| {
+        Detailed::new(format!(
+            "invalid Redis URL {}: {}",
+            settings.url.redacted(),
+            short_cause(&err)
+        ))
+    })?;
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(attempt_timeout))
+        .set_response_timeout(Some(attempt_timeout));
+    let unavailable = |err: &redis::RedisError| {
+        err.is_io_error()
+            || err.is_connection_refusal()
+            || err.is_timeout()
+            || err.is_connection_dropped()
+            || err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading)
+    };
+    let answer = match client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+    {
+        Ok(mut connection) => redis::cmd("PING")
+            .query_async::<Value>(&mut connection)
+            .await
+            .map(drop),
+        Err(err) => Err(err),
+    };
+    Ok(match answer {
+        Err(err) if unavailable(&err) => Err(short_cause(&err)),
+        _ => Ok(()),
+    })
+}
+
 impl Topology {
     /// Connects to the URL's server and, for a cluster, to every primary. Nothing is written.
     pub async fn connect(settings: &RedisSettings) -> anyhow::Result<Topology> {
@@ -63,7 +103,7 @@ impl Topology {
                 short_cause(&err)
             ))
             .hint(
-                "is the server running and reachable? check --redis-url, REDIS_URL or [redis] url",
+                "is the server running and reachable? check --redis-url, REDIS_URL or [redis] url; to wait for one that is starting, pass --wait-timeout 30s",
             )
         };
         let seed = client
@@ -174,6 +214,14 @@ impl Topology {
             .find(|(first, last, _)| (i64::from(*first)..=i64::from(*last)).contains(&slot))
             .map(|(_, _, index)| &self.primaries[*index])
             .ok_or_else(|| Detailed::new(format!("no primary serves slot {slot} of key {key}")))
+    }
+
+    /// `FLUSHDB` of the URL's database, on every primary: every key is deleted (`reset`).
+    pub async fn flush_database(&self) -> Result<(), Detailed> {
+        for node in &self.primaries {
+            query::<()>(node, &redis::cmd("FLUSHDB")).await?;
+        }
+        Ok(())
     }
 }
 

@@ -268,6 +268,13 @@ impl PgDb {
         f(&c.rt, &c.client)
     }
 
+    /// Closes the harness's own connection, so that the next query opens a new one (after a
+    /// command dropped and recreated the database, for example).
+    pub fn reconnect(&self) {
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        *guard = None;
+    }
+
     /// Run a batch of statements; panics with the server's message on error.
     pub fn execute(&self, sql: &str) {
         let res = self.with_client(|rt, client| rt.block_on(client.batch_execute(sql)));
@@ -555,13 +562,24 @@ impl Resp {
 // ---------------------------------------------------------------------------------------------
 // Running the binary
 
-/// The `migrate` binary with `NO_COLOR=1` and no store URLs inherited from the environment.
+/// The `migrate` binary with `NO_COLOR=1`, no store URLs inherited from the environment and
+/// no `.env` file read (a developer's `./.env` must not change what a test sees; the tests of
+/// `.env` itself use [`migrate_cmd_reading_dotenv`]).
 pub fn migrate_cmd() -> Command {
+    let mut cmd = migrate_cmd_reading_dotenv();
+    cmd.args(["--env-file", "/dev/null"]);
+    cmd
+}
+
+/// [`migrate_cmd`] that reads `./.env` of its working directory as a user's run would.
+pub fn migrate_cmd_reading_dotenv() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_migrate"));
     cmd.env("NO_COLOR", "1")
         .env_remove("DATABASE_URL")
         .env_remove("MONGODB_URL")
-        .env_remove("REDIS_URL");
+        .env_remove("REDIS_URL")
+        .env_remove("MIGRATE_ENV")
+        .env_remove("MIGRATE_WAIT_TIMEOUT");
     cmd
 }
 
@@ -635,12 +653,12 @@ pub fn repo(path: &str) -> String {
         .to_string()
 }
 
-/// `config.example.toml` made usable from a scratch directory: the Mongo database comes from
-/// the URL and the Lua library path is absolute.
+/// `config.example.toml` made usable from a scratch directory: the Lua library path is
+/// absolute. Its `[mongo] database = "app"` stays: the database named in each test's Mongo
+/// URL must win over it.
 pub fn example_config() -> String {
     std::fs::read_to_string(repo("config.example.toml"))
         .unwrap()
-        .replace("database = \"app\"\n", "")
         .replace(
             "path = \"redis/functions/ratelimit.lua\"",
             &format!("path = \"{}\"", repo("redis/functions/ratelimit.lua")),

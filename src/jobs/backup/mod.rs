@@ -104,7 +104,8 @@ pub fn plan_create(
                 ))
                 .hint(format!("pass {flag} or set it in migrate.toml")));
             }
-            (true, None) => skipped.push(format!("{}: no URL configured, skipped", store.name())),
+            // A store that was never configured is not news (DESIGN.md, "CLI contract").
+            (true, None) => {}
             (false, Some(_)) => skipped.push(format!("{}: left out (--store)", store.name())),
             (false, None) => {}
         }
