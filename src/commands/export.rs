@@ -56,7 +56,7 @@ async fn user(context: &Context, args: &ExportUserArgs) -> anyhow::Result<Outcom
     let request_id = if prepared.plan.ledger_table {
         let hmac = prepared.key().subject_hmac(&subject);
         Some(
-            anonymize::postgres::insert_request(
+            anonymize::ledger::insert_request(
                 &prepared.client,
                 "export",
                 &hmac,
