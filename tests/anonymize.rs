@@ -506,38 +506,65 @@ fn a_subject_is_erased_everywhere_others_are_untouched_and_a_second_run_changes_
     assert_eq!(ledger[0][4].as_deref(), Some("t"));
     assert!(!ledger[0][3].as_deref().unwrap().contains(SUBJECT));
 
-    // A second run changes nothing, in any store.
-    let digest = pg_digest(&stores.pg);
+    // The row is marked as erased, the way seed 004's anonymize_user_data does.
+    assert_eq!(
+        stores
+            .pg
+            .scalar(&format!(
+                "SELECT status::text || ' ' || (deleted_at IS NOT NULL)::text FROM users WHERE id = '{SUBJECT}'"
+            ))
+            .as_deref(),
+        Some("inactive true")
+    );
+
+    // A second run changes nothing, in any store, but its outcome is recorded.
+    let without_ledger = |d: Vec<Vec<Option<String>>>| {
+        d.into_iter()
+            .filter(|r| {
+                !matches!(
+                    r[0].as_deref(),
+                    Some("public.gdpr_requests" | "public.gdpr_erasures")
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let digest = without_ledger(pg_digest(&stores.pg));
     let places_before = places_holding(&stores, "anon");
     let again = stores.migrate(&["--format", "json", "--yes", "anonymize", "user", SUBJECT]);
     again.assert_ok();
     let again = json(&again);
     assert_eq!(again["already_erased"], true, "{again}");
     assert_eq!(again["changed"], serde_json::json!([]));
+    assert!(again["verification"]["kept_from_earlier_runs"].as_u64().unwrap() >= 4, "{again}");
     assert_eq!(
-        pg_digest(&stores.pg),
+        without_ledger(pg_digest(&stores.pg)),
         digest,
         "the second run changed the database"
     );
     assert_eq!(places_holding(&stores, "anon"), places_before);
+    assert_eq!(
+        stores
+            .pg
+            .scalar("SELECT string_agg(status::text, ' ' ORDER BY requested_at) FROM gdpr_requests")
+            .as_deref(),
+        Some("completed completed")
+    );
 }
 
 #[test]
 fn an_original_value_left_where_no_rule_reaches_fails_verification_with_exit_2() {
     let stores = stores(|t| t);
     fill(&stores);
-    // Another user's comment quotes the subject's e-mail: no rule of the subject covers it.
+    // A role's description quotes the subject's e-mail: no rule covers roles.
     stores.pg.execute(&format!(
-        "INSERT INTO projects (id, organization_id, name, slug, created_by)
-             VALUES ('e0000000-0000-4000-8000-000000000001', '{ORG}', 'P', 'p', '{OTHER}');
-         INSERT INTO comments (organization_id, entity_type, entity_id, author_id, content)
-             VALUES ('{ORG}', 'project', 'e0000000-0000-4000-8000-000000000001', '{OTHER}',
-                     'ask {EMAIL}')"
+        "INSERT INTO roles (id, organization_id, name, description)
+             VALUES ('e1000000-0000-4000-8000-000000000001', '{ORG}', 'helpdesk', 'ask {EMAIL}')"
     ));
     let result = stores.migrate(&["--yes", "anonymize", "user", SUBJECT]);
     result.assert_code(2);
     assert!(
-        result.stdout.contains("comments.content"),
+        result.stdout.contains("roles.description")
+            && result.stdout.contains("e1000000-0000-4000-8000-000000000001"),
         "{}",
         result.stdout
     );
@@ -552,7 +579,7 @@ fn an_original_value_left_where_no_rule_reaches_fails_verification_with_exit_2()
     );
     let error = stores.pg.scalar("SELECT error FROM gdpr_requests").unwrap();
     assert!(
-        error.contains("comments.content") && !error.to_lowercase().contains("zebulon"),
+        error.contains("roles.description") && !error.to_lowercase().contains("zebulon"),
         "{error}"
     );
 }
@@ -851,7 +878,7 @@ fn a_row_changed_between_the_read_and_the_write_is_anonymized_from_its_new_conte
 #[test]
 fn a_bulk_job_searches_every_store_for_sampled_subjects_and_fails_on_a_hit() {
     let stores = stores(postgres_only);
-    // Three soft-deleted users; the first in key order is sampled (first subject of batch 1).
+    // Three soft-deleted users, all searched for in every store when the job ends.
     stores.pg.execute(&format!(
         "INSERT INTO users (id, email, name, first_name, last_name, deleted_at)
          VALUES ('{SUBJECT}', '{EMAIL}', '{NAME}', 'Zebulon', 'Quixote', now() - interval '40 days'),
@@ -860,20 +887,18 @@ fn a_bulk_job_searches_every_store_for_sampled_subjects_and_fails_on_a_hit() {
          INSERT INTO users (id, email, name) VALUES ('d5000000-0000-4000-8000-000000000004', 'dana.live@example.net', 'Dana Live');
          INSERT INTO organizations (id, name, slug, owner_id)
              VALUES ('{ORG}', 'Org', 'org', 'd5000000-0000-4000-8000-000000000004');
-         INSERT INTO projects (id, organization_id, name, slug, created_by)
-             VALUES ('e0000000-0000-4000-8000-000000000001', '{ORG}', 'P', 'p', 'd5000000-0000-4000-8000-000000000004');
-         INSERT INTO comments (organization_id, entity_type, entity_id, author_id, content)
-             VALUES ('{ORG}', 'project', 'e0000000-0000-4000-8000-000000000001',
-                     'd5000000-0000-4000-8000-000000000004', 'ask {EMAIL}');"
+         INSERT INTO roles (organization_id, name, description)
+             VALUES ('{ORG}', 'helpdesk', 'ask {EMAIL}');"
     ));
     let result = stores.policy_json("deleted_users");
     result.assert_code(2);
     let report = json(&result);
     assert_eq!(report["subjects_done"], 3);
-    assert_eq!(report["sampled_subjects"], 1);
+    // Every subject of the job (up to 50,000) was searched for in every store.
+    assert_eq!(report["sampled_subjects"], 3);
     let leftovers = report["leftovers"].as_object().unwrap();
     assert!(
-        leftovers.keys().any(|k| k.contains("comments.content")),
+        leftovers.keys().any(|k| k.contains("roles.description")),
         "{report}"
     );
     assert!(!result.stdout.to_lowercase().contains(&EMAIL.to_lowercase()));
@@ -886,7 +911,7 @@ fn a_bulk_job_searches_every_store_for_sampled_subjects_and_fails_on_a_hit() {
     );
 
     // Without the quote the same job verifies clean.
-    stores.pg.execute("DELETE FROM comments");
+    stores.pg.execute("DELETE FROM roles");
     stores.pg.execute("DELETE FROM migrate_jobs");
     let again = stores.policy_json("deleted_users");
     again.assert_ok();

@@ -211,8 +211,8 @@ pub async fn erase_users(
             let (store, target) = target.split_once(':').unwrap_or(("postgres", target));
             changed.push(TargetCount {
                 store: store.to_string(),
-                target: target.to_string(),
-                action: "replace values".to_string(),
+                target: format!("{target} (replaced)"),
+                action: "replace the subject's values".to_string(),
                 count: *n,
             });
         }

@@ -205,7 +205,8 @@ pub async fn save_hits(
         .map_err(|e| db_error("cannot update gdpr_erasures", &e))
 }
 
-/// The fingerprints a bulk job kept for these subjects (by HMAC).
+/// The fingerprints kept for these subjects (by HMAC) by this bulk job or by finished runs
+/// (a re-run of a job verifies what earlier runs erased).
 pub async fn job_needles(
     client: &Client,
     job: &str,
@@ -214,7 +215,7 @@ pub async fn job_needles(
     let rows = client
         .query(
             "SELECT subject_hmac, needles::text FROM gdpr_erasures
-             WHERE job = $1 AND subject_hmac = ANY($2)",
+             WHERE (job = $1 OR job IS NULL) AND subject_hmac = ANY($2)",
             &[&job, &hmacs],
         )
         .await

@@ -263,6 +263,21 @@ pub(crate) fn describe_values(values: &BTreeMap<ValueKind, u64>) -> String {
 }
 
 pub(crate) fn action_of(prepared: &Prepared, store: &str, target: &str) -> String {
+    if target.ends_with(" (marked)") {
+        let columns: Vec<&str> = prepared
+            .plan
+            .mark
+            .iter()
+            .map(|m| m.column.name.as_str())
+            .collect();
+        return format!("mark as erased ({})", columns.join(", "));
+    }
+    if target.ends_with(" (copies)") {
+        return "scrub audit copies".to_string();
+    }
+    if target.ends_with(" (replaced)") {
+        return "replace the subject's values".to_string();
+    }
     match store {
         "postgres" => prepared
             .plan
