@@ -98,7 +98,15 @@ fn verification_text(verification: &Verification) -> String {
     if verification.hits_total == 0 {
         out.push_str("none found\n");
     } else {
-        out.push_str(&format!("FOUND in {} place{}\n", verification.hits_total, if verification.hits_total == 1 { "" } else { "s" }));
+        out.push_str(&format!(
+            "FOUND in {} place{}\n",
+            verification.hits_total,
+            if verification.hits_total == 1 {
+                ""
+            } else {
+                "s"
+            }
+        ));
         let mut t = table::new(&["store", "where", "key", "kind of value"]);
         for hit in &verification.hits {
             t.add_row(vec![
@@ -126,9 +134,17 @@ fn verification_text(verification: &Verification) -> String {
         out.push_str(&format!(
             "note: the previous run found values in {} place{}; {} still hold{} one\n",
             verification.earlier_hits,
-            if verification.earlier_hits == 1 { "" } else { "s" },
+            if verification.earlier_hits == 1 {
+                ""
+            } else {
+                "s"
+            },
             verification.earlier_hits_remaining,
-            if verification.earlier_hits_remaining == 1 { "s" } else { "" }
+            if verification.earlier_hits_remaining == 1 {
+                "s"
+            } else {
+                ""
+            }
         ));
     }
     if verification.enum_labels > 0 {
@@ -283,11 +299,9 @@ async fn user(context: &Context, args: &AnonymizeUserArgs) -> anyhow::Result<Out
     )?;
     let reports = anonymize::erase_users(&mut prepared, &subjects, printer).await?;
     print_reports(context, &reports);
-    let failed = reports.iter().any(|r| {
-        r.verification
-            .as_ref()
-            .is_some_and(|v| v.hits_total > 0)
-    });
+    let failed = reports
+        .iter()
+        .any(|r| r.verification.as_ref().is_some_and(|v| v.hits_total > 0));
     Ok(if failed {
         Outcome::Problems
     } else {

@@ -723,7 +723,11 @@ async fn final_pass(
             format!(
                 "searching every store for the original values of {covered} subject{}{}",
                 if covered == 1 { "" } else { "s" },
-                if has_replace { ", replacing them in the replace columns" } else { "" }
+                if has_replace {
+                    ", replacing them in the replace columns"
+                } else {
+                    ""
+                }
             )
         } else {
             format!("replacing the values of {covered} more subjects in the replace columns")

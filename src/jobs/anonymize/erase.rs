@@ -223,13 +223,16 @@ pub async fn erase_users(
         };
         let counts = counts_json(&changed, Some(&verification));
         let error = failure_text(&verification);
-        ledger::finish_request(&prepared.client, &requests[i], status, &counts, error.as_deref())
-            .await?;
-        let places: Vec<ledger::Place> = verification
-            .hits
-            .iter()
-            .map(ledger::Place::from)
-            .collect();
+        ledger::finish_request(
+            &prepared.client,
+            &requests[i],
+            status,
+            &counts,
+            error.as_deref(),
+        )
+        .await?;
+        let places: Vec<ledger::Place> =
+            verification.hits.iter().map(ledger::Place::from).collect();
         ledger::save_hits(&prepared.client, &hmacs[i], &places).await?;
         let total: u64 = changed.iter().map(|c| c.count).sum();
         let already_erased = matches!(&latest[i], Some((_, status)) if status == "completed")
@@ -262,7 +265,8 @@ async fn apply_one(
     let subjects = vec![subject.to_string()];
     let tx =
         postgres::begin_batch(&mut prepared.client, prepared.rules.lock_timeout, false).await?;
-    let outcome = postgres::apply_batch(&tx, &prepared.key, &prepared.plan, &subjects, true).await?;
+    let outcome =
+        postgres::apply_batch(&tx, &prepared.key, &prepared.plan, &subjects, true).await?;
     tx.commit()
         .await
         .map_err(|e| anyhow::anyhow!("cannot commit: {e}"))?;
@@ -275,7 +279,9 @@ async fn apply_one(
             &subjects,
         )
         .await
-        .map_err(|e| anyhow::Error::from(e).context("postgres is anonymized, mongo is not: run again"))?;
+        .map_err(|e| {
+            anyhow::Error::from(e).context("postgres is anonymized, mongo is not: run again")
+        })?;
         changed.extend(super::target_counts(prepared, "mongo", counts));
     }
     if let Some((topology, _, plans)) = &prepared.redis {
@@ -319,7 +325,11 @@ fn failure_text(verification: &Verification) -> Option<String> {
     Some(format!(
         "verification found original values in {} place{}: {}",
         verification.hits_total,
-        if verification.hits_total == 1 { "" } else { "s" },
+        if verification.hits_total == 1 {
+            ""
+        } else {
+            "s"
+        },
         places.join(", ")
     ))
 }
@@ -362,11 +372,8 @@ pub async fn verify_users(
     let mut reports = Vec::new();
     for (i, subject) in subjects.iter().enumerate() {
         let verification = Verification::of(&needles, &findings, i as u32, kept[i], &earlier[i]);
-        let places: Vec<ledger::Place> = verification
-            .hits
-            .iter()
-            .map(ledger::Place::from)
-            .collect();
+        let places: Vec<ledger::Place> =
+            verification.hits.iter().map(ledger::Place::from).collect();
         ledger::save_hits(&prepared.client, &hmacs[i], &places).await?;
         let request_id = match failure_text(&verification) {
             Some(error) => {

@@ -198,7 +198,10 @@ pub async fn save_hits(
         .execute(
             "UPDATE gdpr_erasures SET hits = $2::text::jsonb, verified_at = now()
              WHERE subject_hmac = $1",
-            &[&hmac, &serde_json::to_string(hits).unwrap_or_else(|_| "[]".into())],
+            &[
+                &hmac,
+                &serde_json::to_string(hits).unwrap_or_else(|_| "[]".into()),
+            ],
         )
         .await
         .map(|_| ())
@@ -348,7 +351,11 @@ pub async fn job_advance(
 }
 
 /// Records the key of a job started before its fingerprint was kept (migration V20).
-pub async fn job_adopt_key(client: &Client, job: &str, key_fingerprint: &str) -> Result<(), Detailed> {
+pub async fn job_adopt_key(
+    client: &Client,
+    job: &str,
+    key_fingerprint: &str,
+) -> Result<(), Detailed> {
     client
         .execute(
             "UPDATE migrate_jobs SET key_fingerprint = $2 WHERE job = $1 AND key_fingerprint IS NULL",
@@ -371,4 +378,3 @@ pub async fn job_finish(client: &Client, job: &str, status: &str) -> Result<(), 
         .map(|_| ())
         .map_err(|e| db_error("cannot update migrate_jobs", &e))
 }
-

@@ -123,7 +123,6 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     })
 }
 
-
 /// Erasure needs migration V20 (`gdpr_erasures`, the key fingerprint of jobs) besides V19.
 pub(crate) fn require_erasure_tables(prepared: &Prepared) -> anyhow::Result<()> {
     if prepared.plan.jobs_table && prepared.plan.erasures_table {
@@ -479,7 +478,15 @@ pub(crate) async fn sweep_all(
         .await?;
     }
     if let Some((topology, keyspace, plans)) = &prepared.redis {
-        redis::sweep(topology, Some(keyspace), plans, needles, replace, &mut findings).await?;
+        redis::sweep(
+            topology,
+            Some(keyspace),
+            plans,
+            needles,
+            replace,
+            &mut findings,
+        )
+        .await?;
     }
     Ok((findings, notes))
 }

@@ -360,7 +360,14 @@ pub async fn sweep(
                 }
                 let mut value = value.clone();
                 let mut found = Vec::new();
-                walk(&mut scanner, &doc_context, field, &mut value, findings, &mut found);
+                walk(
+                    &mut scanner,
+                    &doc_context,
+                    field,
+                    &mut value,
+                    findings,
+                    &mut found,
+                );
                 if !found.is_empty() {
                     findings.replaced(&found, "mongo", name);
                     set.insert(field, value);
@@ -407,7 +414,14 @@ fn walk(
     match value {
         Bson::Document(inner) => {
             for (key, item) in inner.iter_mut() {
-                walk(scanner, context, &format!("{path}.{key}"), item, findings, found);
+                walk(
+                    scanner,
+                    context,
+                    &format!("{path}.{key}"),
+                    item,
+                    findings,
+                    found,
+                );
             }
         }
         Bson::Array(items) => {

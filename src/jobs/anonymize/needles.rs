@@ -275,7 +275,10 @@ impl Needles {
                     // A number written with its country code is also found without it.
                     let mut forms = vec![(f.tagged(TAG_PHONE, digits.as_bytes()), 0)];
                     if digits.len() > 10 {
-                        forms.push((f.tagged(TAG_PHONE, digits[digits.len() - 10..].as_bytes()), 0));
+                        forms.push((
+                            f.tagged(TAG_PHONE, digits[digits.len() - 10..].as_bytes()),
+                            0,
+                        ));
                     }
                     forms
                 }
@@ -303,7 +306,12 @@ impl Needles {
         let Ok(bytes) = <[u8; 16]>::try_from(bytes.as_slice()) else {
             return false;
         };
-        self.push(subject, stored.kind, u128::from_be_bytes(bytes), stored.words);
+        self.push(
+            subject,
+            stored.kind,
+            u128::from_be_bytes(bytes),
+            stored.words,
+        );
         true
     }
 
@@ -459,7 +467,11 @@ impl Needles {
                 let mut at = false;
                 let mut dotted = false;
                 while i < bytes.len() && is_token_byte(bytes[i]) {
-                    at |= bytes[i] == b'@';
+                    // An address has something before and after its `@` (not `@Ada`).
+                    at |= bytes[i] == b'@'
+                        && i > start
+                        && bytes[i - 1].is_ascii_alphanumeric()
+                        && bytes.get(i + 1).is_some_and(|b| b.is_ascii_alphanumeric());
                     dotted |= matches!(bytes[i], b'.' | b':');
                     i += 1;
                 }
@@ -668,7 +680,9 @@ impl Needles {
 }
 
 fn is_token_byte(b: u8) -> bool {
-    b >= 0x80 || b.is_ascii_alphanumeric() || matches!(b, b'@' | b'.' | b'_' | b'%' | b'+' | b'-' | b':')
+    b >= 0x80
+        || b.is_ascii_alphanumeric()
+        || matches!(b, b'@' | b'.' | b'_' | b'%' | b'+' | b'-' | b':')
 }
 
 /// What may separate two words of one name: spaces, a hyphen, a dot, an apostrophe or an
@@ -740,7 +754,10 @@ mod tests {
         assert!(n.add_value(s, ValueKind::Phone, "+1 (415) 555-2671"));
         assert!(n.add_value(s, ValueKind::Ip, "203.0.113.77"));
         assert!(!n.add_value(s, ValueKind::FirstName, "Al"), "too short");
-        assert!(!n.add_value(s, ValueKind::Text, "bio text"), "not identifying");
+        assert!(
+            !n.add_value(s, ValueKind::Text, "bio text"),
+            "not identifying"
+        );
         n.build();
         n
     }
@@ -782,8 +799,18 @@ mod tests {
             kinds(&n, "rate_limit:203.0.113.77:/api/login"),
             vec![ValueKind::Ip]
         );
-        assert_eq!(kinds(&n, "mailto:zed.zebra@example.org"), vec![ValueKind::Email]);
-        assert_eq!(kinds(&n, "Zed-Zebra, Zed_Zebra"), vec![ValueKind::Name, ValueKind::LastName]);
+        assert_eq!(
+            kinds(&n, "mailto:zed.zebra@example.org"),
+            vec![ValueKind::Email]
+        );
+        assert_eq!(
+            kinds(&n, "Zed-Zebra, Zed_Zebra"),
+            vec![ValueKind::Name, ValueKind::LastName]
+        );
+        assert_eq!(
+            kinds(&n, "@Zed Zebra can you"),
+            vec![ValueKind::Name, ValueKind::LastName]
+        );
     }
 
     #[test]
@@ -847,12 +874,18 @@ mod tests {
             wrong.add_stored(s, &stored);
         }
         wrong.build();
-        assert_eq!(kinds(&wrong, "zed.zebra@example.org"), Vec::<ValueKind>::new());
+        assert_eq!(
+            kinds(&wrong, "zed.zebra@example.org"),
+            Vec::<ValueKind>::new()
+        );
     }
 
     #[test]
     fn overlapping_ranges_are_merged() {
         assert_eq!(redact("abcdef", &[(1, 3), (2, 4)]), "a[redacted]ef");
-        assert_eq!(redact("abcdef", &[(0, 1), (5, 6)]), "[redacted]bcde[redacted]");
+        assert_eq!(
+            redact("abcdef", &[(0, 1), (5, 6)]),
+            "[redacted]bcde[redacted]"
+        );
     }
 }

@@ -446,7 +446,10 @@ async fn plan_mark(
         };
         match value {
             MarkValue::Now
-                if !matches!(column.typname.as_str(), "timestamptz" | "timestamp" | "date") =>
+                if !matches!(
+                    column.typname.as_str(),
+                    "timestamptz" | "timestamp" | "date"
+                ) =>
             {
                 problems.push(format!(
                     "mark: `{name}` = \"now\" needs a timestamp or date column, `{name}` is {}",
@@ -510,13 +513,20 @@ async fn plan_replace(
         }
     }
     if rel.pk.is_empty() {
-        problems.push(format!("{at}: the table has no primary key (replace needs one)"));
+        problems.push(format!(
+            "{at}: the table has no primary key (replace needs one)"
+        ));
     }
     let audited = client
         .query_one(AUDITED_SQL, &[&rel.oid])
         .await
         .map(|row| row.get::<_, bool>(0))
-        .map_err(|e| vec![format!("{at}: cannot read its triggers: {}", describe_error(&e))])?;
+        .map_err(|e| {
+            vec![format!(
+                "{at}: cannot read its triggers: {}",
+                describe_error(&e)
+            )]
+        })?;
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -974,7 +984,10 @@ pub async fn shared_names(
             let typname: String = r.get(2);
             let kind = ValueKind::infer(&name, Some(&typname));
             (matches!(typname.as_str(), "text" | "varchar" | "bpchar" | "citext")
-                && matches!(kind, ValueKind::Name | ValueKind::FirstName | ValueKind::LastName))
+                && matches!(
+                    kind,
+                    ValueKind::Name | ValueKind::FirstName | ValueKind::LastName
+                ))
             .then_some((name, kind))
         })
         .collect();
@@ -1046,7 +1059,10 @@ pub async fn shared_names(
         .collect();
     let hmacs: Vec<String> = by_hmac.keys().cloned().collect();
     let erased: HashSet<String> = if plan.ledger_table {
-        super::ledger::erased(client, &hmacs).await?.into_iter().collect()
+        super::ledger::erased(client, &hmacs)
+            .await?
+            .into_iter()
+            .collect()
     } else {
         HashSet::new()
     };

@@ -207,7 +207,14 @@ impl Mentions<'_> {
             .filter_map(|id| needles.subject_index(id))
             .collect();
         let (mut hits, mut ambiguous) = (Vec::new(), Vec::new());
-        classify(needles, &matches, &about, Column::Free, &mut hits, &mut ambiguous);
+        classify(
+            needles,
+            &matches,
+            &about,
+            Column::Free,
+            &mut hits,
+            &mut ambiguous,
+        );
         !hits.is_empty()
     }
 }

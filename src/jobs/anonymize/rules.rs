@@ -411,7 +411,10 @@ pub fn load(section: &AnonymizeSection) -> Result<Rules, Detailed> {
             problems.push(format!("{at}: declared twice"));
         }
         if !valid_identifier(&rule.table)
-            || rule.subject.as_deref().is_some_and(|s| !valid_identifier(s))
+            || rule
+                .subject
+                .as_deref()
+                .is_some_and(|s| !valid_identifier(s))
         {
             problems.push(format!("{at}: table and subject must be plain identifiers"));
         }
@@ -580,7 +583,11 @@ fn subject_problems(
         if has_fields || action == RowAction::Delete {
             problems.push(format!(
                 "{at}: {fields} and action need `subject` (the {} holding the subject's id)",
-                if fields == "columns" { "column" } else { "field" }
+                if fields == "columns" {
+                    "column"
+                } else {
+                    "field"
+                }
             ));
         } else if !has_replace {
             problems.push(format!(

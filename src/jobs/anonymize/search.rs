@@ -184,9 +184,7 @@ pub async fn sweep(
         let columns: Vec<PgColumn> = all.into_iter().filter(PgColumn::is_searchable).collect();
         let audit = sweep.plan.audit.as_ref().is_some_and(|a| a.oid == oid);
         let replace = sweep.plan.replace.iter().find(|t| t.oid == oid);
-        if columns.is_empty()
-            || (sweep.replace_targets_only && replace.is_none() && !audit)
-        {
+        if columns.is_empty() || (sweep.replace_targets_only && replace.is_none() && !audit) {
             continue;
         }
         let display = qualified
@@ -245,7 +243,12 @@ async fn sweep_relation(
     };
     let refs: Vec<String> = relation
         .replace
-        .map(|r| r.refs.iter().map(|c| format!("t.{}::text", c.quoted())).collect())
+        .map(|r| {
+            r.refs
+                .iter()
+                .map(|c| format!("t.{}::text", c.quoted()))
+                .collect()
+        })
         .unwrap_or_default();
     let select: Vec<String> = relation
         .columns
@@ -291,9 +294,7 @@ async fn sweep_relation(
                 let owner = fields.next().and_then(unescape_copy);
                 let source = fields.next().and_then(unescape_copy);
                 about.clear();
-                let owner_index = owner
-                    .as_deref()
-                    .map(|o| sweep.needles.subject_index(o));
+                let owner_index = owner.as_deref().map(|o| sweep.needles.subject_index(o));
                 if let Some(Some(i)) = owner_index {
                     about.push(i);
                 }
@@ -375,7 +376,15 @@ async fn sweep_relation(
         }
     }
     for (j, rows) in pending {
-        write(client, sweep, relation, &relation.columns[j], rows, findings).await?;
+        write(
+            client,
+            sweep,
+            relation,
+            &relation.columns[j],
+            rows,
+            findings,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -494,7 +503,13 @@ fn audit_copy(
             continue;
         }
         if let (Some(table), true, Some(Some(_))) = (rule, subject_copy, row.owner)
-            && is_rule_output(sweep.key, table, name, row.owner_text.unwrap_or(""), Some(&text))
+            && is_rule_output(
+                sweep.key,
+                table,
+                name,
+                row.owner_text.unwrap_or(""),
+                Some(&text),
+            )
         {
             continue;
         }
@@ -528,13 +543,32 @@ fn audit_copy(
 fn is_personal_type(typname: &str) -> bool {
     matches!(
         typname,
-        "text" | "varchar" | "bpchar" | "citext" | "name" | "json" | "jsonb" | "inet" | "cidr"
-            | "xml" | "_text" | "_varchar" | "_citext" | "_json" | "_jsonb"
+        "text"
+            | "varchar"
+            | "bpchar"
+            | "citext"
+            | "name"
+            | "json"
+            | "jsonb"
+            | "inet"
+            | "cidr"
+            | "xml"
+            | "_text"
+            | "_varchar"
+            | "_citext"
+            | "_json"
+            | "_jsonb"
     )
 }
 
 /// Whether `value` already is what the table's rule makes of that column of that row.
-fn is_rule_output(key: &Key, table: &TablePlan, column: &str, pk: &str, value: Option<&str>) -> bool {
+fn is_rule_output(
+    key: &Key,
+    table: &TablePlan,
+    column: &str,
+    pk: &str,
+    value: Option<&str>,
+) -> bool {
     let Some(plan) = table.columns.iter().find(|c| c.column.name == column) else {
         return false;
     };
@@ -553,7 +587,13 @@ fn is_rule_output(key: &Key, table: &TablePlan, column: &str, pk: &str, value: O
     transform(key, strategy, target, value) == Output::Unchanged
 }
 
-fn record(scanner: &Scanner<'_>, findings: &mut Findings, found: &[Found], location: &str, key: &str) {
+fn record(
+    scanner: &Scanner<'_>,
+    findings: &mut Findings,
+    found: &[Found],
+    location: &str,
+    key: &str,
+) {
     let mut seen: Vec<(u32, super::rules::ValueKind)> = Vec::new();
     for f in found {
         if seen.contains(&(f.subject, f.kind)) {
@@ -643,7 +683,12 @@ async fn write(
         let written: std::collections::HashSet<String> = tx
             .query(&sql, &params)
             .await
-            .map_err(|e| db_error(&format!("cannot replace values in {}", relation.display), &e))?
+            .map_err(|e| {
+                db_error(
+                    &format!("cannot replace values in {}", relation.display),
+                    &e,
+                )
+            })?
             .iter()
             .map(|r| r.get(0))
             .collect();
@@ -685,7 +730,11 @@ mod tests {
             for chunk in text.chunks(size) {
                 lines.push(chunk, |l| got.push(l.to_string()));
             }
-            assert_eq!(got, vec!["one\ttwo", "three", "", "four"], "chunks of {size}");
+            assert_eq!(
+                got,
+                vec!["one\ttwo", "three", "", "four"],
+                "chunks of {size}"
+            );
         }
     }
 }

@@ -140,7 +140,14 @@ pub struct Findings {
 }
 
 impl Findings {
-    pub fn hit(&mut self, needles: &Needles, found: &Found, store: &str, location: &str, key: &str) {
+    pub fn hit(
+        &mut self,
+        needles: &Needles,
+        found: &Found,
+        store: &str,
+        location: &str,
+        key: &str,
+    ) {
         *self.totals.entry(found.subject).or_default() += 1;
         let list = self.hits.entry(found.subject).or_default();
         let hit = Hit {
@@ -349,7 +356,12 @@ mod tests {
         n
     }
 
-    fn sort(needles: &Needles, text: &str, about: &[u32], column: Column) -> (Vec<ValueKind>, Vec<ValueKind>) {
+    fn sort(
+        needles: &Needles,
+        text: &str,
+        about: &[u32],
+        column: Column,
+    ) -> (Vec<ValueKind>, Vec<ValueKind>) {
         let mut matches = Vec::new();
         needles.find(text, &mut matches);
         let (mut hits, mut ambiguous) = (Vec::new(), Vec::new());
@@ -363,8 +375,14 @@ mod tests {
     #[test]
     fn a_first_name_counts_only_where_the_row_is_about_the_subject() {
         let n = needles();
-        assert_eq!(sort(&n, "Zed said hi", &[], Column::Free), (vec![], vec![ValueKind::FirstName]));
-        assert_eq!(sort(&n, "Zed said hi", &[0], Column::Free), (vec![ValueKind::FirstName], vec![]));
+        assert_eq!(
+            sort(&n, "Zed said hi", &[], Column::Free),
+            (vec![], vec![ValueKind::FirstName])
+        );
+        assert_eq!(
+            sort(&n, "Zed said hi", &[0], Column::Free),
+            (vec![ValueKind::FirstName], vec![])
+        );
         // The other subject's row does not make it theirs.
         assert_eq!(sort(&n, "Zed said hi", &[1], Column::Free).0, vec![]);
     }
@@ -372,9 +390,18 @@ mod tests {
     #[test]
     fn distinctive_values_count_anywhere_but_in_another_persons_own_column() {
         let n = needles();
-        assert_eq!(sort(&n, "mail zed@example.org", &[], Column::Free).0, vec![ValueKind::Email]);
-        assert_eq!(sort(&n, "zed@example.org", &[], Column::OwnedBy(None)).0, vec![]);
-        assert_eq!(sort(&n, "zed@example.org", &[], Column::OwnedBy(Some(1))).0, vec![]);
+        assert_eq!(
+            sort(&n, "mail zed@example.org", &[], Column::Free).0,
+            vec![ValueKind::Email]
+        );
+        assert_eq!(
+            sort(&n, "zed@example.org", &[], Column::OwnedBy(None)).0,
+            vec![]
+        );
+        assert_eq!(
+            sort(&n, "zed@example.org", &[], Column::OwnedBy(Some(1))).0,
+            vec![]
+        );
         assert_eq!(
             sort(&n, "zed@example.org", &[0], Column::OwnedBy(Some(0))).0,
             vec![ValueKind::Email]
