@@ -902,7 +902,7 @@ fn a_bulk_job_searches_every_store_for_sampled_subjects_and_fails_on_a_hit() {
     result.assert_code(2);
     let report = json(&result);
     assert_eq!(report["subjects_done"], 3);
-    // Every subject of the job (up to 50,000) was searched for in every store.
+    // Every subject of the job (up to 20,000) was searched for in every store.
     assert_eq!(report["sampled_subjects"], 3);
     let leftovers = report["leftovers"].as_object().unwrap();
     assert!(

@@ -25,7 +25,7 @@ use crate::postgres::engine::Session;
 const LOCK_RETRIES: u32 = 3;
 
 /// Subjects whose fingerprints one pass of the final phase holds in memory.
-const FINAL_PASS_SUBJECTS: u32 = 50_000;
+const FINAL_PASS_SUBJECTS: u32 = 20_000;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyReport {
@@ -54,7 +54,7 @@ pub struct PolicyReport {
     /// every store at the end (exit 2).
     pub leftovers: BTreeMap<String, u64>,
     /// The search of every store for the original values of the job's first subjects (up to
-    /// 50,000: all of them in most jobs).
+    /// 20,000: all of them in most jobs).
     pub verification: Option<Verification>,
     /// How many subjects that search covered.
     pub sampled_subjects: u64,

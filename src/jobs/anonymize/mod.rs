@@ -209,17 +209,7 @@ impl Verification {
         let mut hits: Vec<Hit> = findings.all_hits().cloned().collect();
         hits.sort();
         hits.truncate(verify::MAX_LISTED_HITS);
-        let mut ambiguous: BTreeMap<(String, String, ValueKind), u64> = BTreeMap::new();
-        let mut replaced: BTreeMap<String, u64> = BTreeMap::new();
-        for subject in 0..needles.subjects().len() as u32 {
-            let own = findings.of(subject);
-            for a in own.ambiguous {
-                *ambiguous.entry((a.store, a.location, a.kind)).or_default() += a.count;
-            }
-            for (target, n) in own.replaced {
-                *replaced.entry(target).or_default() += n;
-            }
-        }
+        let (ambiguous, replaced) = findings.summary();
         Verification {
             values: needles.per_kind(None),
             kept_from_earlier_runs: needles.len() as u64,
@@ -233,15 +223,7 @@ impl Verification {
             searched: findings.searched.clone(),
             hits,
             hits_total: findings.hits_total(),
-            ambiguous: ambiguous
-                .into_iter()
-                .map(|((store, location, kind), count)| Ambiguous {
-                    store,
-                    location,
-                    kind,
-                    count,
-                })
-                .collect(),
+            ambiguous,
             replaced,
             earlier_hits: 0,
             earlier_hits_remaining: 0,

@@ -101,7 +101,7 @@ pub async fn capture(
             .collect();
         let mut cursor = database
             .collection::<Document>(&rule.collection)
-            .find(subject_filter(rule, &subjects))
+            .find(subject_filter(rule, subjects))
             .await
             .map_err(|e| mongo_error(&format!("cannot read {}", rule.collection), &e))?;
         while let Some(document) = cursor

@@ -92,7 +92,7 @@ impl Fingerprinter {
             count += 1;
             len += word.len();
         }
-        (count > 0 && len + count - 1 >= MIN_NAME_LEN).then_some((hash, count))
+        (count > 0 && len + count > MIN_NAME_LEN).then_some((hash, count))
     }
 
     /// The fingerprint of a full name as written (normalized here).
@@ -176,6 +176,8 @@ impl Hasher for Identity {
 pub struct Needles {
     fingerprinter: Fingerprinter,
     subjects: Vec<String>,
+    /// Lower-case id -> index into `subjects`.
+    subject_ids: HashMap<String, u32>,
     needles: Vec<Needle>,
     /// Fingerprint -> position of its first needle (`needles` sorted by fingerprint).
     index: HashMap<u128, u32, BuildHasherDefault<Identity>>,
@@ -204,6 +206,7 @@ impl Needles {
         Needles {
             fingerprinter,
             subjects: Vec::new(),
+            subject_ids: HashMap::new(),
             needles: Vec::new(),
             index: HashMap::default(),
             emails: false,
@@ -221,11 +224,13 @@ impl Needles {
     /// The subject's index, registering it (ids are compared lower-cased).
     pub fn subject(&mut self, id: &str) -> u32 {
         let id = id.trim().to_lowercase();
-        if let Some(i) = self.subjects.iter().position(|s| *s == id) {
-            return i as u32;
+        if let Some(i) = self.subject_ids.get(&id) {
+            return *i;
         }
+        let index = self.subjects.len() as u32;
+        self.subject_ids.insert(id.clone(), index);
         self.subjects.push(id);
-        (self.subjects.len() - 1) as u32
+        index
     }
 
     pub fn subjects(&self) -> &[String] {
@@ -233,10 +238,11 @@ impl Needles {
     }
 
     pub fn subject_index(&self, id: &str) -> Option<u32> {
-        self.subjects
-            .iter()
-            .position(|s| s.eq_ignore_ascii_case(id.trim()))
-            .map(|i| i as u32)
+        let id = id.trim();
+        if id.bytes().any(|b| b.is_ascii_uppercase()) {
+            return self.subject_ids.get(&id.to_lowercase()).copied();
+        }
+        self.subject_ids.get(id).copied()
     }
 
     fn push(&mut self, subject: u32, kind: ValueKind, hash: u128, words: u8) {
@@ -259,9 +265,10 @@ impl Needles {
         let normalized = normalize(kind, value);
         let f = &self.fingerprinter;
         let found: Vec<(u128, u8)> = match kind {
-            ValueKind::Email => (normalized.contains('@') && normalized.len() >= 5)
-                .then(|| vec![(f.tagged(TAG_EMAIL, normalized.as_bytes()), 0)])
-                .unwrap_or_default(),
+            ValueKind::Email if normalized.contains('@') && normalized.len() >= 5 => {
+                vec![(f.tagged(TAG_EMAIL, normalized.as_bytes()), 0)]
+            }
+            ValueKind::Email => Vec::new(),
             ValueKind::Ip => normalized
                 .parse::<IpAddr>()
                 .ok()
@@ -276,7 +283,7 @@ impl Needles {
                     let mut forms = vec![(f.tagged(TAG_PHONE, digits.as_bytes()), 0)];
                     if digits.len() > 10 {
                         forms.push((
-                            f.tagged(TAG_PHONE, digits[digits.len() - 10..].as_bytes()),
+                            f.tagged(TAG_PHONE, &digits.as_bytes()[digits.len() - 10..]),
                             0,
                         ));
                     }

@@ -1214,19 +1214,18 @@ async fn mark_rows(
 ) -> anyhow::Result<u64> {
     let values: Vec<&str> = mark.iter().filter_map(MarkPlan::param).collect();
     let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&subjects];
+    for value in &values {
+        params.push(value);
+    }
     let mut sets = Vec::new();
     let mut needed = Vec::new();
     let mut n = 2;
-    for (plan_mark, value) in mark.iter().zip(0..) {
-        let _ = value;
-        sets.push(plan_mark.set(n));
-        needed.push(plan_mark.needed(n));
-        if plan_mark.param().is_some() {
+    for column in mark {
+        sets.push(column.set(n));
+        needed.push(column.needed(n));
+        if column.param().is_some() {
             n += 1;
         }
-    }
-    for value in &values {
-        params.push(value);
     }
     let sql = format!(
         "UPDATE {} t SET {} WHERE t.{} = ANY($1::text[]::{}[]) AND ({})",

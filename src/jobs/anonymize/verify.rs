@@ -209,6 +209,30 @@ impl Findings {
         }
     }
 
+    /// Every subject's ambiguous occurrences and replacements together, for bulk reports.
+    pub fn summary(&self) -> (Vec<Ambiguous>, BTreeMap<String, u64>) {
+        let mut ambiguous: BTreeMap<(String, String, ValueKind), u64> = BTreeMap::new();
+        for ((_, store, location, kind), n) in &self.ambiguous {
+            *ambiguous
+                .entry((store.clone(), location.clone(), *kind))
+                .or_default() += n;
+        }
+        let mut replaced: BTreeMap<String, u64> = BTreeMap::new();
+        for ((_, store, target), n) in &self.replaced {
+            *replaced.entry(format!("{store}:{target}")).or_default() += n;
+        }
+        let ambiguous = ambiguous
+            .into_iter()
+            .map(|((store, location, kind), count)| Ambiguous {
+                store,
+                location,
+                kind,
+                count,
+            })
+            .collect();
+        (ambiguous, replaced)
+    }
+
     /// Every subject's hits, for bulk reports.
     pub fn all_hits(&self) -> impl Iterator<Item = &Hit> {
         self.hits.values().flatten()
