@@ -157,7 +157,7 @@ pub async fn load_erasures(
 }
 
 /// Keeps the fingerprints of subjects (merged with what is kept already, under the same key);
-/// `job` marks them as awaiting that bulk job's final pass.
+/// `job` marks new records as awaiting that bulk job's final pass.
 pub async fn save_needles(
     client: &impl GenericClient,
     key_fingerprint: &str,
@@ -179,7 +179,10 @@ pub async fn save_needles(
              ON CONFLICT (subject_hmac) DO UPDATE SET
                  needles = (SELECT coalesce(jsonb_agg(DISTINCT e), '[]')
                             FROM jsonb_array_elements(gdpr_erasures.needles || EXCLUDED.needles) e),
-                 job = coalesce(EXCLUDED.job, gdpr_erasures.job)
+                 -- An erasure's record (no job) never becomes a job's: a pseudonymizing job
+                 -- drops its own records when it ends.
+                 job = CASE WHEN EXCLUDED.job IS NULL OR gdpr_erasures.job IS NULL THEN NULL
+                            ELSE EXCLUDED.job END
              WHERE gdpr_erasures.key_fingerprint = EXCLUDED.key_fingerprint",
             &[&hmacs, &needles, &key_fingerprint, &job],
         )
