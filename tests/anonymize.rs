@@ -1417,3 +1417,30 @@ fn a_bulk_job_stopped_under_one_key_is_not_resumed_under_another() {
         Some("300")
     );
 }
+
+#[test]
+fn a_pseudonymizing_job_keeps_the_records_of_earlier_erasures() {
+    let stores = stores(|t| t);
+    fill(&stores);
+    stores
+        .migrate(&["--yes", "anonymize", "user", SUBJECT])
+        .assert_ok();
+    let hmac = stores
+        .pg
+        .scalar("SELECT subject_hmac FROM gdpr_erasures")
+        .unwrap();
+    // New personal data of the erased subject (a session from a new address), then a staging
+    // copy's job over everyone: its own fingerprints go when it ends, the erasure's stay.
+    stores.pg.execute(&format!(
+        "INSERT INTO sessions (user_id, token_hash, ip_address, expires_at)
+             VALUES ('{SUBJECT}', 'h9', '192.0.2.99', now() + interval '1 day')"
+    ));
+    stores.policy_json("staging_copy").assert_ok();
+    assert_eq!(
+        stores
+            .pg
+            .query("SELECT subject_hmac, job FROM gdpr_erasures"),
+        vec![vec![Some(hmac), None]]
+    );
+    assert!(places_holding(&stores, "192.0.2.99").is_empty());
+}
