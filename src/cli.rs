@@ -130,7 +130,7 @@ pub enum Command {
     Backup(BackupArgs),
     /// Refresh materialized views, create upcoming partitions, VACUUM (ANALYZE) configured tables
     Maintain(MaintainArgs),
-    /// GDPR anonymization by the [anonymize] rules: one subject, or a configured bulk policy
+    /// GDPR erasure by the [anonymize] rules: erase subjects, verify erasures, run bulk policies
     Anonymize(AnonymizeArgs),
     /// GDPR export: everything the stores hold about one subject, as a JSON bundle
     Export(ExportArgs),

@@ -23,6 +23,9 @@ impl Report for UserReport {
                 self.database,
                 targets_table(&self.plan, "count")
             ));
+            for note in &self.notes {
+                out.push_str(&format!("note: {note}\n"));
+            }
             return out;
         }
         let total: u64 = self.changed.iter().map(|c| c.count).sum();
@@ -283,7 +286,7 @@ async fn user(context: &Context, args: &AnonymizeUserArgs) -> anyhow::Result<Out
                 already_erased: false,
                 request_id: None,
                 verification: None,
-                notes: Vec::new(),
+                notes: anonymize::plan_notes(&prepared),
             });
         }
         print_reports(context, &reports);

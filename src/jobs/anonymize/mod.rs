@@ -375,6 +375,56 @@ pub async fn plan_user(prepared: &Prepared, subject: &str) -> anyhow::Result<Vec
     Ok(plan)
 }
 
+/// What an erasure also does besides the plan's targets (for `--dry-run`).
+pub fn plan_notes(prepared: &Prepared) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !prepared.plan.mark.is_empty() {
+        let columns: Vec<&str> = prepared
+            .plan
+            .mark
+            .iter()
+            .map(|m| m.column.name.as_str())
+            .collect();
+        notes.push(format!(
+            "the subject's row is marked as erased ({})",
+            columns.join(", ")
+        ));
+    }
+    let tables: Vec<&str> = prepared
+        .plan
+        .replace
+        .iter()
+        .filter(|t| !t.replace.is_empty())
+        .map(|t| t.table.as_str())
+        .collect();
+    let collections: Vec<&str> = prepared
+        .rules
+        .collections
+        .iter()
+        .filter(|c| !c.replace.is_empty())
+        .map(|c| c.collection.as_str())
+        .collect();
+    let patterns: Vec<&str> = prepared
+        .rules
+        .keys
+        .iter()
+        .filter(|k| k.action == rules::KeyAction::Replace)
+        .map(|k| k.pattern.as_str())
+        .collect();
+    if !tables.is_empty() || !collections.is_empty() || !patterns.is_empty() {
+        notes.push(format!(
+            "the subject's values are replaced in other people's text wherever the search that ends the run finds them: {} table{}, {} collection{}, {} key pattern{} (counted then, not here)",
+            tables.len(),
+            if tables.len() == 1 { "" } else { "s" },
+            collections.len(),
+            if collections.len() == 1 { "" } else { "s" },
+            patterns.len(),
+            if patterns.len() == 1 { "" } else { "s" },
+        ));
+    }
+    notes
+}
+
 /// Checks that the id is a subject of this database; a clear error otherwise.
 pub async fn ensure_subject(prepared: &Prepared, subject: &str) -> anyhow::Result<()> {
     if postgres::subject_exists(&prepared.client, &prepared.plan, subject).await? {
