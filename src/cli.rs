@@ -182,7 +182,7 @@ pub enum Command {
     /// Refresh materialized views, create upcoming partitions, VACUUM (ANALYZE) configured tables
     #[command(after_help = examples::MAINTAIN)]
     Maintain(MaintainArgs),
-    /// GDPR anonymization by the [anonymize] rules: one subject, or a configured bulk policy
+    /// GDPR erasure by the [anonymize] rules: erase subjects, verify erasures, run bulk policies
     #[command(after_help = examples::ANONYMIZE)]
     Anonymize(AnonymizeArgs),
     /// GDPR export: everything the stores hold about one subject, as a JSON bundle
@@ -556,9 +556,14 @@ pub struct AnonymizeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AnonymizeAction {
-    /// Erase one subject (users.id) in every store, scrub its audit copies, record the erasure
-    /// in gdpr_requests, then search every store for its original values (exit 2 on a hit)
+    /// Erase subjects (users.id) in every store: their rows anonymized and marked, their audit
+    /// copies scrubbed, their values replaced in other people's text; then every store is
+    /// searched for their original values (exit 2 on a hit). Each run is recorded in
+    /// gdpr_requests
     User(AnonymizeUserArgs),
+    /// Check that erasures still hold: every store searched for the subjects' kept fingerprints
+    /// (exit 2 on a hit, recorded in gdpr_requests); nothing else is changed
+    Verify(AnonymizeVerifyArgs),
     /// Run a bulk policy from [[anonymize.policies]] in keyset batches (resumes an interrupted
     /// run); without NAME, every policy in order
     Policy(AnonymizePolicyArgs),
@@ -566,11 +571,20 @@ pub enum AnonymizeAction {
 
 #[derive(Debug, Args)]
 pub struct AnonymizeUserArgs {
-    /// The subject's id (primary key of the subject table, users.id)
-    pub id: String,
+    /// The subjects' ids (primary key of the subject table, users.id); several are erased
+    /// together, with one search of every store
+    #[arg(required = true, value_name = "ID")]
+    pub ids: Vec<String>,
     /// Print the plan with row, document and key counts and change nothing
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AnonymizeVerifyArgs {
+    /// The subjects' ids (users.id) whose erasure to check
+    #[arg(required = true, value_name = "ID")]
+    pub ids: Vec<String>,
 }
 
 #[derive(Debug, Args)]

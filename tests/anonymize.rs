@@ -506,38 +506,73 @@ fn a_subject_is_erased_everywhere_others_are_untouched_and_a_second_run_changes_
     assert_eq!(ledger[0][4].as_deref(), Some("t"));
     assert!(!ledger[0][3].as_deref().unwrap().contains(SUBJECT));
 
-    // A second run changes nothing, in any store.
-    let digest = pg_digest(&stores.pg);
+    // The row is marked as erased, the way seed 004's anonymize_user_data does.
+    assert_eq!(
+        stores
+            .pg
+            .scalar(&format!(
+                "SELECT status::text || ' ' || (deleted_at IS NOT NULL)::text FROM users WHERE id = '{SUBJECT}'"
+            ))
+            .as_deref(),
+        Some("inactive true")
+    );
+
+    // A second run changes nothing, in any store, but its outcome is recorded.
+    let without_ledger = |d: Vec<Vec<Option<String>>>| {
+        d.into_iter()
+            .filter(|r| {
+                !matches!(
+                    r[0].as_deref(),
+                    Some("public.gdpr_requests" | "public.gdpr_erasures")
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let digest = without_ledger(pg_digest(&stores.pg));
     let places_before = places_holding(&stores, "anon");
     let again = stores.migrate(&["--format", "json", "--yes", "anonymize", "user", SUBJECT]);
     again.assert_ok();
     let again = json(&again);
     assert_eq!(again["already_erased"], true, "{again}");
     assert_eq!(again["changed"], serde_json::json!([]));
+    assert!(
+        again["verification"]["kept_from_earlier_runs"]
+            .as_u64()
+            .unwrap()
+            >= 4,
+        "{again}"
+    );
     assert_eq!(
-        pg_digest(&stores.pg),
+        without_ledger(pg_digest(&stores.pg)),
         digest,
         "the second run changed the database"
     );
     assert_eq!(places_holding(&stores, "anon"), places_before);
+    assert_eq!(
+        stores
+            .pg
+            .scalar("SELECT string_agg(status::text, ' ' ORDER BY requested_at) FROM gdpr_requests")
+            .as_deref(),
+        Some("completed completed")
+    );
 }
 
 #[test]
 fn an_original_value_left_where_no_rule_reaches_fails_verification_with_exit_2() {
     let stores = stores(|t| t);
     fill(&stores);
-    // Another user's comment quotes the subject's e-mail: no rule of the subject covers it.
+    // A role's description quotes the subject's e-mail: no rule covers roles.
     stores.pg.execute(&format!(
-        "INSERT INTO projects (id, organization_id, name, slug, created_by)
-             VALUES ('e0000000-0000-4000-8000-000000000001', '{ORG}', 'P', 'p', '{OTHER}');
-         INSERT INTO comments (organization_id, entity_type, entity_id, author_id, content)
-             VALUES ('{ORG}', 'project', 'e0000000-0000-4000-8000-000000000001', '{OTHER}',
-                     'ask {EMAIL}')"
+        "INSERT INTO roles (id, organization_id, name, description)
+             VALUES ('e1000000-0000-4000-8000-000000000001', '{ORG}', 'helpdesk', 'ask {EMAIL}')"
     ));
     let result = stores.migrate(&["--yes", "anonymize", "user", SUBJECT]);
     result.assert_code(2);
     assert!(
-        result.stdout.contains("comments.content"),
+        result.stdout.contains("roles.description")
+            && result
+                .stdout
+                .contains("e1000000-0000-4000-8000-000000000001"),
         "{}",
         result.stdout
     );
@@ -552,7 +587,7 @@ fn an_original_value_left_where_no_rule_reaches_fails_verification_with_exit_2()
     );
     let error = stores.pg.scalar("SELECT error FROM gdpr_requests").unwrap();
     assert!(
-        error.contains("comments.content") && !error.to_lowercase().contains("zebulon"),
+        error.contains("roles.description") && !error.to_lowercase().contains("zebulon"),
         "{error}"
     );
 }
@@ -851,7 +886,7 @@ fn a_row_changed_between_the_read_and_the_write_is_anonymized_from_its_new_conte
 #[test]
 fn a_bulk_job_searches_every_store_for_sampled_subjects_and_fails_on_a_hit() {
     let stores = stores(postgres_only);
-    // Three soft-deleted users; the first in key order is sampled (first subject of batch 1).
+    // Three soft-deleted users, all searched for in every store when the job ends.
     stores.pg.execute(&format!(
         "INSERT INTO users (id, email, name, first_name, last_name, deleted_at)
          VALUES ('{SUBJECT}', '{EMAIL}', '{NAME}', 'Zebulon', 'Quixote', now() - interval '40 days'),
@@ -860,20 +895,18 @@ fn a_bulk_job_searches_every_store_for_sampled_subjects_and_fails_on_a_hit() {
          INSERT INTO users (id, email, name) VALUES ('d5000000-0000-4000-8000-000000000004', 'dana.live@example.net', 'Dana Live');
          INSERT INTO organizations (id, name, slug, owner_id)
              VALUES ('{ORG}', 'Org', 'org', 'd5000000-0000-4000-8000-000000000004');
-         INSERT INTO projects (id, organization_id, name, slug, created_by)
-             VALUES ('e0000000-0000-4000-8000-000000000001', '{ORG}', 'P', 'p', 'd5000000-0000-4000-8000-000000000004');
-         INSERT INTO comments (organization_id, entity_type, entity_id, author_id, content)
-             VALUES ('{ORG}', 'project', 'e0000000-0000-4000-8000-000000000001',
-                     'd5000000-0000-4000-8000-000000000004', 'ask {EMAIL}');"
+         INSERT INTO roles (organization_id, name, description)
+             VALUES ('{ORG}', 'helpdesk', 'ask {EMAIL}');"
     ));
     let result = stores.policy_json("deleted_users");
     result.assert_code(2);
     let report = json(&result);
     assert_eq!(report["subjects_done"], 3);
-    assert_eq!(report["sampled_subjects"], 1);
+    // Every subject of the job (up to 20,000) was searched for in every store.
+    assert_eq!(report["sampled_subjects"], 3);
     let leftovers = report["leftovers"].as_object().unwrap();
     assert!(
-        leftovers.keys().any(|k| k.contains("comments.content")),
+        leftovers.keys().any(|k| k.contains("roles.description")),
         "{report}"
     );
     assert!(!result.stdout.to_lowercase().contains(&EMAIL.to_lowercase()));
@@ -886,7 +919,7 @@ fn a_bulk_job_searches_every_store_for_sampled_subjects_and_fails_on_a_hit() {
     );
 
     // Without the quote the same job verifies clean.
-    stores.pg.execute("DELETE FROM comments");
+    stores.pg.execute("DELETE FROM roles");
     stores.pg.execute("DELETE FROM migrate_jobs");
     let again = stores.policy_json("deleted_users");
     again.assert_ok();
@@ -1012,4 +1045,458 @@ fn export_needs_no_key_and_then_records_no_request() {
         "{}",
         erase.stderr
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Complete, precise, honest on re-run, marked (issue 18); one key per bulk job (issue 19).
+
+/// The report of one subject among several (`{"reports": [...]}`).
+fn report_of<'a>(reports: &'a Value, subject: &str) -> &'a Value {
+    reports["reports"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no reports in {reports}"))
+        .iter()
+        .find(|r| r["subject"] == subject)
+        .unwrap_or_else(|| panic!("no report of {subject} in {reports}"))
+}
+
+fn hit_places(report: &Value) -> Vec<String> {
+    report["verification"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            format!(
+                "{} {} {} {}",
+                h["store"].as_str().unwrap(),
+                h["location"].as_str().unwrap(),
+                h["key"].as_str().unwrap(),
+                h["kind"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_dev_employee_is_erased_completely_precisely_and_marked() {
+    let stores = stores(|t| t);
+    stores
+        .migrate(&["--seeds", &repo("seeds"), "seed", "--env", "dev"])
+        .assert_ok();
+    const EMMA: &str = "10000000-0000-4000-8000-000000000003";
+    // Her name is in another user's notification (she is its actor), and her last name is a
+    // role label, which her own audit copy holds as `"role": "employee"`.
+    assert_eq!(places_holding(&stores, "Emma Employee").len(), 3);
+    let result = stores.migrate(&["--format", "json", "--yes", "anonymize", "user", EMMA]);
+    result.assert_ok();
+    let report = json(&result);
+    assert_eq!(
+        report["verification"]["hits"],
+        serde_json::json!([]),
+        "{report}"
+    );
+    assert_eq!(report["verification"]["enum_labels"], 1, "{report}");
+    assert!(
+        report["changed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["target"] == "notifications (replaced)" && c["count"] == 1)
+    );
+    // Complete: nothing of her is left anywhere, the rest of the text stays.
+    for needle in ["Emma Employee", "employee@test-org.com"] {
+        assert_eq!(
+            places_holding(&stores, needle),
+            Vec::<String>::new(),
+            "{needle}"
+        );
+    }
+    assert_eq!(
+        stores
+            .pg
+            .scalar(
+                "SELECT title FROM notifications WHERE id = '71000000-0000-4000-8000-000000000002'"
+            )
+            .as_deref(),
+        Some("[redacted] replied")
+    );
+    // Precise: the role label of her audit copy is not personal data and stays.
+    assert_eq!(
+        stores
+            .pg
+            .scalar(&format!(
+                "SELECT count(*) FROM audit_logs WHERE record_id = '{EMMA}' AND new_values ->> 'role' = 'employee'"
+            ))
+            .as_deref(),
+        Some("1")
+    );
+    // Marked as seed 004's anonymize_user_data does, in the same audited UPDATE.
+    assert_eq!(
+        stores.pg.query(&format!(
+            "SELECT status::text, (deleted_at IS NOT NULL)::text FROM users WHERE id = '{EMMA}'"
+        )),
+        vec![vec![Some("inactive".into()), Some("true".into())]]
+    );
+    assert_eq!(
+        stores
+            .pg
+            .scalar("SELECT status::text FROM gdpr_requests")
+            .as_deref(),
+        Some("completed")
+    );
+    // The other dev users are untouched.
+    assert_eq!(
+        stores
+            .pg
+            .scalar("SELECT string_agg(name, ', ' ORDER BY id) FROM users WHERE id <> '10000000-0000-4000-8000-000000000003'")
+            .as_deref(),
+        Some("Ada Admin, Max Manager")
+    );
+}
+
+#[test]
+fn a_rerun_and_verify_never_report_clean_while_a_value_is_back() {
+    let stores = stores(|t| t);
+    fill(&stores);
+    stores
+        .migrate(&["--yes", "anonymize", "user", SUBJECT])
+        .assert_ok();
+    // Written back after the erasure: in a place no rule covers, and in a notification.
+    stores.pg.execute(&format!(
+        "INSERT INTO roles (id, organization_id, name, description)
+             VALUES ('e1000000-0000-4000-8000-000000000001', '{ORG}', 'helpdesk', 'ask {EMAIL}');
+         INSERT INTO notifications (id, organization_id, user_id, actor_id, type, title)
+             VALUES ('e2000000-0000-4000-8000-000000000001', '{ORG}', '{OTHER}', '{SUBJECT}', 'comment', '{NAME} commented')"
+    ));
+    let verify = stores.migrate(&["--format", "json", "anonymize", "verify", SUBJECT]);
+    verify.assert_code(2);
+    let report = json(&verify);
+    // The notification is about the subject (its actor): its one-word names count there too.
+    assert_eq!(
+        hit_places(&report),
+        vec![
+            "postgres notifications.title e2000000-0000-4000-8000-000000000001 name",
+            "postgres notifications.title e2000000-0000-4000-8000-000000000001 first_name",
+            "postgres notifications.title e2000000-0000-4000-8000-000000000001 last_name",
+            "postgres roles.description e1000000-0000-4000-8000-000000000001 email",
+        ]
+    );
+    assert!(!verify.stdout.to_lowercase().contains("zebulon"));
+    // A second erasure is not clean either: it replaces what a rule covers and reports the rest.
+    let again = stores.migrate(&["--format", "json", "--yes", "anonymize", "user", SUBJECT]);
+    again.assert_code(2);
+    let report = json(&again);
+    assert_eq!(
+        hit_places(&report),
+        vec!["postgres roles.description e1000000-0000-4000-8000-000000000001 email"]
+    );
+    assert_eq!(report["verification"]["earlier_hits"], 4);
+    assert_eq!(report["verification"]["earlier_hits_remaining"], 1);
+    assert_eq!(
+        stores
+            .pg
+            .scalar(
+                "SELECT title FROM notifications WHERE id = 'e2000000-0000-4000-8000-000000000001'"
+            )
+            .as_deref(),
+        Some("[redacted] commented")
+    );
+    stores.pg.execute("DELETE FROM roles");
+    let clean = stores.migrate(&["--format", "json", "anonymize", "verify", SUBJECT]);
+    clean.assert_ok();
+    assert_eq!(json(&clean)["verification"]["earlier_hits_remaining"], 0);
+    // Every run's outcome is in the ledger (a clean verify adds nothing to it).
+    assert_eq!(
+        stores
+            .pg
+            .scalar("SELECT string_agg(status::text, ' ' ORDER BY requested_at, created_at) FROM gdpr_requests")
+            .as_deref(),
+        Some("completed failed failed")
+    );
+    // Nothing to verify against for a subject never erased.
+    let unknown = stores.migrate(&["anonymize", "verify", OTHER]);
+    unknown.assert_code(1);
+    assert!(
+        unknown.stderr.contains("no erasure of") && unknown.stderr.contains("anonymize user"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+/// First and last names of the fake lists (src/jobs/anonymize/hmac.rs): real names drawn from
+/// them can coincide with the fake names an erasure writes.
+const FAKE_FIRST: &str = "Ada,Alan,Alex,Amara,Ana,Ben,Bianca,Carlos,Chen,Clara,Dana,David,Elena,Emil,Fatima,Felix,Grace,Hana,Hugo,Ines";
+const FAKE_LAST: &str = "Adler,Alvarez,Bauer,Berg,Costa,Dahl,Diaz,Eriksen,Fischer,Garcia,Haas,Hansen,Ito,Jensen,Kaur,Keller,Kim,Kowalski,Lang,Larsen";
+
+#[test]
+fn shared_first_names_enum_labels_and_fake_names_are_not_hits() {
+    let stores = stores(|t| t);
+    const ADA: &str = "a6000000-0000-4000-8000-000000000001";
+    const MIA: &str = "a6000000-0000-4000-8000-000000000002";
+    const LOVELACE: &str = "b6000000-0000-4000-8000-000000000001";
+    stores.pg.execute(&format!(
+        "INSERT INTO users (id, email, name, first_name, last_name, role) VALUES
+            ('{ADA}', 'ada.quist@example.org', 'Ada Quist', 'Ada', 'Quist', 'user'),
+            ('{MIA}', 'mia.manager@example.org', 'Mia Manager', 'Mia', 'Manager', 'manager'),
+            ('{LOVELACE}', 'ada.lovelace@example.org', 'Ada Lovelace', 'Ada', 'Lovelace', 'manager');
+         -- Sixty people named from the lists the fake names come from.
+         INSERT INTO users (id, email, name, first_name, last_name)
+         SELECT ('c6000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, 'fake' || g || '@example.org',
+                f || ' ' || l, f, l
+         FROM generate_series(1, 60) g,
+              LATERAL (SELECT (string_to_array('{FAKE_FIRST}', ','))[1 + g % 20] AS f,
+                              (string_to_array('{FAKE_LAST}', ','))[1 + (g * 7) % 20] AS l) n;
+         INSERT INTO organizations (id, name, slug, owner_id) VALUES ('{ORG}', 'Org', 'org', '{LOVELACE}');
+         INSERT INTO projects (id, organization_id, name, slug, created_by)
+             VALUES ('e0000000-0000-4000-8000-000000000001', '{ORG}', 'P', 'p', '{LOVELACE}');
+         INSERT INTO comments (id, organization_id, entity_type, entity_id, author_id, content, mentions) VALUES
+             ('e3000000-0000-4000-8000-000000000001', '{ORG}', 'project', 'e0000000-0000-4000-8000-000000000001',
+              '{LOVELACE}', 'Ada, please review', '{{}}'),
+             ('e3000000-0000-4000-8000-000000000002', '{ORG}', 'project', 'e0000000-0000-4000-8000-000000000001',
+              '{LOVELACE}', '@Ada can you look?', '{{{ADA}}}');
+         INSERT INTO notifications (organization_id, user_id, actor_id, type, title)
+             VALUES ('{ORG}', '{LOVELACE}', '{MIA}', 'assigned', 'Mia Manager assigned you')"
+    ));
+    let mut ids: Vec<String> = vec![ADA.into(), MIA.into()];
+    ids.extend((1..=60).map(|g| format!("c6000000-0000-4000-8000-{g:012}")));
+    let mut args: Vec<&str> = vec!["--format", "json", "--yes", "anonymize", "user"];
+    args.extend(ids.iter().map(String::as_str));
+    let result = stores.migrate(&args);
+    result.assert_ok();
+    let reports = json(&result);
+    assert_eq!(reports["reports"].as_array().unwrap().len(), 62);
+    for report in reports["reports"].as_array().unwrap() {
+        assert_eq!(
+            report["verification"]["hits"],
+            serde_json::json!([]),
+            "{report}"
+        );
+    }
+    // "Ada" alone, in a comment that names nobody: Ada Lovelace's as much as Ada Quist's.
+    let ada = report_of(&reports, ADA);
+    assert_eq!(
+        ada["verification"]["ambiguous"],
+        serde_json::json!([{"store": "postgres", "location": "comments.content", "kind": "first_name", "count": 1}])
+    );
+    assert_eq!(
+        stores.pg.query("SELECT content FROM comments ORDER BY id"),
+        vec![
+            vec![Some("Ada, please review".into())],
+            vec![Some("@[redacted] can you look?".into())]
+        ]
+    );
+    assert_eq!(
+        stores
+            .pg
+            .scalar("SELECT title FROM notifications")
+            .as_deref(),
+        Some("[redacted] assigned you")
+    );
+    // Ada Lovelace keeps her name, her row and its audit copy.
+    assert_eq!(
+        stores.pg.scalar(&format!(
+            "SELECT name || ' ' || email::text || ' ' || status::text FROM users WHERE id = '{LOVELACE}'"
+        )).as_deref(),
+        Some("Ada Lovelace ada.lovelace@example.org active")
+    );
+    assert_eq!(places_holding(&stores, "Ada Lovelace").len(), 2);
+    for needle in [
+        "Ada Quist",
+        "Mia Manager",
+        "ada.quist@example.org",
+        "mia.manager@example.org",
+    ] {
+        assert_eq!(
+            places_holding(&stores, needle),
+            Vec::<String>::new(),
+            "{needle}"
+        );
+    }
+}
+
+#[test]
+fn values_in_other_peoples_documents_and_chat_messages_are_replaced() {
+    let stores = stores(|t| t);
+    fill(&stores);
+    let (runtime, database) = stores.mongo_db();
+    runtime
+        .block_on(async {
+            database
+                .collection::<Document>("documentContent")
+                .insert_one(doc! {
+                    "documentId": "e4000000-0000-4000-8000-000000000001",
+                    "content": {"blocks": [{"text": format!("Minutes: {NAME} will mail {EMAIL}.")}, {"text": "Next week."}]},
+                    "version": 1,
+                    "createdAt": mongodb::bson::DateTime::now(),
+                    "updatedAt": mongodb::bson::DateTime::now(),
+                })
+                .await
+        })
+        .unwrap();
+    let mut r = stores.redis();
+    redis::cmd("RPUSH")
+        .arg("chat:room:r1:messages")
+        .arg(format!(
+            r#"{{"author": "{OTHER}", "text": "thanks {NAME}"}}"#
+        ))
+        .query::<()>(&mut r)
+        .unwrap();
+    stores
+        .migrate(&["--yes", "anonymize", "user", SUBJECT])
+        .assert_ok();
+    let content = runtime
+        .block_on(async {
+            database
+                .collection::<Document>("documentContent")
+                .find_one(doc! {})
+                .await
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        content.get_document("content").unwrap().to_string(),
+        r#"{ "blocks": [{ "text": "Minutes: [redacted] will mail [redacted]." }, { "text": "Next week." }] }"#
+    );
+    let messages: Vec<String> = redis::cmd("LRANGE")
+        .arg("chat:room:r1:messages")
+        .arg(0)
+        .arg(-1)
+        .query(&mut r)
+        .unwrap();
+    assert_eq!(
+        messages,
+        vec![
+            format!(r#"{{"author": "{OTHER}", "text": "sure"}}"#),
+            format!(r#"{{"author": "{OTHER}", "text": "thanks [redacted]"}}"#),
+        ]
+    );
+    for needle in [EMAIL, NAME, PHONE, IP] {
+        assert_eq!(
+            places_holding(&stores, needle),
+            Vec::<String>::new(),
+            "{needle}"
+        );
+    }
+}
+
+#[test]
+fn a_mark_the_subject_table_refuses_is_reported_before_anything_changes() {
+    let stores = stores(|t| t.replace("status = \"inactive\"", "status = \"deleted\""));
+    fill(&stores);
+    let before = pg_digest(&stores.pg);
+    let result = stores.migrate(&["--yes", "anonymize", "user", SUBJECT]);
+    result.assert_code(1);
+    assert!(
+        result
+            .stderr
+            .contains("mark: `status` = \"deleted\" is not a value of user_status"),
+        "{}",
+        result.stderr
+    );
+    assert_eq!(pg_digest(&stores.pg), before);
+}
+
+#[test]
+fn a_bulk_job_stopped_under_one_key_is_not_resumed_under_another() {
+    let stores = stores(|t| postgres_only(t).replace("batch_size = 1000", "batch_size = 20"));
+    stores.pg.execute(
+        "INSERT INTO users (email, name, deleted_at)
+         SELECT 'gone' || g || '@example.com', 'Gone User ' || g, now() - interval '40 days'
+         FROM generate_series(1, 300) g",
+    );
+    let mut child = migrate_cmd()
+        .current_dir(stores.dir.path())
+        .env("MIGRATE_ANON_KEY", KEY)
+        .env("MIGRATE_TEST_BATCH_PAUSE_MS", "100")
+        .args([
+            "--database-url",
+            &stores.pg.url,
+            "--migrations",
+            &repo("migrations"),
+            "--yes",
+            "anonymize",
+            "policy",
+            "deleted_users",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while stores
+        .pg
+        .scalar("SELECT coalesce(max(done), 0) >= 60 FROM migrate_jobs")
+        .as_deref()
+        != Some("t")
+    {
+        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+        assert!(child.try_wait().unwrap().is_none(), "ended before the kill");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let fingerprint = stores
+        .pg
+        .scalar("SELECT key_fingerprint FROM migrate_jobs")
+        .unwrap();
+    assert_eq!(fingerprint.len(), 16, "{fingerprint}");
+    assert!(!fingerprint.contains(KEY) && !KEY.contains(&fingerprint));
+    let before = pg_digest(&stores.pg);
+    let other_key = "another-anonymization-key-9876543210";
+    let refused = stores.migrate_env(
+        &[("MIGRATE_ANON_KEY", other_key)],
+        &["--yes", "anonymize", "policy", "deleted_users"],
+    );
+    refused.assert_code(1);
+    assert!(
+        refused.stderr.contains("another anonymization key")
+            && refused.stderr.contains(&fingerprint)
+            && refused.stderr.contains("hint: set MIGRATE_ANON_KEY"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains(other_key) && !refused.stderr.contains(KEY));
+    assert_eq!(
+        pg_digest(&stores.pg),
+        before,
+        "the refused run changed something"
+    );
+    let resumed = stores.policy_json("deleted_users");
+    resumed.assert_ok();
+    let report = json(&resumed);
+    assert!(report["resumed_after"].as_u64().unwrap() >= 60, "{report}");
+    assert_eq!(
+        stores
+            .pg
+            .scalar("SELECT count(*) FROM users WHERE email::text LIKE 'anon+%'")
+            .as_deref(),
+        Some("300")
+    );
+}
+
+#[test]
+fn a_pseudonymizing_job_keeps_the_records_of_earlier_erasures() {
+    let stores = stores(|t| t);
+    fill(&stores);
+    stores
+        .migrate(&["--yes", "anonymize", "user", SUBJECT])
+        .assert_ok();
+    let hmac = stores
+        .pg
+        .scalar("SELECT subject_hmac FROM gdpr_erasures")
+        .unwrap();
+    // New personal data of the erased subject (a session from a new address), then a staging
+    // copy's job over everyone: its own fingerprints go when it ends, the erasure's stay.
+    stores.pg.execute(&format!(
+        "INSERT INTO sessions (user_id, token_hash, ip_address, expires_at)
+             VALUES ('{SUBJECT}', 'h9', '192.0.2.99', now() + interval '1 day')"
+    ));
+    stores.policy_json("staging_copy").assert_ok();
+    assert_eq!(
+        stores
+            .pg
+            .query("SELECT subject_hmac, job FROM gdpr_erasures"),
+        vec![vec![Some(hmac), None]]
+    );
+    assert!(places_holding(&stores, "192.0.2.99").is_empty());
 }

@@ -26,7 +26,6 @@ use support::{PgDb, migrate_cmd, pg, run, workdir};
 
 #[derive(Debug, Default)]
 struct Case {
-    name: String,
     args: Vec<String>,
     exit: Option<i32>,
     stderr: Vec<String>,
@@ -43,10 +42,7 @@ struct Case {
 }
 
 fn parse(name: &str, text: &str) -> Case {
-    let mut case = Case {
-        name: name.to_string(),
-        ..Case::default()
-    };
+    let mut case = Case::default();
     let mut current: Option<(String, String)> = None;
     for line in text.split_inclusive('\n') {
         if let Some(path) = line.strip_prefix("--- ") {

@@ -123,9 +123,9 @@ fn filled() -> Stores {
         -- Users soft-deleted past the legal hold (90 days): one referenced by a project (stays,
         -- anonymized), two not; one deleted recently (untouched).
         INSERT INTO users (id, email, name, deleted_at) VALUES
-            ('d1000000-0000-4000-8000-000000000001', 'gone1@example.com', 'Gone One', now() - interval '100 days'),
-            ('d1000000-0000-4000-8000-000000000002', 'gone2@example.com', 'Gone Two', now() - interval '100 days'),
-            ('d1000000-0000-4000-8000-000000000003', 'kept@example.com', 'Kept Three', now() - interval '100 days'),
+            ('d1000000-0000-4000-8000-000000000001', 'gone1@example.com', 'Gone One', now() - interval '2600 days'),
+            ('d1000000-0000-4000-8000-000000000002', 'gone2@example.com', 'Gone Two', now() - interval '2600 days'),
+            ('d1000000-0000-4000-8000-000000000003', 'kept@example.com', 'Kept Three', now() - interval '2600 days'),
             ('d1000000-0000-4000-8000-000000000004', 'recent@example.com', 'Recent Four', now() - interval '5 days');
         INSERT INTO projects (organization_id, name, slug, created_by)
             VALUES ('{ORG}', 'P', 'p', 'd1000000-0000-4000-8000-000000000003');

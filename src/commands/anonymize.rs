@@ -3,10 +3,15 @@
 //! `crate::jobs::anonymize`.
 
 use super::Context;
-use crate::cli::{AnonymizeAction, AnonymizeArgs, AnonymizePolicyArgs, AnonymizeUserArgs};
+use crate::cli::{
+    AnonymizeAction, AnonymizeArgs, AnonymizePolicyArgs, AnonymizeUserArgs, AnonymizeVerifyArgs,
+};
 use crate::errors::Outcome;
-use crate::jobs::anonymize::{self, KeyUse, PolicyReport, TargetCount, UserReport};
-use crate::output::{Report, count, table};
+use crate::jobs::anonymize::erase::Reports;
+use crate::jobs::anonymize::{
+    self, KeyUse, PolicyReport, TargetCount, UserReport, Verification, VerifyReport,
+};
+use crate::output::{Report, table};
 
 impl Report for UserReport {
     fn human(&self) -> String {
@@ -18,6 +23,9 @@ impl Report for UserReport {
                 self.database,
                 targets_table(&self.plan, "count")
             ));
+            for note in &self.notes {
+                out.push_str(&format!("note: {note}\n"));
+            }
             return out;
         }
         let total: u64 = self.changed.iter().map(|c| c.count).sum();
@@ -40,47 +48,137 @@ impl Report for UserReport {
             }
         }
         if let Some(verification) = &self.verification {
-            let values: u64 = verification.values.values().sum();
-            let searched = &verification.searched;
-            out.push_str(&format!(
-                "verification: {} searched in {} ({}), {} ({}), {}: ",
-                count(values, "original value"),
-                count(searched.tables, "table"),
-                count(searched.rows, "row"),
-                count(searched.collections, "collection"),
-                count(searched.documents, "document"),
-                count(searched.keys, "key")
-            ));
-            if verification.hits.is_empty() {
-                out.push_str("none found\n");
-            } else {
-                out.push_str("FOUND\n");
-                let mut t = table::new(&["store", "where", "kind of value", "count"]);
-                for hit in &verification.hits {
-                    t.add_row(vec![
-                        hit.store.clone(),
-                        hit.location.clone(),
-                        hit.kind.as_str().to_string(),
-                        hit.count.to_string(),
-                    ]);
-                }
-                out.push_str(&format!("{t}\n"));
-            }
-            if verification.shared > 0 {
-                out.push_str(&format!(
-                    "note: {} value{} also belong{} to other subjects and {} not held against this one\n",
-                    verification.shared,
-                    if verification.shared == 1 { "" } else { "s" },
-                    if verification.shared == 1 { "s" } else { "" },
-                    if verification.shared == 1 { "was" } else { "were" },
-                ));
-            }
+            out.push_str(&verification_text(verification));
         }
         for note in &self.notes {
             out.push_str(&format!("note: {note}\n"));
         }
         out
     }
+}
+
+impl Report for VerifyReport {
+    fn human(&self) -> String {
+        let mut out = format!(
+            "anonymize verify {}: {} ({})\n",
+            self.subject,
+            if self.verification.hits_total == 0 {
+                "the erasure holds"
+            } else {
+                "original values are back (recorded as a failed erasure)"
+            },
+            self.database
+        );
+        out.push_str(&verification_text(&self.verification));
+        for note in &self.notes {
+            out.push_str(&format!("note: {note}\n"));
+        }
+        out
+    }
+}
+
+impl<T: Report> Report for Reports<T> {
+    fn human(&self) -> String {
+        self.reports.iter().map(Report::human).collect()
+    }
+}
+
+/// What was searched for and where it was found: kinds, places and keys, never values.
+fn verification_text(verification: &Verification) -> String {
+    let mut out = String::new();
+    let values: u64 = verification.values.values().sum();
+    let searched = &verification.searched;
+    out.push_str(&format!(
+        "verification: {values} original value{} ({}) searched in {} tables ({} rows), {} collections ({} documents), {} keys: ",
+        if values == 1 { "" } else { "s" },
+        anonymize::describe_values(&verification.values),
+        searched.tables,
+        searched.rows,
+        searched.collections,
+        searched.documents,
+        searched.keys
+    ));
+    if verification.hits_total == 0 {
+        out.push_str("none found\n");
+    } else {
+        out.push_str(&format!(
+            "FOUND in {} place{}\n",
+            verification.hits_total,
+            if verification.hits_total == 1 {
+                ""
+            } else {
+                "s"
+            }
+        ));
+        let mut t = table::new(&["store", "where", "key", "kind of value"]);
+        for hit in &verification.hits {
+            t.add_row(vec![
+                hit.store.clone(),
+                hit.location.clone(),
+                hit.key.clone(),
+                hit.kind.as_str().to_string(),
+            ]);
+        }
+        out.push_str(&format!("{t}\n"));
+        if verification.hits_total > verification.hits.len() as u64 {
+            out.push_str(&format!(
+                "({} more not listed)\n",
+                verification.hits_total - verification.hits.len() as u64
+            ));
+        }
+    }
+    if verification.kept_from_earlier_runs > 0 {
+        out.push_str(&format!(
+            "note: {} of the values searched for are fingerprints kept from earlier runs (gdpr_erasures)\n",
+            verification.kept_from_earlier_runs
+        ));
+    }
+    if verification.earlier_hits > 0 {
+        out.push_str(&format!(
+            "note: the previous run found values in {} place{}; {} still hold{} one\n",
+            verification.earlier_hits,
+            if verification.earlier_hits == 1 {
+                ""
+            } else {
+                "s"
+            },
+            verification.earlier_hits_remaining,
+            if verification.earlier_hits_remaining == 1 {
+                "s"
+            } else {
+                ""
+            }
+        ));
+    }
+    if verification.enum_labels > 0 {
+        out.push_str(&format!(
+            "note: {} one-word name{} also an enum label (a role, a status): searched only as part of the full name\n",
+            verification.enum_labels,
+            if verification.enum_labels == 1 { " is" } else { "s are" }
+        ));
+    }
+    if verification.attributable_only > 0 {
+        out.push_str(&format!(
+            "note: {} value{} (one-word names, names other people have too) counted only where a row is about the subject\n",
+            verification.attributable_only,
+            if verification.attributable_only == 1 { "" } else { "s" }
+        ));
+    }
+    let ambiguous: u64 = verification.ambiguous.iter().map(|a| a.count).sum();
+    if ambiguous > 0 {
+        let mut places: Vec<String> = verification
+            .ambiguous
+            .iter()
+            .map(|a| format!("{} {} ({})", a.store, a.location, a.kind.as_str()))
+            .collect();
+        places.dedup();
+        out.push_str(&format!(
+            "note: {ambiguous} occurrence{} of such values in rows about nobody in particular (not held against the subject): {}\n",
+            if ambiguous == 1 { "" } else { "s" },
+            places.join(", ")
+        ));
+    }
+    out
 }
 
 impl Report for PolicyReport {
@@ -152,7 +250,18 @@ fn targets_table(targets: &[TargetCount], count: &str) -> table::Table {
 pub async fn run(context: &Context, args: &AnonymizeArgs) -> anyhow::Result<Outcome> {
     match &args.action {
         AnonymizeAction::User(args) => user(context, args).await,
+        AnonymizeAction::Verify(args) => verify(context, args).await,
         AnonymizeAction::Policy(args) => policy(context, args).await,
+    }
+}
+
+/// One report as itself, several as `{"reports": [...]}`.
+fn print_reports<T: Report + Clone>(context: &Context, reports: &[T]) {
+    match reports {
+        [one] => context.printer.report(one),
+        _ => context.printer.report(&Reports {
+            reports: reports.to_vec(),
+        }),
     }
 }
 
@@ -160,35 +269,55 @@ async fn user(context: &Context, args: &AnonymizeUserArgs) -> anyhow::Result<Out
     super::guard_protected(context, "anonymize user", args.dry_run)?;
     let printer = &context.printer;
     let mut prepared = anonymize::prepare(&context.settings, KeyUse::Required).await?;
-    let subject = args.id.trim().to_lowercase();
-    anonymize::ensure_subject(&prepared, &subject).await?;
+    let subjects = anonymize::erase::normalize_ids(&args.ids);
+    for subject in &subjects {
+        anonymize::ensure_subject(&prepared, subject).await?;
+    }
     if args.dry_run {
-        let plan = anonymize::plan_user(&prepared, &subject).await?;
-        printer.report(&UserReport {
-            subject_hmac: String::new(),
-            subject,
-            database: prepared.database.clone(),
-            dry_run: true,
-            plan,
-            changed: Vec::new(),
-            already_erased: false,
-            request_id: None,
-            verification: None,
-            notes: Vec::new(),
-        });
+        let mut reports = Vec::new();
+        for subject in &subjects {
+            let plan = anonymize::plan_user(&prepared, subject).await?;
+            reports.push(UserReport {
+                subject_hmac: String::new(),
+                subject: subject.clone(),
+                database: prepared.database.clone(),
+                dry_run: true,
+                plan,
+                changed: Vec::new(),
+                already_erased: false,
+                request_id: None,
+                verification: None,
+                notes: anonymize::plan_notes(&prepared),
+            });
+        }
+        print_reports(context, &reports);
         return Ok(Outcome::Clean);
     }
     printer.confirm(
         context.settings.assume_yes,
-        &format!("erase user {subject} in every store"),
+        &format!(
+            "erase {} {} in every store",
+            if subjects.len() == 1 { "user" } else { "users" },
+            subjects.join(", ")
+        ),
     )?;
-    let report = anonymize::erase_user(&mut prepared, &subject, printer).await?;
-    printer.report(&report);
-    let failed = report
-        .verification
-        .as_ref()
-        .is_some_and(|v| !v.hits.is_empty());
+    let reports = anonymize::erase_users(&mut prepared, &subjects, printer).await?;
+    print_reports(context, &reports);
+    let failed = reports
+        .iter()
+        .any(|r| r.verification.as_ref().is_some_and(|v| v.hits_total > 0));
     Ok(if failed {
+        Outcome::Problems
+    } else {
+        Outcome::Clean
+    })
+}
+
+async fn verify(context: &Context, args: &AnonymizeVerifyArgs) -> anyhow::Result<Outcome> {
+    let mut prepared = anonymize::prepare(&context.settings, KeyUse::Required).await?;
+    let reports = anonymize::verify_users(&mut prepared, &args.ids, &context.printer).await?;
+    print_reports(context, &reports);
+    Ok(if reports.iter().any(|r| r.verification.hits_total > 0) {
         Outcome::Problems
     } else {
         Outcome::Clean

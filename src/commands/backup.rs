@@ -364,11 +364,13 @@ async fn run_restore(
     let since = time(&entry.manifest.created_at);
     match restored.erasures_since_backup {
         Some(n) if n > 0 => printer.warn(format!(
-            "{n} erasure request{} of the GDPR ledger (gdpr_requests) completed after this backup was taken ({since}): the restored data holds those subjects again; anonymize them again before use (`migrate --database-url TARGET anonymize user ID`)",
-            if n == 1 { "" } else { "s" }
+            "{n} subject{} erased after this backup was taken ({since}, GDPR ledger gdpr_requests): the restored data holds {} again; erase {} again before use (migrate anonymize user ID...)",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "it" } else { "them" },
+            if n == 1 { "it" } else { "them" }
         )),
         _ => printer.warn(format!(
-            "subjects anonymized after this backup was taken ({since}) are in the restored data again: re-apply the erasures of the GDPR ledger (gdpr_requests) before use (`migrate --database-url TARGET anonymize user ID`)"
+            "subjects anonymized after this backup was taken ({since}) are in the restored data again: re-apply the erasures of the GDPR ledger (gdpr_requests) before use (migrate anonymize user ID...)"
         )),
     }
     printer.report(&RestoreReport {

@@ -74,7 +74,7 @@ async fn user(context: &Context, args: &ExportUserArgs) -> anyhow::Result<Outcom
     } else if prepared.plan.ledger_table {
         let hmac = prepared.key()?.subject_hmac(&subject);
         Some(
-            anonymize::postgres::insert_request(
+            anonymize::ledger::insert_request(
                 &prepared.client,
                 "export",
                 &hmac,

@@ -289,6 +289,9 @@ pub struct AnonymizeSection {
     pub subject_table: Option<String>,
     /// The audit table whose copies of rows are scrubbed (default `audit_logs`; "" for none).
     pub audit_table: Option<String>,
+    /// How an erased subject's row is marked: column -> value (`"now"`: the current time, kept
+    /// when the column is already set).
+    pub mark: Option<BTreeMap<String, String>>,
     /// `[[anonymize.postgres]]`: per table, the subject column and a strategy per column.
     pub postgres: Option<Vec<AnonymizeTableSection>>,
     /// `[[anonymize.mongo]]`: per collection, the subject field and a strategy per field.
@@ -303,25 +306,37 @@ pub struct AnonymizeSection {
 #[serde(deny_unknown_fields)]
 pub struct AnonymizeTableSection {
     pub table: String,
-    /// Column holding the subject's id.
-    pub subject: String,
+    /// Column holding the subject's id (none: the table only has `replace` columns).
+    pub subject: Option<String>,
     /// `update` (default) or `delete` (the subject's rows).
     pub action: Option<crate::jobs::anonymize::rules::RowAction>,
     /// Column (or `column.json.key`) -> strategy.
     #[serde(default)]
     pub columns: BTreeMap<String, crate::jobs::anonymize::rules::Strategy>,
+    /// Text or JSON columns of every row in which the subject's values are replaced.
+    #[serde(default)]
+    pub replace: Vec<String>,
+    /// Columns referencing subjects (uuid or uuid[]): a row is about the subjects it names.
+    #[serde(default)]
+    pub refs: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct AnonymizeCollectionSection {
     pub collection: String,
-    /// Field holding the subject's id.
-    pub subject: String,
+    /// Field holding the subject's id (none: the collection only has `replace` fields).
+    pub subject: Option<String>,
     pub action: Option<crate::jobs::anonymize::rules::RowAction>,
     /// Dotted field path -> strategy.
     #[serde(default)]
     pub fields: BTreeMap<String, crate::jobs::anonymize::rules::Strategy>,
+    /// Dotted field paths of every document in which the subject's values are replaced.
+    #[serde(default)]
+    pub replace: Vec<String>,
+    /// Fields referencing subjects (a document is about the subjects they name).
+    #[serde(default)]
+    pub refs: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Clone)]

@@ -140,9 +140,12 @@ pub async fn collect(prepared: &Prepared, subject: &str) -> anyhow::Result<Bundl
     let mut mongo = BTreeMap::new();
     if let Some((database, _)) = &prepared.mongo {
         for rule in &prepared.rules.collections {
+            let Some(field) = rule.subject.as_deref() else {
+                continue;
+            };
             let mut cursor = database
                 .collection::<Document>(&rule.collection)
-                .find(doc! { rule.subject.as_str(): subject })
+                .find(doc! { field: subject })
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", rule.collection))?;
             let mut documents = Vec::new();

@@ -93,6 +93,12 @@ impl Key {
         hex::encode(self.mac(data.as_bytes()))
     }
 
+    /// A public fingerprint of the key (16 hex digits of the HMAC of a constant): tells two keys
+    /// apart (a job resumed or an erasure verified under another key) without revealing either.
+    pub fn fingerprint(&self) -> String {
+        hex::encode(&self.mac(b"migrate:key-fingerprint:v1")[..8])
+    }
+
     /// The ledger's name for a subject (`gdpr_requests.subject_hmac`): the HMAC of the subject's
     /// id, lowercase, under its own domain so that it never equals a value pseudonym.
     pub fn subject_hmac(&self, subject_id: &str) -> String {

@@ -1,6 +1,7 @@
 //! MongoDB side of anonymization: the subjects' documents counted, their identifying values
-//! captured, their fields transformed (or the documents deleted), and the configured collections
-//! searched during verification.
+//! captured, their fields transformed (or the documents deleted), and every collection of the
+//! database searched during verification, string by string, with the subjects' values replaced
+//! in the `replace` fields of the rules.
 
 use std::collections::BTreeMap;
 
@@ -9,8 +10,10 @@ use mongodb::Database;
 use mongodb::bson::{Bson, Document, doc};
 
 use super::hmac::Key;
+use super::needles::Needles;
+use super::redis::uuids_in;
 use super::rules::{CollectionRule, FieldRule, Output, RowAction, Strategy, Target, ValueKind};
-use super::verify::{Findings, Needles};
+use super::verify::{At, Column, Findings, Found, Scanner};
 use crate::errors::Detailed;
 use crate::mongo::connect::short_cause;
 
@@ -26,7 +29,12 @@ fn field_kind(field: &FieldRule) -> ValueKind {
 }
 
 fn subject_filter(rule: &CollectionRule, subjects: &[String]) -> Document {
-    doc! { rule.subject.as_str(): { "$in": subjects.to_vec() } }
+    doc! { rule.subject.as_deref().unwrap_or_default(): { "$in": subjects.to_vec() } }
+}
+
+/// The rules that name a subject field (the others only replace values).
+fn with_subject(rules: &[CollectionRule]) -> impl Iterator<Item = &CollectionRule> {
+    rules.iter().filter(|r| r.subject.is_some())
 }
 
 /// Documents of each rule collection that belong to the subjects.
@@ -36,7 +44,7 @@ pub async fn count(
     subjects: &[String],
 ) -> Result<Vec<(String, u64)>, Detailed> {
     let mut counts = Vec::new();
-    for rule in rules {
+    for rule in with_subject(rules) {
         let n = database
             .collection::<Document>(&rule.collection)
             .count_documents(subject_filter(rule, subjects))
@@ -77,15 +85,14 @@ fn bson_text(value: &Bson) -> Option<String> {
     }
 }
 
-/// Adds the subject's identifying field values to `needles`.
+/// Adds the subjects' identifying field values to `needles`, each under its subject.
 pub async fn capture(
     database: &Database,
     rules: &[CollectionRule],
-    subject: &str,
+    subjects: &[String],
     needles: &mut Needles,
 ) -> Result<(), Detailed> {
-    let subjects = vec![subject.to_string()];
-    for rule in rules {
+    for rule in with_subject(rules) {
         let fields: Vec<(&FieldRule, ValueKind)> = rule
             .fields
             .iter()
@@ -94,7 +101,7 @@ pub async fn capture(
             .collect();
         let mut cursor = database
             .collection::<Document>(&rule.collection)
-            .find(subject_filter(rule, &subjects))
+            .find(subject_filter(rule, subjects))
             .await
             .map_err(|e| mongo_error(&format!("cannot read {}", rule.collection), &e))?;
         while let Some(document) = cursor
@@ -102,6 +109,15 @@ pub async fn capture(
             .await
             .map_err(|e| mongo_error(&format!("cannot read {}", rule.collection), &e))?
         {
+            let Some(owner) = rule
+                .subject
+                .as_deref()
+                .and_then(|f| document.get(f))
+                .and_then(bson_text)
+            else {
+                continue;
+            };
+            let subject = needles.subject(&owner);
             let root = Bson::Document(document);
             let mut add_all = |kind: ValueKind, path: &str| {
                 let parts: Vec<&str> = path.split('.').collect();
@@ -109,7 +125,7 @@ pub async fn capture(
                 values_at(&root, &parts, &mut found);
                 for value in found {
                     if let Some(text) = bson_text(value) {
-                        needles.add(kind, &text);
+                        needles.add_value(subject, kind, &text);
                     }
                 }
             };
@@ -143,7 +159,7 @@ pub async fn apply(
     if subjects.is_empty() {
         return Ok(counts);
     }
-    for rule in rules {
+    for rule in with_subject(rules) {
         let collection = database.collection::<Document>(&rule.collection);
         let context = format!("cannot anonymize {}", rule.collection);
         if rule.action == RowAction::Delete {
@@ -272,39 +288,190 @@ fn document_update(key: &Key, rule: &CollectionRule, document: &Document, id: &s
     update
 }
 
-/// Searches every document of every rule collection for the needles; documents of other
-/// subjects than `subjects` mark a value as shared.
-pub async fn search(
+/// Searches every document of every collection for the needles, string by string; with
+/// `replace`, the subjects' values under the rules' `replace` paths are replaced (a
+/// compare-and-set update of the top-level field).
+pub async fn sweep(
     database: &Database,
     rules: &[CollectionRule],
-    subjects: &[String],
     needles: &Needles,
+    replace: bool,
     findings: &mut Findings,
 ) -> Result<(), Detailed> {
-    for rule in rules {
-        let context = format!("cannot search {}", rule.collection);
-        let mut cursor = database
-            .collection::<Document>(&rule.collection)
+    let mut names = database
+        .list_collection_names()
+        .await
+        .map_err(|e| mongo_error("cannot list the collections", &e))?;
+    names.sort();
+    let mut scanner = Scanner::new(needles);
+    for name in names.iter().filter(|n| !n.starts_with("system.")) {
+        let rule = rules.iter().find(|r| &r.collection == name);
+        let context = format!("cannot search {name}");
+        let collection = database.collection::<Document>(name);
+        let mut cursor = collection
             .find(doc! {})
             .await
             .map_err(|e| mongo_error(&context, &e))?;
         findings.searched.collections += 1;
+        let mut updates: Vec<Document> = Vec::new();
+        let mut about: Vec<u32> = Vec::new();
         while let Some(document) = cursor
             .try_next()
             .await
             .map_err(|e| mongo_error(&context, &e))?
         {
             findings.searched.documents += 1;
-            let owner = document.get(&rule.subject).and_then(bson_text);
-            let other = owner.is_some_and(|o| !subjects.iter().any(|s| o.eq_ignore_ascii_case(s)));
-            let text = Bson::Document(document).into_relaxed_extjson().to_string();
-            let found = needles.find(&text);
-            if !found.is_empty() {
-                findings.record("mongo", &rule.collection, &found, other);
+            let id_text = document.get("_id").and_then(bson_text).unwrap_or_default();
+            about.clear();
+            let owner = rule
+                .and_then(|r| r.subject.as_deref())
+                .and_then(|f| document.get(f))
+                .and_then(bson_text);
+            let owner_index = owner.as_deref().map(|o| needles.subject_index(o));
+            if let Some(Some(i)) = owner_index {
+                about.push(i);
+            }
+            for field in rule.map(|r| r.refs.as_slice()).unwrap_or_default() {
+                let mut values = Vec::new();
+                let root = Bson::Document(document.clone());
+                let parts: Vec<&str> = field.split('.').collect();
+                values_at(&root, &parts, &mut values);
+                for value in values {
+                    for id in uuids_in(&bson_text(value).unwrap_or_default()) {
+                        if let Some(i) = needles.subject_index(&id) {
+                            about.push(i);
+                        }
+                    }
+                }
+            }
+            let doc_context = DocContext {
+                collection: name,
+                rule,
+                about: &about,
+                owner: owner_index,
+                id: &id_text,
+                replace,
+            };
+            let mut set = Document::new();
+            let mut filter = doc! {};
+            for (field, value) in document.iter() {
+                if field == "_id" {
+                    continue;
+                }
+                let mut value = value.clone();
+                let mut found = Vec::new();
+                walk(
+                    &mut scanner,
+                    &doc_context,
+                    field,
+                    &mut value,
+                    findings,
+                    &mut found,
+                );
+                if !found.is_empty() {
+                    findings.replaced(&found, "mongo", name);
+                    set.insert(field, value);
+                    if let Some(old) = document.get(field) {
+                        filter.insert(field, old.clone());
+                    }
+                }
+            }
+            if !set.is_empty() {
+                if let Some(id) = document.get("_id") {
+                    filter.insert("_id", id.clone());
+                }
+                updates.push(doc! {"q": filter, "u": {"$set": set}});
+                if updates.len() >= UPDATES_PER_COMMAND {
+                    write_updates(database, name, &mut updates).await?;
+                }
             }
         }
+        write_updates(database, name, &mut updates).await?;
     }
     Ok(())
+}
+
+/// The document a value belongs to.
+struct DocContext<'a> {
+    collection: &'a str,
+    rule: Option<&'a CollectionRule>,
+    about: &'a [u32],
+    owner: Option<Option<u32>>,
+    id: &'a str,
+    replace: bool,
+}
+
+/// Searches the strings under `path`; replaces what counts under a replace path (collected in
+/// `found`), records the rest as hits.
+fn walk(
+    scanner: &mut Scanner<'_>,
+    context: &DocContext<'_>,
+    path: &str,
+    value: &mut Bson,
+    findings: &mut Findings,
+    found: &mut Vec<Found>,
+) {
+    match value {
+        Bson::Document(inner) => {
+            for (key, item) in inner.iter_mut() {
+                walk(
+                    scanner,
+                    context,
+                    &format!("{path}.{key}"),
+                    item,
+                    findings,
+                    found,
+                );
+            }
+        }
+        Bson::Array(items) => {
+            for item in items.iter_mut() {
+                walk(scanner, context, path, item, findings, found);
+            }
+        }
+        Bson::String(text) => {
+            if !scanner.any(text) {
+                return;
+            }
+            let owned = context.rule.is_some_and(|r| {
+                r.fields
+                    .iter()
+                    .any(|f| f.path == path && field_kind(f).is_identifying())
+            });
+            let location = format!("{}.{path}", context.collection);
+            let at = At {
+                store: "mongo",
+                location: &location,
+                about: context.about,
+                column: match (owned, context.owner) {
+                    (true, Some(owner)) => Column::OwnedBy(owner),
+                    _ => Column::Free,
+                },
+            };
+            let replaced = context.replace
+                && context.rule.is_some_and(|r| {
+                    r.replace
+                        .iter()
+                        .any(|p| path == p || path.starts_with(&format!("{p}.")))
+                });
+            if replaced {
+                if let Some((new, mut more)) = scanner.redact_text(text, at, findings) {
+                    *text = new;
+                    found.append(&mut more);
+                }
+                return;
+            }
+            let hits = scanner.scan(text, at, findings).to_vec();
+            let mut seen: Vec<(u32, ValueKind)> = Vec::new();
+            for hit in &hits {
+                if !seen.contains(&(hit.subject, hit.kind)) {
+                    seen.push((hit.subject, hit.kind));
+                    findings.hit(scanner.needles, hit, "mongo", &location, context.id);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -316,7 +483,9 @@ mod tests {
         let key = Key::new(b"a key for the mongo tests!".to_vec()).unwrap();
         let rule = CollectionRule {
             collection: "activityLogs".into(),
-            subject: "userId".into(),
+            subject: Some("userId".into()),
+            replace: vec![],
+            refs: vec![],
             action: RowAction::Update,
             fields: vec![
                 FieldRule {

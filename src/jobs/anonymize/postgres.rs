@@ -7,13 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::StreamExt;
 use serde_json::Value;
-use tokio_postgres::{Client, GenericClient, Row};
+use tokio_postgres::{Client, GenericClient};
 
 use super::hmac::Key;
+use super::needles::{Fingerprinter, Needles};
 use super::rules::{
-    FieldRule, Output, RowAction, Rules, Strategy, TableRule, Target, ValueKind, transform,
+    FieldRule, MarkValue, Output, RowAction, Rules, Strategy, TableRule, Target, ValueKind,
+    transform,
 };
-use super::verify::{Findings, Needles};
 use crate::errors::Detailed;
 use crate::postgres::connect::describe_error;
 
@@ -30,30 +31,30 @@ pub struct PgColumn {
 }
 
 impl PgColumn {
-    fn quoted(&self) -> String {
+    pub(super) fn quoted(&self) -> String {
         quote_ident(&self.name)
     }
 
     /// The column as text, in a form that casts back to the same value.
-    fn select_text(&self, alias: &str) -> String {
+    pub(super) fn select_text(&self, alias: &str) -> String {
         match self.typname.as_str() {
             "inet" => format!("abbrev({alias}.{})", self.quoted()),
             _ => format!("{alias}.{}::text", self.quoted()),
         }
     }
 
-    fn is_json(&self) -> bool {
+    pub(super) fn is_json(&self) -> bool {
         matches!(self.typname.as_str(), "json" | "jsonb")
     }
 
-    fn is_text(&self) -> bool {
+    pub(super) fn is_text(&self) -> bool {
         matches!(
             self.typname.as_str(),
             "text" | "varchar" | "bpchar" | "citext" | "name"
         )
     }
 
-    fn is_searchable(&self) -> bool {
+    pub(super) fn is_searchable(&self) -> bool {
         self.is_text()
             || self.is_json()
             || matches!(
@@ -97,7 +98,7 @@ pub struct TablePlan {
     pub identifying: Vec<(PgColumn, ValueKind)>,
     /// Has an audit_trigger() trigger: its rows have copies in the audit table.
     pub audited: bool,
-    oid: u32,
+    pub(super) oid: u32,
 }
 
 impl TablePlan {
@@ -113,13 +114,72 @@ impl TablePlan {
 #[derive(Debug, Clone)]
 pub struct AuditTable {
     pub qualified: String,
-    oid: u32,
+    pub(super) oid: u32,
+}
+
+/// A table whose rows, whoever they belong to, have columns in which subjects' values are
+/// replaced, or columns that reference subjects.
+#[derive(Debug, Clone)]
+pub struct ReplacePlan {
+    pub table: String,
+    pub relname: String,
+    pub qualified: String,
+    pub pk: Vec<PgColumn>,
+    /// Text or JSON columns in which the values are replaced.
+    pub replace: Vec<PgColumn>,
+    /// uuid, uuid[] or text columns naming the subjects a row is about.
+    pub refs: Vec<PgColumn>,
+    /// Its rows have copies in the audit table: the same columns are replaced there.
+    pub audited: bool,
+    pub(super) oid: u32,
+}
+
+/// One column the mark of an erased subject's row sets.
+#[derive(Debug, Clone)]
+pub struct MarkPlan {
+    pub column: PgColumn,
+    pub value: MarkValue,
+}
+
+impl MarkPlan {
+    /// The SET expression (`$param` holds the value of a constant mark).
+    fn set(&self, param: usize) -> String {
+        let column = self.column.quoted();
+        match &self.value {
+            MarkValue::Now => format!("{column} = coalesce(t.{column}, now())"),
+            MarkValue::Value(_) => {
+                format!("{column} = ${param}::text::{}", self.column.sql_type)
+            }
+        }
+    }
+
+    /// Whether a row still needs the mark (`$param` as in `set`).
+    fn needed(&self, param: usize) -> String {
+        let column = self.column.quoted();
+        match &self.value {
+            MarkValue::Now => format!("t.{column} IS NULL"),
+            MarkValue::Value(_) => format!(
+                "t.{column} IS DISTINCT FROM ${param}::text::{}",
+                self.column.sql_type
+            ),
+        }
+    }
+
+    fn param(&self) -> Option<&str> {
+        match &self.value {
+            MarkValue::Now => None,
+            MarkValue::Value(v) => Some(v),
+        }
+    }
 }
 
 /// The rules made concrete for one database.
 #[derive(Debug, Clone)]
 pub struct PgPlan {
+    /// Tables with a subject column: the subjects' own rows.
     pub tables: Vec<TablePlan>,
+    /// Tables with replace or reference columns: every row.
+    pub replace: Vec<ReplacePlan>,
     pub audit: Option<AuditTable>,
     /// `public.users`.
     pub subject_qualified: String,
@@ -131,13 +191,29 @@ pub struct PgPlan {
     pub jobs_table: bool,
     /// `gdpr_requests` exists.
     pub ledger_table: bool,
+    /// `gdpr_erasures` and `migrate_jobs.key_fingerprint` exist (migration V20).
+    pub erasures_table: bool,
+    /// How an erased subject's row is marked.
+    pub mark: Vec<MarkPlan>,
+    /// Every enum label of the database, lower-case: a one-word name that is also a label is
+    /// not searched alone.
+    pub labels: Vec<String>,
+}
+
+impl PgPlan {
+    /// The subject table's rule, if it has one.
+    pub fn subject_rule(&self) -> Option<&TablePlan> {
+        self.tables
+            .iter()
+            .find(|t| t.qualified == self.subject_qualified)
+    }
 }
 
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn db_error(context: &str, err: &tokio_postgres::Error) -> Detailed {
+pub(super) fn db_error(context: &str, err: &tokio_postgres::Error) -> Detailed {
     Detailed::new(format!("{context}: {}", describe_error(err)))
 }
 
@@ -156,7 +232,7 @@ SELECT c.oid, format('%I.%I', n.nspname, c.relname), c.relname, c.relkind::text
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = to_regclass($1)";
 
-const COLUMNS_SQL: &str = "
+pub(super) const COLUMNS_SQL: &str = "
 SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), t.typname::text, a.attnotnull,
        EXISTS (SELECT 1 FROM pg_index i
                WHERE i.indrelid = a.attrelid AND i.indisunique
@@ -167,7 +243,7 @@ FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum";
 
-const PK_SQL: &str = "
+pub(super) const PK_SQL: &str = "
 SELECT a.attname::text
 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey::int2[])
 WHERE i.indrelid = $1 AND i.indisprimary
@@ -253,15 +329,29 @@ pub async fn resolve(client: &Client, rules: &Rules) -> Result<PgPlan, Detailed>
         }
     };
     let mut tables = Vec::new();
+    let mut replace = Vec::new();
     for rule in &rules.tables {
-        match relation(client, &rule.table).await? {
-            None => problems.push(format!("postgres table `{}` does not exist", rule.table)),
-            Some(rel) => match plan_table(client, rule, &rel).await {
+        let Some(rel) = relation(client, &rule.table).await? else {
+            problems.push(format!("postgres table `{}` does not exist", rule.table));
+            continue;
+        };
+        if rule.subject.is_some() {
+            match plan_table(client, rule, &rel).await {
                 Ok(plan) => tables.push(plan),
                 Err(mut more) => problems.append(&mut more),
-            },
+            }
+        }
+        if !rule.replace.is_empty() || !rule.refs.is_empty() {
+            match plan_replace(client, rule, &rel).await {
+                Ok(plan) => replace.push(plan),
+                Err(mut more) => problems.append(&mut more),
+            }
         }
     }
+    let mark = match &subject {
+        Some(rel) => plan_mark(client, rules, rel, &mut problems).await?,
+        None => Vec::new(),
+    };
     let audit = match &rules.audit_table {
         None => None,
         Some(name) => match relation(client, name).await? {
@@ -313,7 +403,9 @@ pub async fn resolve(client: &Client, rules: &Rules) -> Result<PgPlan, Detailed>
         .query_one(
             "SELECT coalesce(bool_or(prosrc LIKE '%migrate.anonymizing%'), false),
                     to_regclass('migrate_jobs') IS NOT NULL,
-                    to_regclass('gdpr_requests') IS NOT NULL
+                    to_regclass('gdpr_requests') IS NOT NULL,
+                    to_regclass('gdpr_erasures') IS NOT NULL,
+                    ARRAY(SELECT DISTINCT lower(enumlabel::text) FROM pg_enum ORDER BY 1)
              FROM pg_proc WHERE proname = 'audit_trigger'",
             &[],
         )
@@ -321,6 +413,7 @@ pub async fn resolve(client: &Client, rules: &Rules) -> Result<PgPlan, Detailed>
         .map_err(|e| db_error("cannot inspect audit_trigger()", &e))?;
     Ok(PgPlan {
         tables,
+        replace,
         audit,
         subject_qualified,
         subject_relname,
@@ -328,6 +421,124 @@ pub async fn resolve(client: &Client, rules: &Rules) -> Result<PgPlan, Detailed>
         trigger_flag: flag_row.get(0),
         jobs_table: flag_row.get(1),
         ledger_table: flag_row.get(2),
+        erasures_table: flag_row.get(3),
+        mark,
+        labels: flag_row.get(4),
+    })
+}
+
+/// Resolves `[anonymize] mark` against the subject table; a value the column's type refuses is
+/// reported here, before anything runs.
+async fn plan_mark(
+    client: &Client,
+    rules: &Rules,
+    subject: &Relation,
+    problems: &mut Vec<String>,
+) -> Result<Vec<MarkPlan>, Detailed> {
+    let mut mark = Vec::new();
+    for (name, value) in &rules.mark {
+        let Some(column) = find_column(subject, name) else {
+            problems.push(format!(
+                "mark: the subject table {} has no column `{name}`",
+                subject.qualified
+            ));
+            continue;
+        };
+        match value {
+            MarkValue::Now
+                if !matches!(
+                    column.typname.as_str(),
+                    "timestamptz" | "timestamp" | "date"
+                ) =>
+            {
+                problems.push(format!(
+                    "mark: `{name}` = \"now\" needs a timestamp or date column, `{name}` is {}",
+                    column.sql_type
+                ));
+                continue;
+            }
+            MarkValue::Value(text) => {
+                let sql = format!("SELECT $1::text::{}", column.sql_type);
+                if let Err(e) = client.query_one(&sql, &[text]).await {
+                    problems.push(format!(
+                        "mark: `{name}` = {text:?} is not a value of {}: {}",
+                        column.sql_type,
+                        describe_error(&e)
+                    ));
+                    continue;
+                }
+            }
+            MarkValue::Now => {}
+        }
+        mark.push(MarkPlan {
+            column,
+            value: value.clone(),
+        });
+    }
+    Ok(mark)
+}
+
+/// Resolves a rule's replace and reference columns.
+async fn plan_replace(
+    client: &Client,
+    rule: &TableRule,
+    rel: &Relation,
+) -> Result<ReplacePlan, Vec<String>> {
+    let at = format!("postgres `{}`", rule.table);
+    let mut problems = Vec::new();
+    let mut replace = Vec::new();
+    for name in &rule.replace {
+        match find_column(rel, name) {
+            None => problems.push(format!("{at}: no column `{name}` (replace)")),
+            Some(column) if column.is_text() || column.is_json() => replace.push(column),
+            Some(column) => problems.push(format!(
+                "{at}: replace needs text or JSON columns; `{name}` is {}",
+                column.sql_type
+            )),
+        }
+    }
+    let mut refs = Vec::new();
+    for name in &rule.refs {
+        match find_column(rel, name) {
+            None => problems.push(format!("{at}: no column `{name}` (refs)")),
+            Some(column)
+                if matches!(column.typname.as_str(), "uuid" | "_uuid") || column.is_text() =>
+            {
+                refs.push(column)
+            }
+            Some(column) => problems.push(format!(
+                "{at}: refs needs uuid, uuid[] or text columns; `{name}` is {}",
+                column.sql_type
+            )),
+        }
+    }
+    if rel.pk.is_empty() {
+        problems.push(format!(
+            "{at}: the table has no primary key (replace needs one)"
+        ));
+    }
+    let audited = client
+        .query_one(AUDITED_SQL, &[&rel.oid])
+        .await
+        .map(|row| row.get::<_, bool>(0))
+        .map_err(|e| {
+            vec![format!(
+                "{at}: cannot read its triggers: {}",
+                describe_error(&e)
+            )]
+        })?;
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(ReplacePlan {
+        table: rule.table.clone(),
+        relname: rel.relname.clone(),
+        qualified: rel.qualified.clone(),
+        pk: rel.pk.iter().filter_map(|c| find_column(rel, c)).collect(),
+        replace,
+        refs,
+        audited,
+        oid: rel.oid,
     })
 }
 
@@ -338,9 +549,10 @@ async fn plan_table(
 ) -> Result<TablePlan, Vec<String>> {
     let mut problems = Vec::new();
     let at = format!("postgres `{}`", rule.table);
-    let subject = find_column(rel, &rule.subject);
+    let subject_name = rule.subject.as_deref().unwrap_or_default();
+    let subject = find_column(rel, subject_name);
     if subject.is_none() {
-        problems.push(format!("{at}: no subject column `{}`", rule.subject));
+        problems.push(format!("{at}: no subject column `{subject_name}`"));
     }
     if rel.pk.is_empty() {
         problems.push(format!(
@@ -495,11 +707,11 @@ fn check_field(field: &FieldRule, column: &PgColumn) -> Result<(), String> {
 // Transforming rows
 
 /// `table.path:pk`: the stable input of fake and unique outputs.
-fn row_key(table: &str, path: &str, pk: &str) -> String {
+pub(super) fn row_key(table: &str, path: &str, pk: &str) -> String {
     format!("{table}.{path}:{pk}")
 }
 
-fn json_text(value: &Value) -> Option<String> {
+pub(super) fn json_text(value: &Value) -> Option<String> {
     match value {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
@@ -652,18 +864,19 @@ pub async fn subject_exists(client: &Client, plan: &PgPlan, id: &str) -> Result<
     }
 }
 
-/// Adds the subject's identifying values (from every rule table) to `needles`. Values that
-/// already are what their rule makes of them (a re-run) are not original values: left out.
+/// Adds the subjects' identifying values (from every rule table) to `needles`, each under its
+/// subject; a first and a last name of one row also make a full name. Values that already are
+/// what their rule makes of them (a re-run) are not original values: left out.
 pub async fn capture(
     client: &Client,
     key: &Key,
     plan: &PgPlan,
-    subject: &str,
+    subjects: &[String],
     needles: &mut Needles,
 ) -> Result<(), Detailed> {
-    let subjects = vec![subject.to_string()];
     for table in &plan.tables {
-        let mut select: Vec<String> = table.pk.iter().map(|c| c.select_text("t")).collect();
+        let mut select = vec![format!("t.{}::text", table.subject.quoted())];
+        select.extend(table.pk.iter().map(|c| c.select_text("t")));
         select.extend(table.identifying.iter().map(|(c, _)| c.select_text("t")));
         let json_columns: Vec<&ColumnPlan> = table
             .columns
@@ -671,7 +884,7 @@ pub async fn capture(
             .filter(|c| c.paths.iter().any(|p| p.kind.is_identifying()))
             .collect();
         select.extend(json_columns.iter().map(|c| c.column.select_text("t")));
-        if select.len() == table.pk.len() {
+        if select.len() == table.pk.len() + 1 {
             continue;
         }
         let sql = format!(
@@ -686,10 +899,13 @@ pub async fn capture(
             .map_err(|e| db_error(&format!("cannot read {}", table.table), &e))?;
         let n_pk = table.pk.len();
         for row in rows {
-            let pk: Vec<String> = (0..n_pk).map(|i| row.get::<_, String>(i)).collect();
+            let owner: String = row.get(0);
+            let subject = needles.subject(&owner);
+            let pk: Vec<String> = (0..n_pk).map(|i| row.get::<_, String>(1 + i)).collect();
             let pk = pk.join(",");
+            let (mut first, mut last) = (None, None);
             for (i, (column, kind)) in table.identifying.iter().enumerate() {
-                let Some(value) = row.get::<_, Option<String>>(n_pk + i) else {
+                let Some(value) = row.get::<_, Option<String>>(1 + n_pk + i) else {
                     continue;
                 };
                 let strategy = table
@@ -708,10 +924,18 @@ pub async fn capture(
                         continue;
                     }
                 }
-                needles.add(*kind, &value);
+                match kind {
+                    ValueKind::FirstName => first = Some(value.clone()),
+                    ValueKind::LastName => last = Some(value.clone()),
+                    _ => {}
+                }
+                needles.add_value(subject, *kind, &value);
+            }
+            if let (Some(first), Some(last)) = (first, last) {
+                needles.add_value(subject, ValueKind::Name, &format!("{first} {last}"));
             }
             for (j, column) in json_columns.iter().enumerate() {
-                let index = n_pk + table.identifying.len() + j;
+                let index = 1 + n_pk + table.identifying.len() + j;
                 let Some(text) = row.get::<_, Option<String>>(index) else {
                     continue;
                 };
@@ -719,7 +943,7 @@ pub async fn capture(
                     continue;
                 };
                 for path in column.paths.iter().filter(|p| p.kind.is_identifying()) {
-                    collect_path(&json, &path.keys, path.kind, needles);
+                    collect_path(&json, &path.keys, path.kind, subject, needles);
                 }
             }
         }
@@ -727,20 +951,157 @@ pub async fn capture(
     Ok(())
 }
 
-fn collect_path(node: &Value, keys: &[String], kind: ValueKind, needles: &mut Needles) {
+/// Full names of the subjects that someone else also has: a person in the subject table who
+/// is not among `subjects` (nor, with `condition`, selected by it) and whose row no erasure has
+/// pseudonymized. Such a name is only searched where a row is about the subject. The names are
+/// compared by fingerprint, streamed from the server; nothing is sent to it.
+pub async fn shared_names(
+    client: &Client,
+    key: &Key,
+    plan: &PgPlan,
+    condition: Option<&str>,
+    needles: &Needles,
+) -> anyhow::Result<std::collections::HashSet<u128>> {
+    use std::collections::{HashMap, HashSet};
+    let wanted: HashSet<u128> = needles
+        .all()
+        .iter()
+        .filter(|n| n.words > 1)
+        .map(|n| n.hash)
+        .collect();
+    let mut shared = HashSet::new();
+    if wanted.is_empty() {
+        return Ok(shared);
+    }
+    // The subject table's name columns, by what their names say.
+    let columns: Vec<(String, ValueKind)> = client
+        .query(COLUMNS_SQL, &[&subject_oid(client, plan).await?])
+        .await
+        .map_err(|e| db_error("cannot read the subject table's columns", &e))?
+        .iter()
+        .filter_map(|r| {
+            let name: String = r.get(0);
+            let typname: String = r.get(2);
+            let kind = ValueKind::infer(&name, Some(&typname));
+            (matches!(typname.as_str(), "text" | "varchar" | "bpchar" | "citext")
+                && matches!(
+                    kind,
+                    ValueKind::Name | ValueKind::FirstName | ValueKind::LastName
+                ))
+            .then_some((name, kind))
+        })
+        .collect();
+    if columns.is_empty() {
+        return Ok(shared);
+    }
+    let select: Vec<String> = columns
+        .iter()
+        .map(|(c, _)| format!("t.{}", quote_ident(c)))
+        .collect();
+    let filter = match condition {
+        Some(condition) => format!("WHERE NOT coalesce(({condition}), false)"),
+        None => String::new(),
+    };
+    let sql = format!(
+        "COPY (SELECT t.{}::text, {} FROM {} t {filter}) TO STDOUT",
+        plan.subject_pk.quoted(),
+        select.join(", "),
+        plan.subject_qualified
+    );
+    let stream = client
+        .copy_out(&sql)
+        .await
+        .map_err(|e| db_error("cannot read the subject table", &e))?;
+    let fingerprinter = needles.fingerprinter();
+    let mut holders: HashMap<String, Vec<u128>> = HashMap::new();
+    let mut lines = super::search::CopyLines::default();
+    let mut stream = std::pin::pin!(stream);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| db_error("cannot read the subject table", &e))?;
+        lines.push(&chunk, |line| {
+            let mut fields = line.split('\t').map(super::search::unescape_copy);
+            let Some(Some(id)) = fields.next() else {
+                return;
+            };
+            if needles.subject_index(&id).is_some() {
+                return;
+            }
+            let values: Vec<Option<String>> = fields.collect();
+            let mut names: Vec<String> = Vec::new();
+            let (mut first, mut last) = (None, None);
+            for ((_, kind), value) in columns.iter().zip(&values) {
+                let Some(value) = value else { continue };
+                match kind {
+                    ValueKind::FirstName => first = Some(value.as_str()),
+                    ValueKind::LastName => last = Some(value.as_str()),
+                    _ => names.push(value.clone()),
+                }
+            }
+            if let (Some(first), Some(last)) = (first, last) {
+                names.push(format!("{first} {last}"));
+            }
+            for name in names {
+                if let Some((hash, _)) = fingerprinter.name_of(&name)
+                    && wanted.contains(&hash)
+                {
+                    holders.entry(id.clone()).or_default().push(hash);
+                }
+            }
+        });
+    }
+    if holders.is_empty() {
+        return Ok(shared);
+    }
+    // A holder whose row an erasure pseudonymized holds a fake name, not a person's.
+    let by_hmac: HashMap<String, &String> = holders
+        .keys()
+        .map(|id| (key.subject_hmac(id), id))
+        .collect();
+    let hmacs: Vec<String> = by_hmac.keys().cloned().collect();
+    let erased: HashSet<String> = if plan.ledger_table {
+        super::ledger::erased(client, &hmacs)
+            .await?
+            .into_iter()
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    for (hmac, id) in by_hmac {
+        if !erased.contains(&hmac) {
+            shared.extend(holders[id].iter().copied());
+        }
+    }
+    Ok(shared)
+}
+
+async fn subject_oid(client: &Client, plan: &PgPlan) -> Result<u32, Detailed> {
+    client
+        .query_one("SELECT to_regclass($1)::oid", &[&plan.subject_qualified])
+        .await
+        .map(|row| row.get(0))
+        .map_err(|e| db_error("cannot look up the subject table", &e))
+}
+
+fn collect_path(
+    node: &Value,
+    keys: &[String],
+    kind: ValueKind,
+    subject: u32,
+    needles: &mut Needles,
+) {
     let Some((first, rest)) = keys.split_first() else {
         if let Some(text) = json_text(node) {
-            needles.add(kind, &text);
+            needles.add_value(subject, kind, &text);
         }
         return;
     };
     match node {
         Value::Array(items) => items
             .iter()
-            .for_each(|item| collect_path(item, keys, kind, needles)),
+            .for_each(|item| collect_path(item, keys, kind, subject, needles)),
         Value::Object(map) => {
             if let Some(child) = map.get(first) {
-                collect_path(child, rest, kind, needles);
+                collect_path(child, rest, kind, subject, needles);
             }
         }
         _ => {}
@@ -763,8 +1124,12 @@ pub async fn apply_batch(
     key: &Key,
     plan: &PgPlan,
     subjects: &[String],
+    mark: bool,
 ) -> anyhow::Result<BatchOutcome> {
     let mut outcome = BatchOutcome::default();
+    let fingerprinter = Fingerprinter::new(key);
+    let mark_plans: &[MarkPlan] = if mark { &plan.mark } else { &[] };
+    let mut marked = false;
     for table in &plan.tables {
         match table.action {
             RowAction::Delete => {
@@ -794,8 +1159,15 @@ pub async fn apply_batch(
                 }
             }
             RowAction::Update => {
+                let mark = if table.qualified == plan.subject_qualified {
+                    marked = true;
+                    mark_plans
+                } else {
+                    &[]
+                };
                 let (changed, record_ids) =
-                    update_rows(tx, key, table, subjects, &mut outcome).await?;
+                    update_rows(tx, key, &fingerprinter, table, subjects, mark, &mut outcome)
+                        .await?;
                 *outcome.counts.entry(table.table.clone()).or_default() += changed;
                 if table.audited
                     && table.pk.len() == 1
@@ -806,6 +1178,13 @@ pub async fn apply_batch(
                 }
             }
         }
+    }
+    if !marked && !mark_plans.is_empty() {
+        let n = mark_rows(tx, plan, mark_plans, subjects).await?;
+        *outcome
+            .counts
+            .entry(format!("{} (marked)", plan.subject_relname))
+            .or_default() += n;
     }
     if let Some(audit) = &plan.audit {
         // The subject's own requests: client address and user agent of what they did.
@@ -823,6 +1202,42 @@ pub async fn apply_batch(
     }
     outcome.counts.retain(|_, n| *n > 0);
     Ok(outcome)
+}
+
+/// Marks the subjects' rows when the subject table has no rule of its own (otherwise the mark
+/// is part of that rule's UPDATE, so each row is written, and audited, once).
+async fn mark_rows(
+    tx: &tokio_postgres::Transaction<'_>,
+    plan: &PgPlan,
+    mark: &[MarkPlan],
+    subjects: &[String],
+) -> anyhow::Result<u64> {
+    let values: Vec<&str> = mark.iter().filter_map(MarkPlan::param).collect();
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&subjects];
+    for value in &values {
+        params.push(value);
+    }
+    let mut sets = Vec::new();
+    let mut needed = Vec::new();
+    let mut n = 2;
+    for column in mark {
+        sets.push(column.set(n));
+        needed.push(column.needed(n));
+        if column.param().is_some() {
+            n += 1;
+        }
+    }
+    let sql = format!(
+        "UPDATE {} t SET {} WHERE t.{} = ANY($1::text[]::{}[]) AND ({})",
+        plan.subject_qualified,
+        sets.join(", "),
+        plan.subject_pk.quoted(),
+        plan.subject_pk.sql_type,
+        needed.join(" OR ")
+    );
+    tx.execute(&sql, &params)
+        .await
+        .map_err(|e| db_error("cannot mark the erased subjects", &e).into())
 }
 
 fn audit_target(audit: &AuditTable) -> String {
@@ -843,6 +1258,8 @@ struct RowChange {
     new: Vec<Option<String>>,
     /// Leftovers found in the new values (counted only once the row is written).
     leftovers: Vec<String>,
+    /// The row gets the erasure mark.
+    marked: bool,
 }
 
 /// Transforms the subjects' rows of a table. Returns the number of changed rows and the
@@ -858,18 +1275,22 @@ struct RowChange {
 /// before our write, and no concurrent change is overwritten with stale values. Saving the
 /// locking read (a tuple lock and its WAL record per row, then a second visit for the UPDATE)
 /// is worth about a tenth of a batch.
+#[allow(clippy::too_many_arguments)]
 async fn update_rows(
     tx: &tokio_postgres::Transaction<'_>,
     key: &Key,
+    fingerprinter: &Fingerprinter,
     table: &TablePlan,
     subjects: &[String],
+    mark: &[MarkPlan],
     outcome: &mut BatchOutcome,
 ) -> anyhow::Result<(u64, Vec<String>)> {
-    let (changes, record_ids) = read_changes(tx, key, table, subjects, false).await?;
+    let (changes, record_ids) =
+        read_changes(tx, key, fingerprinter, table, subjects, mark, false).await?;
     if changes.is_empty() {
         return Ok((0, record_ids));
     }
-    let written = write_changes(tx, table, &changes).await?;
+    let written = write_changes(tx, table, mark, &changes).await?;
     let mut n = 0u64;
     let mut missed = false;
     for change in &changes {
@@ -882,9 +1303,10 @@ async fn update_rows(
     }
     if missed {
         // Changed (or deleted) since the read: lock what the subjects hold now and write it.
-        let (changes, _) = read_changes(tx, key, table, subjects, true).await?;
+        let (changes, _) =
+            read_changes(tx, key, fingerprinter, table, subjects, mark, true).await?;
         if !changes.is_empty() {
-            let written = write_changes(tx, table, &changes).await?;
+            let written = write_changes(tx, table, mark, &changes).await?;
             for change in &changes {
                 if written.contains(&change.pk_parts.join(",")) {
                     n += 1;
@@ -897,6 +1319,12 @@ async fn update_rows(
 }
 
 fn count_leftovers(table: &TablePlan, change: &RowChange, outcome: &mut BatchOutcome) {
+    if change.marked {
+        *outcome
+            .counts
+            .entry(format!("{} (marked)", table.table))
+            .or_default() += 1;
+    }
     for column in &change.leftovers {
         *outcome
             .leftovers
@@ -911,12 +1339,25 @@ fn count_leftovers(table: &TablePlan, change: &RowChange, outcome: &mut BatchOut
 async fn read_changes(
     tx: &tokio_postgres::Transaction<'_>,
     key: &Key,
+    fingerprinter: &Fingerprinter,
     table: &TablePlan,
     subjects: &[String],
+    mark: &[MarkPlan],
     lock: bool,
 ) -> anyhow::Result<(Vec<RowChange>, Vec<String>)> {
     let mut select: Vec<String> = table.pk.iter().map(|c| c.select_text("t")).collect();
     select.extend(table.columns.iter().map(|c| c.column.select_text("t")));
+    let mut mark_params: Vec<&str> = Vec::new();
+    if !mark.is_empty() {
+        let mut needed = Vec::new();
+        for plan in mark {
+            needed.push(plan.needed(2 + mark_params.len()));
+            if let Some(value) = plan.param() {
+                mark_params.push(value);
+            }
+        }
+        select.push(format!("({})", needed.join(" OR ")));
+    }
     let order: Vec<String> = table
         .pk
         .iter()
@@ -930,8 +1371,12 @@ async fn read_changes(
         order.join(", "),
         if lock { " FOR UPDATE" } else { "" }
     );
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&subjects];
+    for value in &mark_params {
+        params.push(value);
+    }
     let rows = tx
-        .query(&sql, &[&subjects])
+        .query(&sql, &params)
         .await
         .map_err(|e| db_error(&format!("cannot read {}", table.table), &e))?;
     let n_pk = table.pk.len();
@@ -962,13 +1407,15 @@ async fn read_changes(
             }
             old.push(current);
         }
-        if changed {
-            let leftovers = leftovers(table, &originals, &new);
+        let marked = !mark.is_empty() && row.get::<_, bool>(n_pk + table.columns.len());
+        if changed || marked {
+            let leftovers = leftovers(fingerprinter, table, &originals, &new);
             changes.push(RowChange {
                 pk_parts,
                 old,
                 new,
                 leftovers,
+                marked,
             });
         }
         record_ids.push(pk);
@@ -980,6 +1427,7 @@ async fn read_changes(
 async fn write_changes(
     tx: &tokio_postgres::Transaction<'_>,
     table: &TablePlan,
+    mark: &[MarkPlan],
     changes: &[RowChange],
 ) -> anyhow::Result<BTreeSet<String>> {
     let n_pk = table.pk.len();
@@ -998,12 +1446,19 @@ async fn write_changes(
         unnest.push(format!("${}::text[]", n_pk + n_col + j + 1));
         names.push(format!("o{j}"));
     }
-    let set: Vec<String> = table
+    let mut set: Vec<String> = table
         .columns
         .iter()
         .enumerate()
         .map(|(j, c)| format!("{} = v.c{j}::{}", c.column.quoted(), c.column.sql_type))
         .collect();
+    let mut mark_params: Vec<&str> = Vec::new();
+    for plan in mark {
+        set.push(plan.set(n_pk + 2 * n_col + 1 + mark_params.len()));
+        if let Some(value) = plan.param() {
+            mark_params.push(value);
+        }
+    }
     let mut conditions: Vec<String> = table
         .pk
         .iter()
@@ -1046,6 +1501,9 @@ async fn write_changes(
     for o in &olds {
         params.push(o);
     }
+    for value in &mark_params {
+        params.push(value);
+    }
     let rows = tx
         .query(&sql, &params)
         .await
@@ -1056,25 +1514,36 @@ async fn write_changes(
 /// Verification of a row's own transformation: none of its identifying originals may remain.
 /// Returns the columns whose new value still holds one.
 fn leftovers(
+    fingerprinter: &Fingerprinter,
     table: &TablePlan,
     originals: &[(ValueKind, String)],
     new_values: &[Option<String>],
 ) -> Vec<String> {
-    let mut needles = Needles::default();
+    if originals.is_empty() {
+        return Vec::new();
+    }
+    let mut needles = Needles::new(fingerprinter.clone());
+    let subject = needles.subject("row");
     for (kind, value) in originals {
-        needles.add(*kind, value);
+        needles.add_value(subject, *kind, value);
     }
     if needles.is_empty() {
         return Vec::new();
     }
+    needles.build();
+    let mut matches = Vec::new();
     table
         .columns
         .iter()
         .zip(new_values)
+        // A fake value is made from the key and the row: one that happens to equal an original
+        // (a first name drawn from the same list) is not a leftover.
+        .filter(|(column, _)| !matches!(column.whole, Some((Strategy::Fake(_), _))))
         .filter(|(_, value)| {
-            value
-                .as_deref()
-                .is_some_and(|value| !needles.find(value).is_empty())
+            value.as_deref().is_some_and(|value| {
+                needles.find(value, &mut matches);
+                !matches.is_empty()
+            })
         })
         .map(|(column, _)| column.column.name.clone())
         .collect()
@@ -1306,173 +1775,6 @@ pub async fn begin_batch<'a>(
     Ok(tx)
 }
 
-// ---------------------------------------------------------------------------------------------
-// Ledger (gdpr_requests)
-
-/// The latest request of a type for a subject: (id, status).
-pub async fn latest_request(
-    client: &impl GenericClient,
-    request_type: &str,
-    subject_hmac: &str,
-) -> Result<Option<(String, String)>, Detailed> {
-    client
-        .query_opt(
-            "SELECT id::text, status::text FROM gdpr_requests
-             WHERE subject_hmac = $1 AND request_type = $2::text::gdpr_request_type
-             ORDER BY requested_at DESC, created_at DESC LIMIT 1",
-            &[&subject_hmac, &request_type],
-        )
-        .await
-        .map(|row| row.map(|r| (r.get(0), r.get(1))))
-        .map_err(|e| db_error("cannot read gdpr_requests", &e))
-}
-
-/// Inserts a request row; returns its id.
-pub async fn insert_request(
-    client: &impl GenericClient,
-    request_type: &str,
-    subject_hmac: &str,
-    status: &str,
-    counts: &Value,
-) -> Result<String, Detailed> {
-    client
-        .query_one(
-            "INSERT INTO gdpr_requests (request_type, subject_hmac, status, counts, completed_at)
-             VALUES ($1::text::gdpr_request_type, $2, $3::text::gdpr_request_status, $4::text::jsonb,
-                     CASE WHEN $3 IN ('completed', 'failed') THEN now() END)
-             RETURNING id::text",
-            &[&request_type, &subject_hmac, &status, &counts.to_string()],
-        )
-        .await
-        .map(|row| row.get(0))
-        .map_err(|e| db_error("cannot record the request in gdpr_requests", &e))
-}
-
-/// Closes a request row: status, counts, error (never personal data), completion time.
-pub async fn finish_request(
-    client: &impl GenericClient,
-    id: &str,
-    status: &str,
-    counts: &Value,
-    error: Option<&str>,
-) -> Result<(), Detailed> {
-    client
-        .execute(
-            "UPDATE gdpr_requests SET status = $2::text::gdpr_request_status,
-                    counts = $3::text::jsonb, error = $4, completed_at = now()
-             WHERE id = $1::text::uuid",
-            &[&id, &status, &counts.to_string(), &error],
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| db_error("cannot update gdpr_requests", &e))
-}
-
-/// Records an erasure for every subject of a bulk batch that has no completed one yet.
-pub async fn ledger_batch(
-    tx: &tokio_postgres::Transaction<'_>,
-    hmacs: &[String],
-) -> anyhow::Result<u64> {
-    tx.execute(
-        "INSERT INTO gdpr_requests (request_type, subject_hmac, status, counts, completed_at)
-         SELECT 'erasure', h, 'completed', '{\"job\": \"anonymize policy\"}', now()
-         FROM unnest($1::text[]) AS h
-         WHERE NOT EXISTS (SELECT 1 FROM gdpr_requests g
-                           WHERE g.subject_hmac = h AND g.request_type = 'erasure'
-                             AND g.status = 'completed')",
-        &[&hmacs],
-    )
-    .await
-    .map_err(|e| db_error("cannot record the erasures in gdpr_requests", &e).into())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Job state (migrate_jobs)
-
-/// A job's recorded state.
-#[derive(Debug, Clone)]
-pub struct JobState {
-    pub status: String,
-    pub fingerprint: String,
-    pub position: Option<String>,
-    pub done: u64,
-    pub counts: BTreeMap<String, u64>,
-}
-
-pub async fn job_state(client: &Client, job: &str) -> Result<Option<JobState>, Detailed> {
-    let row = client
-        .query_opt(
-            "SELECT status, fingerprint, position, done, counts::text FROM migrate_jobs WHERE job = $1",
-            &[&job],
-        )
-        .await
-        .map_err(|e| db_error("cannot read migrate_jobs", &e))?;
-    Ok(row.map(|r: Row| JobState {
-        status: r.get(0),
-        fingerprint: r.get(1),
-        position: r.get(2),
-        done: r.get::<_, i64>(3) as u64,
-        counts: serde_json::from_str(&r.get::<_, String>(4)).unwrap_or_default(),
-    }))
-}
-
-/// Starts (or restarts) a job from the beginning.
-pub async fn job_start(client: &Client, job: &str, fingerprint: &str) -> Result<(), Detailed> {
-    client
-        .execute(
-            "INSERT INTO migrate_jobs (job, status, fingerprint)
-             VALUES ($1, 'running', $2)
-             ON CONFLICT (job) DO UPDATE SET status = 'running', fingerprint = $2, position = NULL,
-                 done = 0, batches = 0, counts = '{}', started_at = now(), updated_at = now(),
-                 completed_at = NULL",
-            &[&job, &fingerprint],
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| db_error("cannot record the job in migrate_jobs", &e))
-}
-
-/// Records a committed batch, in the batch's own transaction.
-pub async fn job_advance(
-    tx: &tokio_postgres::Transaction<'_>,
-    job: &str,
-    position: &str,
-    subjects: u64,
-    counts: &BTreeMap<String, u64>,
-) -> anyhow::Result<()> {
-    tx.execute(
-        "UPDATE migrate_jobs SET position = $2, done = done + $3, batches = batches + 1,
-             counts = (SELECT coalesce(jsonb_object_agg(k, coalesce((counts ->> k)::bigint, 0)
-                                                          + coalesce((d ->> k)::bigint, 0)), '{}')
-                       FROM jsonb_object_keys(counts || d) AS k),
-             updated_at = now()
-         FROM (SELECT $4::text::jsonb AS d) AS delta
-         WHERE job = $1",
-        &[
-            &job,
-            &position,
-            &(subjects as i64),
-            &serde_json::to_string(counts).unwrap_or_else(|_| "{}".into()),
-        ],
-    )
-    .await
-    .map(|_| ())
-    .map_err(|e| db_error("cannot record the batch in migrate_jobs", &e).into())
-}
-
-pub async fn job_finish(client: &Client, job: &str, status: &str) -> Result<(), Detailed> {
-    client
-        .execute(
-            "UPDATE migrate_jobs SET status = $2, updated_at = now(),
-                 completed_at = CASE WHEN $2 = 'completed' THEN now() END
-             WHERE job = $1",
-            &[&job, &status],
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| db_error("cannot update migrate_jobs", &e))
-}
-
 /// The next batch of subject ids after `position`, in primary-key order.
 pub async fn next_subjects(
     client: &Client,
@@ -1552,169 +1854,6 @@ pub async fn which_subjects(
         .map_err(|e| db_error("cannot match ids to the policy's subjects", &e))
 }
 
-// ---------------------------------------------------------------------------------------------
-// Verification: the whole database
-
-const RELATIONS_SQL: &str = "
-SELECT c.oid, format('%I.%I', n.nspname, c.relname), c.relkind::text, c.relispopulated
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p', 'm') AND NOT c.relispartition
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
-ORDER BY 2";
-
-/// Searches every table, partition (through its parent, detached ones on their own) and
-/// materialized view for the needles, streaming rows with COPY: the values never leave this
-/// process. Hits in another subject's own identifying columns mark a value as shared.
-pub async fn search(
-    client: &Client,
-    plan: &PgPlan,
-    subjects: &[String],
-    needles: &Needles,
-    findings: &mut Findings,
-) -> Result<Vec<String>, Detailed> {
-    let mut notes = Vec::new();
-    let relations = client
-        .query(RELATIONS_SQL, &[])
-        .await
-        .map_err(|e| db_error("cannot list the tables", &e))?;
-    for relation in relations {
-        let oid: u32 = relation.get(0);
-        let qualified: String = relation.get(1);
-        let populated: bool = relation.get(3);
-        if !populated {
-            notes.push(format!(
-                "materialized view {qualified} is not populated: not searched"
-            ));
-            continue;
-        }
-        let columns: Vec<PgColumn> = client
-            .query(COLUMNS_SQL, &[&oid])
-            .await
-            .map_err(|e| db_error(&format!("cannot read the columns of {qualified}"), &e))?
-            .iter()
-            .map(|r| PgColumn {
-                name: r.get(0),
-                sql_type: r.get(1),
-                typname: r.get(2),
-                not_null: r.get(3),
-                unique: r.get(4),
-            })
-            .filter(PgColumn::is_searchable)
-            .collect();
-        if columns.is_empty() {
-            continue;
-        }
-        let rule = plan.tables.iter().find(|t| t.oid == oid);
-        let is_audit = plan.audit.as_ref().is_some_and(|a| a.oid == oid);
-        let owner = match (rule, is_audit) {
-            (Some(table), _) => format!("t.{}::text", table.subject.quoted()),
-            (None, true) => format!(
-                "CASE WHEN t.table_name = '{}' THEN t.record_id::text END",
-                plan.subject_relname.replace('\'', "''")
-            ),
-            (None, false) => "NULL::text".to_string(),
-        };
-        // Columns in which another subject's hit means "their value", not "our leftover".
-        let owned: Vec<bool> = columns
-            .iter()
-            .map(|c| match (rule, is_audit) {
-                (Some(table), _) => table.identifying.iter().any(|(i, _)| i.name == c.name),
-                (None, true) => matches!(c.name.as_str(), "old_values" | "new_values"),
-                _ => false,
-            })
-            .collect();
-        let select: Vec<String> = columns
-            .iter()
-            .map(|c| match c.typname.as_str() {
-                "inet" | "cidr" => format!("host(t.{})", c.quoted()),
-                _ => format!("t.{}::text", c.quoted()),
-            })
-            .collect();
-        let sql = format!(
-            "COPY (SELECT {owner}, {} FROM {qualified} t) TO STDOUT",
-            select.join(", ")
-        );
-        let stream = client
-            .copy_out(&sql)
-            .await
-            .map_err(|e| db_error(&format!("cannot read {qualified}"), &e))?;
-        findings.searched.tables += 1;
-        let display = qualified
-            .strip_prefix("public.")
-            .unwrap_or(&qualified)
-            .to_string();
-        let mut stream = std::pin::pin!(stream);
-        let mut pending: Vec<u8> = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| db_error(&format!("cannot read {qualified}"), &e))?;
-            pending.extend_from_slice(&chunk);
-            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=end).collect();
-                let line = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
-                scan_line(
-                    &line, &columns, &owned, &display, subjects, needles, findings,
-                );
-            }
-        }
-    }
-    Ok(notes)
-}
-
-fn scan_line(
-    line: &str,
-    columns: &[PgColumn],
-    owned: &[bool],
-    table: &str,
-    subjects: &[String],
-    needles: &Needles,
-    findings: &mut Findings,
-) {
-    findings.searched.rows += 1;
-    let mut fields = line.split('\t');
-    let owner = fields.next().map(unescape_copy);
-    let other_subject = owner
-        .flatten()
-        .is_some_and(|o| !subjects.iter().any(|s| o.eq_ignore_ascii_case(s)));
-    for ((field, column), owned) in fields.zip(columns).zip(owned) {
-        let Some(text) = unescape_copy(field) else {
-            continue;
-        };
-        let found = needles.find(&text);
-        if !found.is_empty() {
-            let location = format!("{table}.{}", column.name);
-            findings.record("postgres", &location, &found, other_subject && *owned);
-        }
-    }
-}
-
-/// A field of COPY's text format: `\N` is NULL, backslash escapes are undone.
-fn unescape_copy(field: &str) -> Option<String> {
-    if field == "\\N" {
-        return None;
-    }
-    if !field.contains('\\') {
-        return Some(field.to_string());
-    }
-    let mut out = String::with_capacity(field.len());
-    let mut chars = field.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('b') | Some('f') | Some('v') => out.push(' '),
-            Some(other) => out.push(other),
-            None => {}
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1731,12 +1870,6 @@ mod tests {
             not_null: false,
             unique,
         }
-    }
-
-    #[test]
-    fn copy_fields_are_unescaped() {
-        assert_eq!(unescape_copy("\\N"), None);
-        assert_eq!(unescape_copy("a\\tb\\nc\\\\d").unwrap(), "a\tb\nc\\d");
     }
 
     #[test]

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use redis::Value;
 
+use super::needles::{Needles, redact};
 use super::rules::{KeyAction, Rules};
-use super::verify::{Findings, Needles};
+use super::verify::{At, Column, Findings, Scanner, classify};
 use crate::errors::Detailed;
 use crate::redis::cluster::{Node, Topology, query};
 use crate::redis::keyspace::{Keyspace, glob_match, pattern_to_glob};
@@ -180,7 +181,8 @@ pub async fn content(node: &Node, key: &str) -> Result<(String, Vec<(String, Str
     Ok((key_type, pairs))
 }
 
-/// What mentions the subject: its id (anywhere, any case) or one of its values.
+/// What mentions the subject: its id (anywhere, any case) or one of its values that counts
+/// there (see `verify`: a one-word name only next to the subject's id).
 pub struct Mentions<'a> {
     pub ids: &'a [String],
     pub needles: Option<&'a Needles>,
@@ -189,8 +191,31 @@ pub struct Mentions<'a> {
 impl Mentions<'_> {
     pub fn in_text(&self, text: &str) -> bool {
         let lower = text.to_lowercase();
-        self.ids.iter().any(|id| lower.contains(&id.to_lowercase()))
-            || self.needles.is_some_and(|n| !n.find(text).is_empty())
+        if self.ids.iter().any(|id| lower.contains(&id.to_lowercase())) {
+            return true;
+        }
+        let Some(needles) = self.needles else {
+            return false;
+        };
+        let mut matches = Vec::new();
+        needles.find(text, &mut matches);
+        if matches.is_empty() {
+            return false;
+        }
+        let about: Vec<u32> = uuids_in(text)
+            .iter()
+            .filter_map(|id| needles.subject_index(id))
+            .collect();
+        let (mut hits, mut ambiguous) = (Vec::new(), Vec::new());
+        classify(
+            needles,
+            &matches,
+            &about,
+            Column::Free,
+            &mut hits,
+            &mut ambiguous,
+        );
+        !hits.is_empty()
     }
 }
 
@@ -251,6 +276,14 @@ async fn act_on_key(
             Ok(n > 0)
         }
         KeyAction::RemoveMember => strip(node, key, &key_type, &pairs, mentions).await,
+        // The subject's own members go; its values in the others are replaced by the sweep.
+        KeyAction::Replace => {
+            let own = Mentions {
+                ids: mentions.ids,
+                needles: None,
+            };
+            strip(node, key, &key_type, &pairs, &own).await
+        }
         KeyAction::Keep => Ok(false),
     }
 }
@@ -382,28 +415,175 @@ pub async fn sweep_one(
     act_on_key(topology, plan, key, named, &mentions).await
 }
 
-/// Searches every key of every primary (name and content) for the needles.
-pub async fn search(
+/// Searches every key of every primary (name and content) for the needles. With `replace`,
+/// in the keys of `replace` patterns, the members that name a subject are removed and the
+/// subjects' values in the others (and in string values) are replaced. Key names are shown with
+/// the values masked.
+pub async fn sweep(
     topology: &Topology,
     keyspace: Option<&Keyspace>,
+    plans: &[KeyPlan],
     needles: &Needles,
+    replace: bool,
     findings: &mut Findings,
 ) -> Result<(), Detailed> {
+    let mut scanner = Scanner::new(needles);
+    let mut matches = Vec::new();
     for (index, key) in scan(topology, "*").await? {
         let node = &topology.primaries[index];
         findings.searched.keys += 1;
-        let location = keyspace.and_then(|k| k.pattern_of(&key)).map_or_else(
+        let pattern = keyspace.and_then(|k| k.pattern_of(&key));
+        let location = pattern.map_or_else(
             || "a key of no declared pattern".to_string(),
             |p| p.pattern.clone(),
         );
-        let mut found = needles.find(&key);
-        let (_, pairs) = content(node, &key).await?;
-        for (_, text) in &pairs {
-            found.extend(needles.find(text));
+        let plan = pattern.and_then(|p| plans.iter().find(|plan| plan.pattern == p.pattern));
+        let about: Vec<u32> = uuids_in(&key)
+            .iter()
+            .filter_map(|id| needles.subject_index(id))
+            .collect();
+        needles.find(&key, &mut matches);
+        let shown = if matches.is_empty() {
+            key.clone()
+        } else {
+            let ranges: Vec<(usize, usize)> = matches.iter().map(|m| (m.start, m.end)).collect();
+            redact(&key, &ranges)
+        };
+        let name_hits = scanner
+            .scan(
+                &key,
+                At {
+                    store: "redis",
+                    location: &location,
+                    about: &about,
+                    column: Column::Free,
+                },
+                findings,
+            )
+            .to_vec();
+        record(&scanner, findings, &name_hits, &location, &shown);
+        let (key_type, pairs) = content(node, &key).await?;
+        let rewrite = replace && plan.is_some_and(|p| p.action == KeyAction::Replace);
+        let mut doomed: Vec<String> = Vec::new();
+        let mut rewritten: Vec<(String, String, String)> = Vec::new();
+        for (member, text) in &pairs {
+            if !scanner.any(text) {
+                continue;
+            }
+            let mut member_about = about.clone();
+            member_about.extend(
+                uuids_in(text)
+                    .iter()
+                    .filter_map(|id| needles.subject_index(id)),
+            );
+            let at = At {
+                store: "redis",
+                location: &location,
+                about: &member_about,
+                column: Column::Free,
+            };
+            if rewrite {
+                if let Some((new, found)) = scanner.redact_text(text, at, findings) {
+                    findings.replaced(&found, "redis", &location);
+                    if found.iter().any(|f| member_about.contains(&f.subject))
+                        && key_type != "string"
+                    {
+                        doomed.push(member.clone());
+                    } else {
+                        rewritten.push((member.clone(), text.clone(), new));
+                    }
+                }
+                continue;
+            }
+            let hits = scanner.scan(text, at, findings).to_vec();
+            record(&scanner, findings, &hits, &location, &shown);
         }
-        if !found.is_empty() {
-            findings.record("redis", &location, &found, false);
+        if !doomed.is_empty() || !rewritten.is_empty() {
+            rewrite_members(node, &key, &key_type, &doomed, &rewritten).await?;
         }
+    }
+    Ok(())
+}
+
+fn record(
+    scanner: &Scanner<'_>,
+    findings: &mut Findings,
+    found: &[super::verify::Found],
+    location: &str,
+    key: &str,
+) {
+    let mut seen = Vec::new();
+    for f in found {
+        if !seen.contains(&(f.subject, f.kind)) {
+            seen.push((f.subject, f.kind));
+            findings.hit(scanner.needles, f, "redis", location, key);
+        }
+    }
+}
+
+/// Removes `doomed` members and rewrites the others: a list element in place (`LSET` at its
+/// index), a set or sorted-set member replaced (keeping its score), a hash field's value, a
+/// string value (keeping its TTL).
+async fn rewrite_members(
+    node: &Node,
+    key: &str,
+    key_type: &str,
+    doomed: &[String],
+    rewritten: &[(String, String, String)],
+) -> Result<(), Detailed> {
+    match key_type {
+        "string" => {
+            if let Some((_, _, new)) = rewritten.first() {
+                query::<()>(node, redis::cmd("SET").arg(key).arg(new).arg("KEEPTTL")).await?;
+            }
+        }
+        "hash" => {
+            if !doomed.is_empty() {
+                query::<i64>(node, redis::cmd("HDEL").arg(key).arg(doomed)).await?;
+            }
+            for (field, _, new) in rewritten {
+                let value = new
+                    .strip_prefix(&format!("{field}="))
+                    .unwrap_or(new.as_str());
+                query::<i64>(node, redis::cmd("HSET").arg(key).arg(field).arg(value)).await?;
+            }
+        }
+        "set" => {
+            if !doomed.is_empty() {
+                query::<i64>(node, redis::cmd("SREM").arg(key).arg(doomed)).await?;
+            }
+            for (member, _, new) in rewritten {
+                query::<i64>(node, redis::cmd("SREM").arg(key).arg(member)).await?;
+                query::<i64>(node, redis::cmd("SADD").arg(key).arg(new)).await?;
+            }
+        }
+        "zset" => {
+            if !doomed.is_empty() {
+                query::<i64>(node, redis::cmd("ZREM").arg(key).arg(doomed)).await?;
+            }
+            for (member, _, new) in rewritten {
+                let score: Option<f64> =
+                    query(node, redis::cmd("ZSCORE").arg(key).arg(member)).await?;
+                query::<i64>(node, redis::cmd("ZREM").arg(key).arg(member)).await?;
+                if let Some(score) = score {
+                    query::<i64>(node, redis::cmd("ZADD").arg(key).arg(score).arg(new)).await?;
+                }
+            }
+        }
+        "list" => {
+            // In place, by position (found again by value: the list may have moved since).
+            let items: Vec<String> =
+                query(node, redis::cmd("LRANGE").arg(key).arg(0).arg(-1)).await?;
+            for (index, item) in items.iter().enumerate() {
+                if let Some((_, _, new)) = rewritten.iter().find(|(_, old, _)| old == item) {
+                    query::<()>(node, redis::cmd("LSET").arg(key).arg(index).arg(new)).await?;
+                }
+            }
+            for member in doomed {
+                query::<i64>(node, redis::cmd("LREM").arg(key).arg(0).arg(member)).await?;
+            }
+        }
+        _ => {}
     }
     Ok(())
 }

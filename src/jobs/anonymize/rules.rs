@@ -82,7 +82,7 @@ impl<'de> Deserialize<'de> for Strategy {
 
 /// What kind of personal data a value is: decides normalization, output format and whether
 /// verification searches for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ValueKind {
     Email,
@@ -268,6 +268,9 @@ pub enum KeyAction {
     /// Remove the members (set, sorted set, list elements, hash fields) that hold the subject's
     /// id or values; delete the key when nothing else is left.
     RemoveMember,
+    /// Remove the members that hold the subject's id; in the others (and in string values),
+    /// replace the subject's values and keep the rest of the text.
+    Replace,
     Keep,
 }
 
@@ -286,19 +289,37 @@ pub struct FieldRule {
 #[derive(Debug, Clone)]
 pub struct TableRule {
     pub table: String,
-    /// Column holding the subject's id (`users.id`).
-    pub subject: String,
+    /// Column holding the subject's id (`users.id`); `None` for a table with `replace` only.
+    pub subject: Option<String>,
     pub action: RowAction,
     pub fields: Vec<FieldRule>,
+    /// Text or JSON columns of every row in which a subject's values are replaced.
+    pub replace: Vec<String>,
+    /// Columns that reference subjects (uuid or uuid[]).
+    pub refs: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct CollectionRule {
     pub collection: String,
-    pub subject: String,
+    /// Field holding the subject's id; `None` for a collection with `replace` only.
+    pub subject: Option<String>,
     pub action: RowAction,
     /// Fields as dotted paths; `json_path` is unused (Mongo takes dotted paths directly).
     pub fields: Vec<FieldRule>,
+    /// Dotted paths of every document under which a subject's values are replaced.
+    pub replace: Vec<String>,
+    /// Fields that reference subjects.
+    pub refs: Vec<String>,
+}
+
+/// A value the mark of an erased subject's row sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarkValue {
+    /// The current time, unless the column already holds one.
+    Now,
+    /// This value, cast to the column's type.
+    Value(String),
 }
 
 #[derive(Debug, Clone)]
@@ -326,6 +347,8 @@ pub struct Rules {
     pub lock_timeout: Duration,
     pub subject_table: String,
     pub audit_table: Option<String>,
+    /// Columns of the subject table set on an erased subject's row.
+    pub mark: Vec<(String, MarkValue)>,
     pub tables: Vec<TableRule>,
     pub collections: Vec<CollectionRule>,
     pub keys: Vec<KeyRule>,
@@ -387,26 +410,37 @@ pub fn load(section: &AnonymizeSection) -> Result<Rules, Detailed> {
         if !seen.insert(rule.table.clone()) {
             problems.push(format!("{at}: declared twice"));
         }
-        if !valid_identifier(&rule.table) || !valid_identifier(&rule.subject) {
+        if !valid_identifier(&rule.table)
+            || rule
+                .subject
+                .as_deref()
+                .is_some_and(|s| !valid_identifier(s))
+        {
             problems.push(format!("{at}: table and subject must be plain identifiers"));
+        }
+        for column in rule.replace.iter().chain(&rule.refs) {
+            if !valid_identifier(column) || column.contains('.') {
+                problems.push(format!("{at}: column `{column}` is not a plain identifier"));
+            }
         }
         let action = rule.action.unwrap_or_default();
         let fields = fields_of(&at, &rule.columns, true, &mut problems);
-        if action == RowAction::Update && fields.is_empty() {
-            problems.push(format!(
-                "{at}: give columns = {{ ... }} or action = \"delete\""
-            ));
-        }
-        if action == RowAction::Delete && !fields.is_empty() {
-            problems.push(format!(
-                "{at}: action = \"delete\" removes the rows; drop the columns"
-            ));
-        }
+        subject_problems(
+            &at,
+            rule.subject.is_some(),
+            rule.action,
+            !fields.is_empty(),
+            !rule.replace.is_empty(),
+            "columns",
+            &mut problems,
+        );
         tables.push(TableRule {
             table: rule.table.clone(),
             subject: rule.subject.clone(),
             action,
             fields,
+            replace: rule.replace.clone(),
+            refs: rule.refs.clone(),
         });
     }
 
@@ -417,21 +451,35 @@ pub fn load(section: &AnonymizeSection) -> Result<Rules, Detailed> {
         if !seen.insert(rule.collection.clone()) {
             problems.push(format!("{at}: declared twice"));
         }
-        if rule.collection.is_empty() || rule.collection.contains('$') || rule.subject.is_empty() {
+        if rule.collection.is_empty()
+            || rule.collection.contains('$')
+            || rule.subject.as_deref().is_some_and(str::is_empty)
+        {
             problems.push(format!("{at}: collection and subject must be plain names"));
+        }
+        for path in rule.replace.iter().chain(&rule.refs) {
+            if path.is_empty() || path.contains('$') || path.split('.').any(str::is_empty) {
+                problems.push(format!("{at}: field `{path}` is not a plain dotted path"));
+            }
         }
         let action = rule.action.unwrap_or_default();
         let fields = fields_of(&at, &rule.fields, false, &mut problems);
-        if action == RowAction::Update && fields.is_empty() {
-            problems.push(format!(
-                "{at}: give fields = {{ ... }} or action = \"delete\""
-            ));
-        }
+        subject_problems(
+            &at,
+            rule.subject.is_some(),
+            rule.action,
+            !fields.is_empty(),
+            !rule.replace.is_empty(),
+            "fields",
+            &mut problems,
+        );
         collections.push(CollectionRule {
             collection: rule.collection.clone(),
             subject: rule.subject.clone(),
             action,
             fields,
+            replace: rule.replace.clone(),
+            refs: rule.refs.clone(),
         });
     }
 
@@ -475,6 +523,21 @@ pub fn load(section: &AnonymizeSection) -> Result<Rules, Detailed> {
         });
     }
 
+    let mut mark = Vec::new();
+    for (column, value) in section.mark.iter().flatten() {
+        if !valid_identifier(column) || column.contains('.') {
+            problems.push(format!("mark: column `{column}` is not a plain identifier"));
+        }
+        mark.push((
+            column.clone(),
+            if value.trim().eq_ignore_ascii_case("now") {
+                MarkValue::Now
+            } else {
+                MarkValue::Value(value.clone())
+            },
+        ));
+    }
+
     if !problems.is_empty() {
         let mut error = Detailed::new(format!(
             "invalid [anonymize] section ({} problem{}); nothing was changed",
@@ -496,11 +559,53 @@ pub fn load(section: &AnonymizeSection) -> Result<Rules, Detailed> {
             .unwrap_or(DEFAULT_LOCK_TIMEOUT),
         subject_table,
         audit_table,
+        mark,
         tables,
         collections,
         keys,
         policies,
     })
+}
+
+/// What a rule must have: a subject with strategies (or `action = "delete"`), replace
+/// columns, or both.
+fn subject_problems(
+    at: &str,
+    has_subject: bool,
+    action: Option<RowAction>,
+    has_fields: bool,
+    has_replace: bool,
+    fields: &str,
+    problems: &mut Vec<String>,
+) {
+    let action = action.unwrap_or_default();
+    if !has_subject {
+        if has_fields || action == RowAction::Delete {
+            problems.push(format!(
+                "{at}: {fields} and action need `subject` (the {} holding the subject's id)",
+                if fields == "columns" {
+                    "column"
+                } else {
+                    "field"
+                }
+            ));
+        } else if !has_replace {
+            problems.push(format!(
+                "{at}: give subject = \"...\" with {fields} = {{ ... }} or action = \"delete\", or replace = [...]"
+            ));
+        }
+        return;
+    }
+    if action == RowAction::Update && !has_fields && !has_replace {
+        problems.push(format!(
+            "{at}: give {fields} = {{ ... }} or action = \"delete\""
+        ));
+    }
+    if action == RowAction::Delete && has_fields {
+        problems.push(format!(
+            "{at}: action = \"delete\" removes the rows; drop the {fields}"
+        ));
+    }
 }
 
 fn fields_of(

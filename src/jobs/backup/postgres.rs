@@ -684,7 +684,7 @@ pub async fn erasures_since(
     }
     let row = client
         .query_one(
-            "SELECT count(*) FROM public.gdpr_requests
+            "SELECT count(DISTINCT subject_hmac) FROM public.gdpr_requests
              WHERE request_type = 'erasure' AND status = 'completed' AND completed_at > $1",
             &[&since],
         )
