@@ -207,6 +207,10 @@ pub struct UpArgs {
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: print the PostgreSQL plan as the SQL script that would run, for
+    /// `psql -v ON_ERROR_STOP=1 -f` (lock, transactions, timeouts, statements, history rows)
+    #[arg(long, requires = "dry_run")]
+    pub sql: bool,
     /// Only this store
     #[arg(long, value_enum)]
     pub store: Option<Store>,
@@ -226,6 +230,10 @@ pub struct DownArgs {
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: print the PostgreSQL plan as the SQL script that would run, for
+    /// `psql -v ON_ERROR_STOP=1 -f`
+    #[arg(long, requires = "dry_run")]
+    pub sql: bool,
     /// The store to revert [default: postgres when configured, else mongo]
     #[arg(long, value_enum)]
     pub store: Option<Store>,

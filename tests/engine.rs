@@ -470,6 +470,7 @@ fn run_engine_bypassing_the_loader(db: &PgDb, up: &str) -> Option<String> {
         file: "migrations/V1__hostile.sql".into(),
         transactional: true,
         checksum: file.checksum.to_string(),
+        resume_from: None,
     };
     let set = migration::MigrationSet {
         versioned: vec![file],
@@ -591,4 +592,208 @@ fn a_nul_byte_is_refused_before_anything_runs() {
     );
     assert!(refused.stderr.contains("NUL byte"), "{}", refused.stderr);
     assert!(!table_exists(&db, "n1"));
+}
+
+#[test]
+fn a_failed_no_transaction_migration_resumes_at_its_first_unfinished_statement() {
+    let db = pg();
+    let dir = workdir();
+    write(
+        dir.path(),
+        "V1__t.sql",
+        "CREATE TABLE t (id int, name text);\nINSERT INTO t VALUES (1, 'a');\n",
+    );
+    // Statement 2 names a column that does not exist; statement 1 has no IF NOT EXISTS, so
+    // running the whole file again would fail on it.
+    let broken = "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY t_id_idx ON t (id);\nCREATE INDEX CONCURRENTLY t_name_idx ON t (nme);\nCREATE TABLE after_indexes (id int);\n";
+    write(dir.path(), "V2__idx.sql", broken);
+    let failed = migrate(&db, dir.path(), &["up"]);
+    failed.assert_code(1);
+    assert!(
+        failed
+            .stderr
+            .contains("statement 1 completed and it is now recorded as dirty"),
+        "{}",
+        failed.stderr
+    );
+    let status = migrate(&db, dir.path(), &["status"]);
+    assert!(
+        status.stdout.contains("failed at statement 2 of 3"),
+        "{}",
+        status.stdout
+    );
+
+    // Editing a statement that completed makes resuming unsafe: refused, and says why.
+    write(
+        dir.path(),
+        "V2__idx.sql",
+        &broken
+            .replace("t_id_idx ON t (id)", "t_id_idx ON t (id, name)")
+            .replace("(nme)", "(name)"),
+    );
+    let refused = migrate(&db, dir.path(), &["up"]);
+    refused.assert_code(1);
+    assert!(
+        refused
+            .stderr
+            .contains("not resumed: the 1 statement that completed was changed in the file"),
+        "{}",
+        refused.stderr
+    );
+
+    // Fixing only the failing statement: `up` runs statements 2 and 3, not 1 again.
+    write(
+        dir.path(),
+        "V2__idx.sql",
+        &broken.replace("(nme)", "(name)"),
+    );
+    let resumed = migrate(&db, dir.path(), &["-v", "up"]);
+    resumed.assert_ok();
+    assert!(
+        resumed
+            .stderr
+            .contains("resuming V2 idx at statement 2 of 3: the 1 statement that completed in an earlier run is unchanged"),
+        "{}",
+        resumed.stderr
+    );
+    assert!(
+        !resumed
+            .stderr
+            .contains("(1/3): CREATE INDEX CONCURRENTLY t_id_idx"),
+        "statement 1 must not run again:\n{}",
+        resumed.stderr
+    );
+    assert!(
+        resumed
+            .stderr
+            .contains("(2/3): CREATE INDEX CONCURRENTLY t_name_idx"),
+        "{}",
+        resumed.stderr
+    );
+    assert!(
+        resumed.stderr.contains("(3/3): CREATE TABLE after_indexes"),
+        "{}",
+        resumed.stderr
+    );
+    assert!(table_exists(&db, "t_name_idx") && table_exists(&db, "after_indexes"));
+    assert_eq!(
+        db.query("SELECT state, checksum IS NOT NULL FROM migrate_history WHERE version = 2"),
+        vec![vec![Some("applied".into()), Some("t".into())]]
+    );
+    migrate(&db, dir.path(), &["validate"]).assert_ok();
+}
+
+#[test]
+fn a_failed_no_transaction_down_part_is_counted_in_its_own_statements() {
+    let db = pg();
+    let dir = workdir();
+    write(
+        dir.path(),
+        "V1__idx.sql",
+        "-- migrate:no-transaction\nCREATE TABLE t (id int);\nCREATE INDEX CONCURRENTLY t_id_idx ON t (id);\n-- migrate:down\nDROP INDEX CONCURRENTLY t_missing_idx;\nDROP TABLE t;\n",
+    );
+    migrate(&db, dir.path(), &["up"]).assert_ok();
+    let failed = migrate(&db, dir.path(), &["--yes", "down"]);
+    failed.assert_code(1);
+    assert!(
+        failed.stderr.contains(
+            "the down part of V1 idx ran outside a transaction: no statement had completed"
+        ),
+        "{}",
+        failed.stderr
+    );
+    assert!(!failed.stderr.contains("1..0"), "{}", failed.stderr);
+    let validate = migrate(&db, dir.path(), &["validate"]);
+    validate.assert_code(2);
+    assert!(
+        validate
+            .stdout
+            .contains("its down part failed at statement 1 of 2"),
+        "{}",
+        validate.stdout
+    );
+    let up = migrate(&db, dir.path(), &["up"]);
+    up.assert_code(1);
+    assert!(
+        up.stderr
+            .contains("its down part failed at statement 1 of 2"),
+        "{}",
+        up.stderr
+    );
+    let repair = migrate(&db, dir.path(), &["repair", "--dry-run"]);
+    repair.assert_ok();
+    assert!(
+        repair
+            .stdout
+            .contains("no statement of its down part had completed"),
+        "{}",
+        repair.stdout
+    );
+}
+
+#[test]
+fn the_error_excerpt_shows_the_failing_line_with_a_caret() {
+    let db = pg();
+    let dir = workdir();
+    write(
+        dir.path(),
+        "V1__long.sql",
+        "-- A comment block\n-- that explains\n-- the table below.\nCREATE TABLE report AS\nSELECT\n  1 AS a,\n  2 AS b,\n  3 AS c,\n  4 AS d,\n  5 AS e +,\n  6 AS f,\n  7 AS g,\n  8 AS h;\n",
+    );
+    let failed = migrate(&db, dir.path(), &["up"]);
+    failed.assert_code(1);
+    let stderr = &failed.stderr;
+    assert!(
+        stderr.contains("V1__long.sql:10 (statement 1 of 1)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("   10 |   5 AS e +,"), "{stderr}");
+    assert!(stderr.contains("    8 |   3 AS c,"), "{stderr}");
+    assert!(stderr.contains("   12 |   7 AS g,"), "{stderr}");
+    assert!(!stderr.contains("    1 | -- A comment block"), "{stderr}");
+    // The caret points at the server's position on the failing line: the alias `e` ends the
+    // column, so the server stops at the `+`.
+    let lines: Vec<&str> = stderr.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("   10 |   5 AS e +,"))
+        .unwrap();
+    let caret = lines[at + 1];
+    assert!(
+        caret.trim_start().starts_with("| ") && caret.ends_with('^'),
+        "{stderr}"
+    );
+    assert_eq!(
+        caret.find('^').unwrap(),
+        lines[at].find('+').unwrap(),
+        "{stderr}"
+    );
+    assert!(stderr.contains("syntax error at or near \"+\""), "{stderr}");
+}
+
+#[test]
+fn verbose_up_names_each_statement_with_its_line_and_time() {
+    let db = pg();
+    let dir = workdir();
+    write(
+        dir.path(),
+        "V1__t.sql",
+        "-- the table\nCREATE TABLE t (id int);\n\nINSERT INTO t\nVALUES (1);\n",
+    );
+    let run = migrate(&db, dir.path(), &["-v", "up"]);
+    run.assert_ok();
+    let stderr = &run.stderr;
+    let first = stderr
+        .find("V1 t: migrations/V1__t.sql:2 (1/2): CREATE TABLE t (id int)")
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let second = stderr
+        .find("V1 t: migrations/V1__t.sql:4 (2/2): INSERT INTO t")
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(first < second, "{stderr}");
+    assert!(stderr[first..second].contains("  took "), "{stderr}");
+    assert!(stderr[second..].contains("  took "), "{stderr}");
+    // Without -v, none of it.
+    let db = pg();
+    let quiet = migrate(&db, dir.path(), &["up"]);
+    assert!(!quiet.stderr.contains("(1/2)"), "{}", quiet.stderr);
 }

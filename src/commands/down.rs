@@ -106,6 +106,20 @@ pub async fn run(context: &Context, args: &DownArgs) -> anyhow::Result<Outcome> 
         (Some(steps), None) => DownTarget::Steps(steps),
         (None, None) => DownTarget::Steps(1),
     };
+    if args.sql {
+        if args.store.is_some_and(|store| store != Store::Pg) {
+            return Err(crate::errors::Usage(Detailed::new(
+                "--sql writes PostgreSQL migrations only: drop --store or use --store pg",
+            ))
+            .into());
+        }
+        let report = super::up::sql_script(context, "down", |set, history| {
+            plan::plan_down(set, history, target)
+        })
+        .await?;
+        context.printer.report(&report);
+        return Ok(Outcome::Clean);
+    }
     let store = match args.store {
         Some(store) => store,
         None if settings.postgres.is_none() && settings.mongo.is_some() => Store::Mongo,

@@ -73,12 +73,9 @@ pub async fn run(context: &Context, args: &RepairArgs) -> anyhow::Result<Outcome
                 None => set.repeatable_by_name(&row.name),
             };
             if row.state == RowState::Dirty {
-                let progress = match (row.statements_done, row.statements_total) {
-                    (Some(done), Some(total)) => {
-                        format!("{done} of {total} statements had completed")
-                    }
-                    _ => "progress unknown".to_string(),
-                };
+                let progress = row
+                    .progress()
+                    .map_or_else(|| "progress unknown".to_string(), |p| p.completed());
                 if args.mark_applied {
                     if !args.dry_run {
                         session
@@ -106,9 +103,14 @@ pub async fn run(context: &Context, args: &RepairArgs) -> anyhow::Result<Outcome
                     changes.push(Change {
                         migration: label.clone(),
                         action: "removed-dirty",
-                        detail: format!(
-                            "was dirty ({progress}); `up` will run the whole file again"
-                        ),
+                        detail: match row.progress().map(|p| p.direction) {
+                            Some(crate::postgres::history::Direction::Down) => format!(
+                                "was dirty ({progress}); it counts as not applied now: undo what is left of it by hand, or `up` runs the whole file again"
+                            ),
+                            _ => format!(
+                                "was dirty ({progress}); `up` will run the whole file again"
+                            ),
+                        },
                     });
                     continue;
                 }

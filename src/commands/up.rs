@@ -253,6 +253,24 @@ pub(crate) struct UpRun {
 }
 
 pub async fn run(context: &Context, args: &UpArgs) -> anyhow::Result<Outcome> {
+    if args.sql {
+        if args.store.is_some_and(|store| store != Store::Pg) {
+            return Err(crate::errors::Usage(crate::errors::Detailed::new(
+                "--sql writes PostgreSQL migrations only: drop --store or use --store pg",
+            ))
+            .into());
+        }
+        let options = UpOptions {
+            target: args.target,
+            allow_out_of_order: args.allow_out_of_order || context.settings.allow_out_of_order,
+        };
+        let report = sql_script(context, "up", |set, history| {
+            plan::plan_up(set, history, options)
+        })
+        .await?;
+        context.printer.report(&report);
+        return Ok(Outcome::Clean);
+    }
     let run = UpRun {
         stores: args.store.into_iter().collect(),
         target: args.target,
@@ -262,6 +280,50 @@ pub async fn run(context: &Context, args: &UpArgs) -> anyhow::Result<Outcome> {
     let report = apply(context, &run).await?;
     context.printer.report(&report);
     Ok(Outcome::Clean)
+}
+
+/// `up --dry-run --sql` / `down --dry-run --sql`: the PostgreSQL plan as a psql script.
+#[derive(Debug, Serialize)]
+pub struct SqlScript {
+    pub store: &'static str,
+    pub database: String,
+    pub sql: String,
+}
+
+impl Report for SqlScript {
+    fn human(&self) -> String {
+        self.sql.clone()
+    }
+}
+
+/// Plans with `plan` against the database's history (nothing is written) and renders the plan
+/// as the script that would run. Only PostgreSQL speaks SQL: other stores are left out, with a
+/// note when they are configured.
+pub(crate) async fn sql_script(
+    context: &Context,
+    command: &str,
+    plan: impl FnOnce(
+        &MigrationSet,
+        &[crate::postgres::history::HistoryRow],
+    ) -> Result<Vec<plan::Step>, crate::errors::Detailed>,
+) -> anyhow::Result<SqlScript> {
+    let settings = &context.settings;
+    let pg = settings.require_postgres()?;
+    let set = super::load_valid_migrations(&settings.migrations_dir)?;
+    let session = Session::open(pg).await?;
+    let history = session.read_history().await?;
+    let steps = plan(&set, &history)?;
+    let sql = crate::postgres::script::render(pg, &set, &steps, command)?;
+    if settings.mongo.is_some() || settings.redis.is_some() {
+        context.printer.note(
+            "--sql writes the PostgreSQL part only: Mongo ops and Redis setup are not SQL (see `--dry-run` without --sql)",
+        );
+    }
+    Ok(SqlScript {
+        store: "postgres",
+        database: pg.target.to_string(),
+        sql,
+    })
 }
 
 /// Runs `up` and returns its report (notes about skipped stores are printed here).

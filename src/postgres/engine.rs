@@ -164,13 +164,24 @@ pub async fn execute(
         let started = Instant::now();
         let outcome = match (step.action, migration.no_transaction) {
             (Action::Apply | Action::Reapply, false) => {
-                apply_in_transaction(session, held, migration).await
+                apply_in_transaction(session, held, migration, printer).await
             }
-            (Action::Apply | Action::Reapply, true) => {
-                apply_statement_by_statement(session, migration, printer).await
+            (Action::Apply | Action::Reapply | Action::Resume, true) => {
+                let part = Part::up(migration);
+                run_statement_by_statement(session, migration, &part, step.resume_from, printer)
+                    .await
             }
-            (Action::Revert, false) => revert_in_transaction(session, held, migration).await,
-            (Action::Revert, true) => revert_statement_by_statement(session, migration).await,
+            (Action::Resume, false) => Err(Detailed::new(format!(
+                "{} cannot be resumed: only `-- migrate:no-transaction` files run statement by statement",
+                step.label()
+            ))),
+            (Action::Revert, false) => {
+                revert_in_transaction(session, held, migration, printer).await
+            }
+            (Action::Revert, true) => {
+                let part = Part::down(migration);
+                run_statement_by_statement(session, migration, &part, None, printer).await
+            }
         };
         let execution_ms = started.elapsed().as_millis() as u64;
         if let Err(error) = outcome {
@@ -191,6 +202,7 @@ pub async fn execute(
             let verb = match step.action {
                 Action::Apply => "applied",
                 Action::Reapply => "re-applied",
+                Action::Resume => "resumed and applied",
                 Action::Revert => "reverted",
             };
             printer.step(format!(
@@ -221,20 +233,23 @@ fn effective(override_: Option<TimeoutOverride>, default: Option<Duration>) -> O
 }
 
 fn timeouts(session: &Session, migration: &Migration, scope: &str) -> String {
+    timeouts_sql(&session.settings, migration, scope)
+}
+
+/// `SET [LOCAL] lock_timeout = '…'; SET [LOCAL] statement_timeout = '…';` for `migration`:
+/// its directives, else the settings' defaults.
+pub(crate) fn timeouts_sql(settings: &PgSettings, migration: &Migration, scope: &str) -> String {
     format!(
         "{} {}",
         timeout_sql(
             scope,
             "lock_timeout",
-            effective(migration.lock_timeout, session.settings.lock_timeout)
+            effective(migration.lock_timeout, settings.lock_timeout)
         ),
         timeout_sql(
             scope,
             "statement_timeout",
-            effective(
-                migration.statement_timeout,
-                session.settings.statement_timeout
-            )
+            effective(migration.statement_timeout, settings.statement_timeout)
         )
     )
 }
@@ -243,12 +258,14 @@ async fn apply_in_transaction(
     session: &Session,
     held: &Held,
     migration: &Migration,
+    printer: &Printer,
 ) -> Result<(), Detailed> {
     let record = format!(
         "{} RETURNING pg_backend_pid()",
         session.history.record_applied_sql(migration)
     );
-    run_pipelined(session, held, migration, &migration.up, 0, &record).await
+    let part = Part::up(migration);
+    run_pipelined(session, held, migration, &part, &record, printer).await
 }
 
 /// The session setting that marks the transaction a migration runs in: set at `BEGIN` to the
@@ -282,12 +299,13 @@ async fn run_pipelined(
     session: &Session,
     held: &Held,
     migration: &Migration,
-    text: &str,
-    line_offset: usize,
+    part: &Part<'_>,
     history_sql: &str,
+    printer: &Printer,
 ) -> Result<(), Detailed> {
     use futures_util::future::{BoxFuture, FutureExt, MaybeDone, maybe_done};
 
+    let (text, line_offset) = (part.text, part.line_offset);
     let client = &session.client;
     let statements = split_or_fail(migration, text, line_offset)?;
     refuse_nul(migration, text, line_offset, &statements)?;
@@ -324,13 +342,36 @@ async fn run_pipelined(
             .map(|r| r.map(|messages| first_number(&messages)))
             .boxed(),
     )));
-    // Poll each request once, in order, so they are queued on the connection in order; then
-    // wait for all answers.
-    for request in requests.iter_mut() {
-        let _ = futures_util::poll!(request.as_mut());
-    }
-    for request in requests.iter_mut() {
-        request.as_mut().await;
+    if printer.verbose_enabled() {
+        // One at a time, each statement named before it runs and timed: slower than the
+        // pipeline, and what `-v` is for.
+        for (position, request) in requests.iter_mut().enumerate() {
+            let timed = position
+                .checked_sub(1)
+                .and_then(|index| statements.get(index).map(|s| (index, s)))
+                .map(|(index, statement)| {
+                    printer.timed(describe_statement(
+                        migration,
+                        part,
+                        &statements,
+                        index,
+                        statement,
+                    ))
+                });
+            request.as_mut().await;
+            if let Some(timed) = timed {
+                timed.done(None);
+            }
+        }
+    } else {
+        // Poll each request once, in order, so they are queued on the connection in order;
+        // then wait for all answers.
+        for request in requests.iter_mut() {
+            let _ = futures_util::poll!(request.as_mut());
+        }
+        for request in requests.iter_mut() {
+            request.as_mut().await;
+        }
     }
     let mut answers: Vec<Answer> = requests
         .iter_mut()
@@ -379,7 +420,6 @@ async fn run_pipelined(
         };
         return Err(failure(
             migration,
-            text,
             line_offset,
             &statements,
             index,
@@ -489,128 +529,196 @@ fn refuse_nul(
     }
 }
 
-async fn apply_statement_by_statement(
+async fn revert_in_transaction(
     session: &Session,
+    held: &Held,
     migration: &Migration,
     printer: &Printer,
 ) -> Result<(), Detailed> {
+    let forget = format!(
+        "{}; SELECT pg_backend_pid()",
+        session.history.delete_sql(migration)
+    );
+    let part = Part::down(migration);
+    run_pipelined(session, held, migration, &part, &forget, printer).await
+}
+
+/// The part of a file a run executes: its up part, or its down part (which starts
+/// `line_offset` lines into the file).
+pub(crate) struct Part<'a> {
+    pub text: &'a str,
+    pub line_offset: usize,
+    pub down: bool,
+}
+
+impl<'a> Part<'a> {
+    pub(crate) fn up(migration: &'a Migration) -> Part<'a> {
+        Part {
+            text: &migration.up,
+            line_offset: 0,
+            down: false,
+        }
+    }
+
+    pub(crate) fn down(migration: &'a Migration) -> Part<'a> {
+        Part {
+            text: migration.down.as_deref().unwrap_or_default(),
+            line_offset: migration.down_first_line.saturating_sub(1),
+            down: true,
+        }
+    }
+}
+
+/// `V2 idx: migrations/V2__idx.sql:3 (2/3): CREATE INDEX CONCURRENTLY …`: the statement's first
+/// line of SQL (past the comments above it), for `-v`.
+fn describe_statement(
+    migration: &Migration,
+    part: &Part<'_>,
+    statements: &[splitter::Statement<'_>],
+    index: usize,
+    statement: &splitter::Statement<'_>,
+) -> String {
+    let (line, first) = first_code_line(statement);
+    let first: String = if first.chars().count() > 100 {
+        format!("{}…", first.chars().take(99).collect::<String>())
+    } else {
+        first.to_string()
+    };
+    format!(
+        "{}{}: {}:{} ({}/{}): {first}",
+        migration.label(),
+        if part.down { " (down)" } else { "" },
+        migration.path.display(),
+        statement.line + part.line_offset + line,
+        index + 1,
+        statements.len()
+    )
+}
+
+/// The first line of a statement that holds code (comments above it skipped), and how many
+/// lines below the statement's first it is.
+fn first_code_line<'s>(statement: &splitter::Statement<'s>) -> (usize, &'s str) {
+    let tokens = super::tokens::Tokens::new(statement.sql);
+    let offset = tokens.get(0).map_or(0, |token| token.offset);
+    let line = splitter::line_of(statement.sql, offset) - 1;
+    let text = statement.sql.lines().nth(line).unwrap_or("").trim();
+    (line, text)
+}
+
+/// Runs one part of a `-- migrate:no-transaction` file statement by statement, recording its
+/// progress in the history row after each statement, so a failure (or a crash) leaves the row
+/// dirty at the exact statement. The up part records a checksum of the statements that
+/// completed, so a later `up` can resume at `resume_from` when they are unchanged; the down
+/// part records its own progress and deletes the row when it completes.
+async fn run_statement_by_statement(
+    session: &Session,
+    migration: &Migration,
+    part: &Part<'_>,
+    resume_from: Option<usize>,
+    printer: &Printer,
+) -> Result<(), Detailed> {
     let client = &session.client;
-    let statements = split_or_fail(migration, &migration.up, 0)?;
+    let history = &session.history;
+    let statements = split_or_fail(migration, part.text, part.line_offset)?;
+    refuse_nul(migration, part.text, part.line_offset, &statements)?;
     let db_error = |context: &str, err: tokio_postgres::Error| {
         Detailed::new(format!(
             "{context}: {}",
             super::connect::describe_error(&err)
         ))
     };
-    session
-        .history
-        .begin_progress(client, migration, statements.len())
-        .await
-        .map_err(|err| db_error("cannot record progress in the history table", err))?;
+    let start = resume_from.unwrap_or(0);
+    if start > statements.len() {
+        return Err(Detailed::new(format!(
+            "{} cannot be resumed at statement {}: the file has {}",
+            migration.label(),
+            start + 1,
+            crate::output::count(statements.len(), "statement")
+        )));
+    }
+    if part.down || resume_from.is_none() {
+        let begin = if part.down {
+            history.begin_down_progress_sql(migration, statements.len())
+        } else {
+            history.begin_progress_sql(migration, statements.len())
+        };
+        client
+            .batch_execute(&begin)
+            .await
+            .map_err(|err| db_error("cannot record progress in the history table", err))?;
+    } else {
+        history
+            .resume_progress(client, migration, statements.len())
+            .await
+            .map_err(|err| db_error("cannot record progress in the history table", err))?;
+        printer.note(format!(
+            "resuming {} at statement {} of {}: the {} that completed in an earlier run {} unchanged",
+            migration.label(),
+            start + 1,
+            statements.len(),
+            crate::output::count(start, "statement"),
+            if start == 1 { "is" } else { "are" }
+        ));
+    }
     client
         .batch_execute(&timeouts(session, migration, ""))
         .await
         .map_err(|err| db_error("cannot set timeouts", err))?;
     let started = Instant::now();
-    for (index, statement) in statements.iter().enumerate() {
-        if let Some(index_name) = concurrent_index_name(statement.sql) {
+    let reset = "RESET lock_timeout; RESET statement_timeout;";
+    for (index, statement) in statements.iter().enumerate().skip(start) {
+        if !part.down
+            && let Some(index_name) = concurrent_index_name(statement.sql)
+        {
             drop_invalid_index(client, &index_name, printer).await?;
         }
+        let timed = printer.timed(describe_statement(
+            migration,
+            part,
+            &statements,
+            index,
+            statement,
+        ));
         if let Err(err) = client.batch_execute(statement.sql).await {
-            let failure = failure(
-                migration,
-                &migration.up,
-                0,
-                &statements,
-                index,
-                &err,
-                Undo::Dirty,
-            );
-            let _ = session
-                .history
-                .mark_dirty(client, migration, &failure.message)
-                .await;
-            let _ = client
-                .batch_execute("RESET lock_timeout; RESET statement_timeout;")
-                .await;
+            timed.done(Some("failed"));
+            let undo = Undo::Dirty { down: part.down };
+            let failure = failure(migration, part.line_offset, &statements, index, &err, undo);
+            let recorded = if part.down {
+                format!("{}{}", super::history::DOWN_PREFIX, failure.message)
+            } else {
+                failure.message.clone()
+            };
+            let _ = history.mark_dirty(client, migration, &recorded).await;
+            let _ = client.batch_execute(reset).await;
             return Err(failure);
         }
-        session
-            .history
-            .record_progress(client, migration, index + 1)
+        timed.done(None);
+        let progress = if part.down {
+            history.record_down_progress_sql(migration, index + 1)
+        } else {
+            let prefix =
+                super::history::prefix_checksum(statements.iter().map(|s| s.sql), index + 1);
+            history.record_progress_sql(migration, index + 1, &prefix)
+        };
+        client
+            .batch_execute(&progress)
             .await
             .map_err(|err| db_error("cannot record progress in the history table", err))?;
     }
     let execution_ms = started.elapsed().as_millis() as u64;
     client
-        .batch_execute("RESET lock_timeout; RESET statement_timeout;")
+        .batch_execute(reset)
         .await
         .map_err(|err| db_error("cannot reset timeouts", err))?;
-    session
-        .history
-        .finish_progress(client, migration, execution_ms)
+    let finish = if part.down {
+        history.delete_sql(migration)
+    } else {
+        history.finish_progress_sql(migration, Some(execution_ms))
+    };
+    client
+        .batch_execute(&finish)
         .await
         .map_err(|err| db_error("cannot record completion in the history table", err))
-}
-
-async fn revert_in_transaction(
-    session: &Session,
-    held: &Held,
-    migration: &Migration,
-) -> Result<(), Detailed> {
-    let down = migration.down.as_deref().unwrap_or_default();
-    let line_offset = migration.down_first_line.saturating_sub(1);
-    let forget = format!(
-        "{}; SELECT pg_backend_pid()",
-        session.history.delete_sql(migration)
-    );
-    run_pipelined(session, held, migration, down, line_offset, &forget).await
-}
-
-async fn revert_statement_by_statement(
-    session: &Session,
-    migration: &Migration,
-) -> Result<(), Detailed> {
-    let client = &session.client;
-    let down = migration.down.as_deref().unwrap_or_default();
-    let line_offset = migration.down_first_line.saturating_sub(1);
-    let statements = split_or_fail(migration, down, line_offset)?;
-    let _ = client
-        .batch_execute(&timeouts(session, migration, ""))
-        .await;
-    for (index, statement) in statements.iter().enumerate() {
-        if let Err(err) = client.batch_execute(statement.sql).await {
-            let failure = failure(
-                migration,
-                down,
-                line_offset,
-                &statements,
-                index,
-                &err,
-                Undo::Dirty,
-            );
-            let _ = session
-                .history
-                .mark_dirty(client, migration, &format!("down: {}", failure.message))
-                .await;
-            let _ = client
-                .batch_execute("RESET lock_timeout; RESET statement_timeout;")
-                .await;
-            return Err(failure);
-        }
-    }
-    let _ = client
-        .batch_execute("RESET lock_timeout; RESET statement_timeout;")
-        .await;
-    client
-        .batch_execute(&session.history.delete_sql(migration))
-        .await
-        .map_err(|err| {
-            Detailed::new(format!(
-                "cannot update the history table: {}",
-                super::connect::describe_error(&err)
-            ))
-        })
 }
 
 fn split_or_fail<'a>(
@@ -640,8 +748,9 @@ enum Undo {
     Failed(Fate),
     /// A statement ended the migration's transaction (the guard after it failed).
     Ended(Fate),
-    /// A no-transaction file: the statements before the failing one completed.
-    Dirty,
+    /// A no-transaction file (its down part when `down`): the statements before the failing
+    /// one completed.
+    Dirty { down: bool },
 }
 
 impl Undo {
@@ -680,8 +789,9 @@ impl Undo {
                     n => format!("what statements 1..{n} did"),
                 }
             ),
-            Undo::Dirty => format!(
-                "{label} ran outside a transaction: {} and it is now recorded as dirty",
+            Undo::Dirty { down } => format!(
+                "{}{label} ran outside a transaction: {} and it is now recorded as dirty",
+                if *down { "the down part of " } else { "" },
                 match index {
                     0 => "no statement had completed".to_string(),
                     1 => "statement 1 completed".to_string(),
@@ -692,11 +802,41 @@ impl Undo {
     }
 }
 
+/// The lines of `sql` around its line `at` (0-based; from the first line of code, two before
+/// and two after), numbered as in the file (`first_line` is the statement's), with a caret
+/// under `column` of the failing line when the server gave a position.
+fn excerpt(
+    mut error: Detailed,
+    sql: &str,
+    first_line: usize,
+    code_line: usize,
+    at: usize,
+    column: Option<usize>,
+) -> Detailed {
+    let lines: Vec<&str> = sql.lines().collect();
+    let from = at.saturating_sub(2).max(code_line.min(at));
+    let to = (at + 2).min(lines.len().saturating_sub(1));
+    if from > code_line {
+        error = error.context("      | …");
+    }
+    for (n, source_line) in lines.iter().enumerate().take(to + 1).skip(from) {
+        error = error.context(format!("{:>5} | {source_line}", first_line + n));
+        if n == at
+            && let Some(column) = column
+        {
+            error = error.context(format!("      | {}^", " ".repeat(column)));
+        }
+    }
+    if to + 1 < lines.len() {
+        error = error.context("      | …");
+    }
+    error
+}
+
 /// Builds the error a user sees when a statement fails: which file and line, the statement,
 /// the server's message, detail and hint, and what state the database is left in.
 fn failure(
     migration: &Migration,
-    text: &str,
     line_offset: usize,
     statements: &[splitter::Statement<'_>],
     index: usize,
@@ -726,13 +866,20 @@ fn failure(
         ),
         None => (super::connect::describe_error(err), None, None, None),
     };
-    let line = match position {
+    // The failing line: where the server points, else the statement's first line of code.
+    let (code_line, _) = first_code_line(statement);
+    let (line_in_statement, column) = match position {
         Some(p) => {
-            let byte = statement.offset + splitter::char_position_to_byte(statement.sql, p);
-            splitter::line_of(text, byte)
+            let byte = splitter::char_position_to_byte(statement.sql, p);
+            let line = splitter::line_of(statement.sql, byte) - 1;
+            let line_start = statement.sql[..byte].rfind('\n').map_or(0, |n| n + 1);
+            let column = statement.sql[line_start..byte].chars().count();
+            (line, Some(column))
         }
-        None => statement.line,
-    } + line_offset;
+        None => (code_line, None),
+    };
+    let first_line = statement.line + line_offset;
+    let line = first_line + line_in_statement;
     let mut error =
         Detailed::new(format!("{} failed: {message}", migration.label())).context(format!(
             "at {}:{line} (statement {} of {})",
@@ -740,15 +887,14 @@ fn failure(
             index + 1,
             statements.len()
         ));
-    for (n, source_line) in statement.sql.lines().take(6).enumerate() {
-        error = error.context(format!(
-            "{:>5} | {source_line}",
-            statement.line + line_offset + n
-        ));
-    }
-    if statement.sql.lines().count() > 6 {
-        error = error.context("      | …");
-    }
+    error = excerpt(
+        error,
+        statement.sql,
+        first_line,
+        code_line,
+        line_in_statement,
+        column,
+    );
     if let Some(detail) = detail {
         error = error.context(format!("detail: {detail}"));
     }
@@ -759,7 +905,7 @@ fn failure(
     if message.contains("cannot run inside a transaction block") {
         error = error.hint("add `-- migrate:no-transaction` at the top of the file to run it statement by statement");
     }
-    if matches!(undo, Undo::Dirty) {
+    if matches!(undo, Undo::Dirty { .. }) {
         error = error.hint("fix the cause, undo or finish the completed statements by hand, then run `migrate repair`");
     }
     if ended {

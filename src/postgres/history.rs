@@ -23,6 +23,92 @@ pub struct HistoryRow {
     pub statements_done: Option<u32>,
     pub statements_total: Option<u32>,
     pub error: Option<String>,
+    /// For dirty rows of statement-by-statement migrations: sha256 of the statements that
+    /// completed (see [`prefix_checksum`]), so `up` can resume when they are unchanged.
+    pub statements_checksum: Option<String>,
+}
+
+/// Which part of a statement-by-statement migration a dirty row was running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+/// How far a dirty statement-by-statement migration got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub direction: Direction,
+    /// Statements of that part that completed.
+    pub done: u32,
+    /// Statements in that part.
+    pub total: u32,
+}
+
+/// The error text of a dirty row whose down part failed starts with this.
+pub const DOWN_PREFIX: &str = "down: ";
+
+impl HistoryRow {
+    /// For dirty rows with recorded progress: which part, how far.
+    pub fn progress(&self) -> Option<Progress> {
+        let (done, total) = (self.statements_done?, self.statements_total?);
+        let direction = if self
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(DOWN_PREFIX))
+        {
+            Direction::Down
+        } else {
+            Direction::Up
+        };
+        Some(Progress {
+            direction,
+            done,
+            total,
+        })
+    }
+}
+
+impl Progress {
+    /// `failed at statement 2 of 3`, `its down part failed at statement 1 of 2`.
+    pub fn failed_at(&self) -> String {
+        let part = match self.direction {
+            Direction::Up => "",
+            Direction::Down => "its down part ",
+        };
+        format!(
+            "{part}failed at statement {} of {}",
+            (self.done + 1).min(self.total.max(1)),
+            self.total
+        )
+    }
+
+    /// `1 of 3 statements had completed`, `no statement of its down part had completed`.
+    pub fn completed(&self) -> String {
+        let part = match self.direction {
+            Direction::Up => "",
+            Direction::Down => " of its down part",
+        };
+        match self.done {
+            0 => format!("no statement{part} had completed"),
+            done => format!(
+                "{done} of {}{part} had completed",
+                crate::output::count(self.total, "statement")
+            ),
+        }
+    }
+}
+
+/// sha256 (hex) of the first `n` statements' text: what a resumed migration must find unchanged.
+pub fn prefix_checksum<'a>(statements: impl IntoIterator<Item = &'a str>, n: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for sql in statements.into_iter().take(n) {
+        hasher.update(sql.as_bytes());
+        // Statements hold no NUL byte (the loader refuses them): an unambiguous separator.
+        hasher.update([0u8]);
+    }
+    hex::encode(hasher.finalize())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -92,7 +178,8 @@ CREATE TABLE IF NOT EXISTS {table} (
     state            text NOT NULL DEFAULT 'applied' CHECK (state IN ('applied', 'dirty')),
     statements_done  integer,
     statements_total integer,
-    error            text
+    error            text,
+    statements_checksum text
 );
 CREATE UNIQUE INDEX IF NOT EXISTS \"{index_prefix}_version_key\" ON {table} (version) WHERE kind <> 'repeatable';
 CREATE UNIQUE INDEX IF NOT EXISTS \"{index_prefix}_repeatable_key\" ON {table} (name) WHERE kind = 'repeatable';
@@ -164,8 +251,9 @@ COMMENT ON TABLE {table} IS 'migrate: applied migrations (do not edit by hand; u
             .query_typed(
                 &format!(
                     "SELECT version, name, kind, checksum, applied_at, execution_ms, applied_by, tool_version,
-                            state, statements_done, statements_total, error
-                     FROM {} ORDER BY installed_rank",
+                            state, statements_done, statements_total, error,
+                            CASE WHEN state = 'dirty' THEN to_jsonb(h) ->> 'statements_checksum' END
+                     FROM {} h ORDER BY installed_rank",
                     self.qualified()
                 ),
                 &[],
@@ -194,6 +282,7 @@ COMMENT ON TABLE {table} IS 'migrate: applied migrations (do not edit by hand; u
                 statements_done: row.get::<_, Option<i32>>(9).map(|v| v.max(0) as u32),
                 statements_total: row.get::<_, Option<i32>>(10).map(|v| v.max(0) as u32),
                 error: row.get(11),
+                statements_checksum: row.get(12),
             })
             .collect())
     }
@@ -226,18 +315,15 @@ COMMENT ON TABLE {table} IS 'migrate: applied migrations (do not edit by hand; u
     }
 
     /// Starts the record of a statement-by-statement migration: dirty until it completes.
-    pub async fn begin_progress(
-        &self,
-        client: &Client,
-        migration: &Migration,
-        statements_total: usize,
-    ) -> Result<(), tokio_postgres::Error> {
-        let sql = format!(
-            "{delete}INSERT INTO {table} (version, name, kind, checksum, tool_version, state, statements_done, statements_total)
-             VALUES ({version}, '{name}', '{kind}', '{checksum}', '{tool}', 'dirty', 0, {statements_total})",
+    /// Tables made by older versions get the `statements_checksum` column here.
+    pub fn begin_progress_sql(&self, migration: &Migration, statements_total: usize) -> String {
+        format!(
+            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS statements_checksum text;
+{delete}INSERT INTO {table} (version, name, kind, checksum, tool_version, state, statements_done, statements_total, statements_checksum)
+VALUES ({version}, '{name}', '{kind}', '{checksum}', '{tool}', 'dirty', 0, {statements_total}, '{empty}')",
             delete = match migration.kind {
                 Kind::Repeatable => format!(
-                    "DELETE FROM {} WHERE kind = 'repeatable' AND name = '{}'; ",
+                    "DELETE FROM {} WHERE kind = 'repeatable' AND name = '{}';\n",
                     self.qualified(),
                     migration.name
                 ),
@@ -249,8 +335,57 @@ COMMENT ON TABLE {table} IS 'migrate: applied migrations (do not edit by hand; u
             kind = kind_text(migration.kind),
             checksum = migration.checksum,
             tool = crate::TOOL_VERSION,
-        );
-        client.batch_execute(&sql).await
+            empty = prefix_checksum([], 0),
+        )
+    }
+
+    pub async fn begin_progress(
+        &self,
+        client: &Client,
+        migration: &Migration,
+        statements_total: usize,
+    ) -> Result<(), tokio_postgres::Error> {
+        client
+            .batch_execute(&self.begin_progress_sql(migration, statements_total))
+            .await
+    }
+
+    /// Takes a dirty row up again to resume it: the file's checksum and statement count as
+    /// they are now (the statements it completed were checked unchanged).
+    pub fn resume_progress_sql(&self, migration: &Migration, statements_total: usize) -> String {
+        format!(
+            "UPDATE {} SET checksum = '{}', statements_total = {statements_total}, tool_version = '{}' WHERE {}",
+            self.qualified(),
+            migration.checksum,
+            crate::TOOL_VERSION,
+            row_filter(migration)
+        )
+    }
+
+    pub async fn resume_progress(
+        &self,
+        client: &Client,
+        migration: &Migration,
+        statements_total: usize,
+    ) -> Result<(), tokio_postgres::Error> {
+        client
+            .batch_execute(&self.resume_progress_sql(migration, statements_total))
+            .await
+    }
+
+    /// Records that `statements_done` statements completed; `prefix` is their
+    /// [`prefix_checksum`].
+    pub fn record_progress_sql(
+        &self,
+        migration: &Migration,
+        statements_done: usize,
+        prefix: &str,
+    ) -> String {
+        format!(
+            "UPDATE {} SET statements_done = {statements_done}, statements_checksum = '{prefix}' WHERE {}",
+            self.qualified(),
+            row_filter(migration)
+        )
     }
 
     pub async fn record_progress(
@@ -258,14 +393,21 @@ COMMENT ON TABLE {table} IS 'migrate: applied migrations (do not edit by hand; u
         client: &Client,
         migration: &Migration,
         statements_done: usize,
+        prefix: &str,
     ) -> Result<(), tokio_postgres::Error> {
         client
-            .batch_execute(&format!(
-                "UPDATE {} SET statements_done = {statements_done} WHERE {}",
-                self.qualified(),
-                row_filter(migration)
-            ))
+            .batch_execute(&self.record_progress_sql(migration, statements_done, prefix))
             .await
+    }
+
+    /// `execution_ms` of `None` measures from the statement's transaction start (for scripts).
+    pub fn finish_progress_sql(&self, migration: &Migration, execution_ms: Option<u64>) -> String {
+        format!(
+            "UPDATE {} SET state = 'applied', error = NULL, statements_checksum = NULL, execution_ms = {}, applied_at = now() WHERE {}",
+            self.qualified(),
+            execution_ms.map_or_else(|| "execution_ms".to_string(), |ms| ms.to_string()),
+            row_filter(migration)
+        )
     }
 
     pub async fn finish_progress(
@@ -275,12 +417,34 @@ COMMENT ON TABLE {table} IS 'migrate: applied migrations (do not edit by hand; u
         execution_ms: u64,
     ) -> Result<(), tokio_postgres::Error> {
         client
-            .batch_execute(&format!(
-                "UPDATE {} SET state = 'applied', error = NULL, execution_ms = {execution_ms}, applied_at = now() WHERE {}",
-                self.qualified(),
-                row_filter(migration)
-            ))
+            .batch_execute(&self.finish_progress_sql(migration, Some(execution_ms)))
             .await
+    }
+
+    /// Starts reverting a statement-by-statement migration: its row is dirty, with the down
+    /// part's progress, until the last down statement completes and the row is deleted.
+    pub fn begin_down_progress_sql(
+        &self,
+        migration: &Migration,
+        statements_total: usize,
+    ) -> String {
+        format!(
+            "UPDATE {} SET state = 'dirty', statements_done = 0, statements_total = {statements_total}, error = '{DOWN_PREFIX}started, not finished' WHERE {}",
+            self.qualified(),
+            row_filter(migration)
+        )
+    }
+
+    pub fn record_down_progress_sql(
+        &self,
+        migration: &Migration,
+        statements_done: usize,
+    ) -> String {
+        format!(
+            "UPDATE {} SET statements_done = {statements_done} WHERE {}",
+            self.qualified(),
+            row_filter(migration)
+        )
     }
 
     pub async fn mark_dirty(

@@ -10,6 +10,7 @@ pub mod lock;
 pub mod migration;
 pub mod plan;
 pub mod refinery;
+pub mod script;
 pub mod seeds;
 pub mod shadow;
 pub mod snapshot;

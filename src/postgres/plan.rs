@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::history::{HistoryRow, RowKind, RowState};
+use super::history::{self, Direction, HistoryRow, RowKind, RowState};
 use super::migration::{Kind, Migration, MigrationSet};
 use crate::errors::Detailed;
 
@@ -19,6 +19,9 @@ pub enum Action {
     Reapply,
     /// Run the down part of an applied migration.
     Revert,
+    /// Finish a statement-by-statement migration that failed part way: from its first
+    /// unfinished statement (`Step::resume_from`), the ones before it being unchanged.
+    Resume,
 }
 
 /// One step of a plan: which file, what to do, how.
@@ -31,11 +34,15 @@ pub struct Step {
     pub file: String,
     pub transactional: bool,
     pub checksum: String,
+    /// For `resume`: the 0-based index of the first statement still to run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume_from: Option<usize>,
 }
 
 impl Step {
     fn new(action: Action, migration: &Migration) -> Step {
         Step {
+            resume_from: None,
             action,
             kind: migration.kind,
             version: migration.version,
@@ -78,36 +85,79 @@ fn baseline(history: &[HistoryRow]) -> Option<u64> {
 }
 
 fn dirty_error(history: &[HistoryRow]) -> Option<Detailed> {
-    let dirty: Vec<&HistoryRow> = history
-        .iter()
-        .filter(|r| r.state == RowState::Dirty)
-        .collect();
+    dirty_rows_error(history.iter().filter(|r| r.state == RowState::Dirty), &[])
+}
+
+/// The error for dirty rows `up`/`down` cannot go past; `reasons` add a line per migration
+/// (label, why it cannot be resumed).
+fn dirty_rows_error<'a>(
+    dirty: impl Iterator<Item = &'a HistoryRow>,
+    reasons: &[(String, String)],
+) -> Option<Detailed> {
+    let dirty: Vec<&HistoryRow> = dirty.collect();
     if dirty.is_empty() {
         return None;
     }
     let mut error = Detailed::new(format!(
-        "the database has {} dirty migration{} from a failed run; nothing was changed",
-        dirty.len(),
-        if dirty.len() == 1 { "" } else { "s" }
+        "the database has {} from a failed run; nothing was changed",
+        crate::output::count(dirty.len(), "dirty migration")
     ));
     for row in dirty {
         let label = match row.version {
-            Some(v) => format!("V{v} {}", row.name),
-            None => format!("R {}", row.name),
+            Some(v) if row.kind != RowKind::Repeatable => format!("V{v} {}", row.name),
+            _ => format!("R {}", row.name),
         };
-        let position = match (row.statements_done, row.statements_total) {
-            (Some(done), Some(total)) => format!(" at statement {} of {total}", done + 1),
-            _ => String::new(),
-        };
+        let position = row
+            .progress()
+            .map_or_else(|| "failed".to_string(), |p| p.failed_at());
         let cause = row
             .error
             .as_deref()
+            .map(|e| e.strip_prefix(history::DOWN_PREFIX).unwrap_or(e))
             .map_or_else(String::new, |e| format!(": {e}"));
-        error = error.context(format!("{label} failed{position}{cause}"));
+        error = error.context(format!("{label} {position}{cause}"));
+        if let Some((_, reason)) = reasons.iter().find(|(l, _)| *l == label) {
+            error = error.context(format!("  {reason}"));
+        }
     }
     Some(error.hint(
         "finish or undo the failed migration's work by hand, then run `migrate repair` (or `migrate repair --mark-applied` if you completed it)",
     ))
+}
+
+/// Whether the dirty `row` (a statement-by-statement migration that failed in its up part) can
+/// be resumed with `file`: the statements it completed must be byte for byte what the file
+/// holds now. `Err` says why not.
+fn resumable(row: &HistoryRow, file: Option<&Migration>) -> Result<usize, String> {
+    let progress = row
+        .progress()
+        .ok_or("its progress was not recorded; resuming needs it")?;
+    if progress.direction == Direction::Down {
+        return Err("its down part failed; `up` does not resume a down part".to_string());
+    }
+    let file = file.ok_or("its file is missing")?;
+    if !file.no_transaction {
+        return Err("its file is no longer `-- migrate:no-transaction`".to_string());
+    }
+    let recorded = row.statements_checksum.as_deref().ok_or(
+        "it was recorded by an older migrate, without the checksum of its completed statements",
+    )?;
+    let statements = super::splitter::split(&file.up).map_err(|err| err.to_string())?;
+    let done = progress.done as usize;
+    if statements.len() < done {
+        return Err(format!(
+            "the file now has {} but {done} had completed",
+            crate::output::count(statements.len(), "statement")
+        ));
+    }
+    if history::prefix_checksum(statements.iter().map(|s| s.sql), done) != recorded {
+        return Err(format!(
+            "the {} that completed {} changed in the file since: resuming could run them differently from what is in the database",
+            crate::output::count(done, "statement"),
+            if done == 1 { "was" } else { "were" }
+        ));
+    }
+    Ok(done)
 }
 
 /// Applied files whose content changed since.
@@ -128,9 +178,48 @@ pub fn plan_up(
     history: &[HistoryRow],
     options: UpOptions,
 ) -> Result<Vec<Step>, Detailed> {
-    if let Some(error) = dirty_error(history) {
+    // A statement-by-statement migration that failed part way resumes at its first
+    // unfinished statement, when the statements it completed are unchanged; any other dirty
+    // row stops the run.
+    let mut resumes: Vec<Step> = Vec::new();
+    let mut reasons: Vec<(String, String)> = Vec::new();
+    let mut stuck: Vec<&HistoryRow> = Vec::new();
+    for row in history.iter().filter(|r| r.state == RowState::Dirty) {
+        let file = match row.kind {
+            RowKind::Repeatable => set.repeatable_by_name(&row.name),
+            _ => row.version.and_then(|v| set.by_version(v)),
+        };
+        match resumable(row, file) {
+            Ok(done) => {
+                // `resumable` found the file.
+                let Some(file) = file else { continue };
+                let mut step = Step::new(Action::Resume, file);
+                step.resume_from = Some(done);
+                resumes.push(step);
+            }
+            Err(reason) => {
+                let label = match row.version {
+                    Some(v) if row.kind != RowKind::Repeatable => format!("V{v} {}", row.name),
+                    _ => format!("R {}", row.name),
+                };
+                reasons.push((label, format!("not resumed: {reason}")));
+                stuck.push(row);
+            }
+        }
+    }
+    if let Some(error) = dirty_rows_error(stuck.into_iter(), &reasons) {
         return Err(error);
     }
+    let resumed: BTreeSet<(Option<u64>, String)> = resumes
+        .iter()
+        .map(|s| (s.version, s.name.clone()))
+        .collect();
+    let history_rows: Vec<HistoryRow> = history
+        .iter()
+        .filter(|r| r.state != RowState::Dirty || !resumed.contains(&(r.version, r.name.clone())))
+        .cloned()
+        .collect();
+    let history = history_rows.as_slice();
     let changed = modified(set, history);
     if !changed.is_empty() {
         let mut error = Detailed::new(
@@ -205,7 +294,10 @@ pub fn plan_up(
             }
         }
     }
-    Ok(steps)
+    // Resumed migrations run first, and only as resumes.
+    steps.retain(|step| !resumed.contains(&(step.version, step.name.clone())));
+    resumes.extend(steps);
+    Ok(resumes)
 }
 
 /// Plans `down`: applied migrations newest first, refusing when any of them cannot be reverted.
@@ -398,12 +490,9 @@ pub fn status(set: &MigrationSet, history: &[HistoryRow]) -> Vec<Entry> {
         let row = rows_by_version.get(&version);
         let (state, note) = match (file, row) {
             (_, Some(row)) if row.state == RowState::Dirty => {
-                let note = match (row.statements_done, row.statements_total) {
-                    (Some(done), Some(total)) => {
-                        format!("failed at statement {} of {total}", done + 1)
-                    }
-                    _ => "failed".to_string(),
-                };
+                let note = row
+                    .progress()
+                    .map_or_else(|| "failed".to_string(), |p| p.failed_at());
                 let note = match &row.error {
                     Some(error) => format!("{note}: {error}"),
                     None => note,
@@ -647,6 +736,7 @@ mod tests {
             statements_done: None,
             statements_total: None,
             error: None,
+            statements_checksum: None,
         }
     }
 
