@@ -152,6 +152,27 @@ fn backups_and_the_sandbox_are_ignored_by_git() {
     }
 }
 
+#[test]
+fn sandbox_env_without_a_running_sandbox_is_an_error_not_an_empty_export() {
+    let dir = workdir();
+    let env = run(migrate_cmd()
+        .current_dir(dir.path())
+        .args(["sandbox", "env"]));
+    env.assert_code(1);
+    assert_eq!(env.stdout, "", "nothing for eval to run");
+    assert!(
+        env.stderr
+            .contains("no sandbox server is running in .sandbox"),
+        "{}",
+        env.stderr
+    );
+    assert!(env.stderr.contains("sandbox start"), "{}", env.stderr);
+    assert!(
+        !dir.path().join(".sandbox").exists(),
+        "asking for the environment creates nothing"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // .env and --env-file
 

@@ -61,6 +61,19 @@ pub fn run(printer: &Printer, action: SandboxAction, dir: &Path) -> anyhow::Resu
         SandboxAction::Stop => sandbox::stop(dir)?,
         SandboxAction::Status | SandboxAction::Env => sandbox::status(dir)?,
     };
+    // `eval "$(migrate sandbox env)"` must not silently export nothing.
+    if matches!(action, SandboxAction::Env) && state.env_lines().is_empty() {
+        return Err(crate::errors::Detailed::new(format!(
+            "no sandbox server is running in {}: nothing to export",
+            dir.display()
+        ))
+        .hint(format!(
+            "start them with `{} sandbox start{}` (or run scripts/dev from the repository root)",
+            super::invoked_as(),
+            dir_flag(dir)
+        ))
+        .into());
+    }
     printer.report(&StateReport {
         state: &state,
         env_only: matches!(action, SandboxAction::Env),
