@@ -68,8 +68,23 @@ fn app(db: &PgDb, args: &[&str]) -> support::Run {
     migrate_in(db, dir.path(), &all)
 }
 
+/// The newest version in the repository's migrations (they are numbered 1..=N without gaps).
+fn newest_app_version() -> u64 {
+    let mut versions: Vec<u64> = std::fs::read_dir(repo("migrations"))
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            name.strip_prefix('V')?.split_once("__")?.0.parse().ok()
+        })
+        .collect();
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=versions.len() as u64).collect::<Vec<_>>());
+    *versions.last().unwrap()
+}
+
 #[test]
 fn the_applications_migrations_through_psql_match_migrate_up_and_down() {
+    let newest = newest_app_version();
     let by_psql = pg();
     let by_migrate = pg();
 
@@ -83,7 +98,7 @@ fn the_applications_migrations_through_psql_match_migrate_up_and_down() {
         script.stdout
     );
     assert!(
-        script.stdout.contains("-- apply V20"),
+        script.stdout.contains(&format!("-- apply V{newest} ")),
         "the script names each file: {}",
         script.stdout
     );
@@ -96,7 +111,7 @@ fn the_applications_migrations_through_psql_match_migrate_up_and_down() {
     app(&by_migrate, &["up"]).assert_ok();
     assert_eq!(schema(&by_psql), schema(&by_migrate));
     let rows = history(&by_psql);
-    assert_eq!(rows.len(), 20);
+    assert_eq!(rows.len() as u64, newest);
     assert_eq!(rows, history(&by_migrate));
 
     // migrate reads what psql wrote as its own: nothing pending, checksums valid.
@@ -106,7 +121,11 @@ fn the_applications_migrations_through_psql_match_migrate_up_and_down() {
     // Down three steps: the script and the command agree as well.
     let script = app(&by_psql, &["down", "--steps", "3", "--dry-run", "--sql"]);
     script.assert_ok();
-    assert!(script.stdout.contains("-- revert V20"), "{}", script.stdout);
+    assert!(
+        script.stdout.contains(&format!("-- revert V{newest} ")),
+        "{}",
+        script.stdout
+    );
     psql(&by_psql, &script.stdout).assert_ok();
     app(&by_migrate, &["--yes", "down", "--steps", "3"]).assert_ok();
     assert_eq!(schema(&by_psql), schema(&by_migrate));
