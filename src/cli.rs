@@ -182,6 +182,10 @@ pub enum Command {
     /// Refresh materialized views, create upcoming partitions, VACUUM (ANALYZE) configured tables
     #[command(after_help = examples::MAINTAIN)]
     Maintain(MaintainArgs),
+    /// Read-only health checks of the live stores: sessions, locks, vacuum, indexes, slow
+    /// queries, wraparound, memory, persistence (exit 2 on a warning or worse)
+    #[command(after_help = examples::HEALTH)]
+    Health(HealthArgs),
     /// GDPR erasure by the [anonymize] rules: erase subjects, verify erasures, run bulk policies
     #[command(after_help = examples::ANONYMIZE)]
     Anonymize(AnonymizeArgs),
@@ -557,6 +561,16 @@ pub struct MaintainArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Only these stores (repeatable) [default: every configured store]
+    #[arg(long, value_enum)]
+    pub store: Vec<Store>,
+    /// Entries in the lists of largest tables and slowest statements [default: [health] top, 10]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub top: Option<u32>,
+}
+
+#[derive(Debug, Args)]
 pub struct AnonymizeArgs {
     #[command(subcommand)]
     pub action: AnonymizeAction,
@@ -762,6 +776,13 @@ Examples:
 Examples:
   migrate maintain --dry-run            the statements it would run
   migrate maintain";
+
+    pub const HEALTH: &str = "\
+Examples:
+  migrate health                        every configured store; exit 2 on a warning or worse
+  migrate health --store pg --top 20
+  migrate health --format json          the same findings for monitoring
+Thresholds: [health] in migrate.toml (long_transaction, idle_in_transaction, slow_query, …).";
 
     pub const ANONYMIZE: &str = "\
 Examples:

@@ -534,6 +534,22 @@ fn lookup_user(name: &str) -> Option<OsUser> {
     }
 }
 
+/// Whether the server's library directory holds `pg_stat_statements` (Debian ships it with
+/// the server; other builds keep it in a contrib package).
+fn has_pg_stat_statements(bindir: &Path) -> bool {
+    let beside = bindir.join("../lib/pg_stat_statements.so");
+    if beside.exists() {
+        return true;
+    }
+    Command::new(bindir.join("pg_config"))
+        .arg("--pkglibdir")
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .is_some_and(|dir| Path::new(&dir).join("pg_stat_statements.so").exists())
+}
+
 /// Directory holding initdb, pg_ctl and postgres: PATH, `pg_config --bindir`, or the highest
 /// `/usr/lib/postgresql/*/bin`.
 fn find_pg_bindir() -> Result<PathBuf> {
@@ -768,10 +784,14 @@ fn start_postgres(layout: &Layout, kept: Option<u16>) -> Result<()> {
     for attempt in 1..=PORT_ATTEMPTS {
         let port = pick_port(kept, attempt)?;
         let log_start = file_len(&log);
-        let opts = format!(
+        let mut opts = format!(
             "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={socket_dirs} \
              -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         );
+        // Slow queries for `migrate health`, when the server has the module.
+        if has_pg_stat_statements(&bindir) {
+            opts.push_str(" -c shared_preload_libraries=pg_stat_statements");
+        }
         let mut args = os_args(["start", "-w", "-t", "30", "-D"], &data, ["-l"]);
         args.push(log.clone().into_os_string());
         args.push("-o".into());
@@ -986,7 +1006,10 @@ fn start_redis(layout: &Layout, kept: Option<u16>) -> Result<()> {
             .arg(&log)
             .arg("--dir")
             .arg(&svc_dir)
-            .args(["--save", "", "--appendonly", "no", "--databases", "10000"])
+            // Persistence as seed 000 asks for it in production (RDB snapshots and the AOF),
+            // so that `migrate health` finds the sandbox as it should find production.
+            .args(["--save", "3600 1 300 100 60 10000", "--appendonly", "yes"])
+            .args(["--databases", "10000"])
             .current_dir(&svc_dir)
             .stdin(Stdio::null())
             .stdout(logf.try_clone()?)
@@ -1152,7 +1175,10 @@ fn start_mongo(layout: &Layout, kept: Option<u16>) -> Result<()> {
                     .arg(&config)
                     .args(["--host", "127.0.0.1", "--port"])
                     .arg(port.to_string())
-                    .args(["--storage-path", ":memory:"])
+                    // On disk, so that `sandbox stop` and `start` keep the data, as they do
+                    // for PostgreSQL and Redis.
+                    .arg("--storage-path")
+                    .arg(svc_dir.join("data"))
                     .current_dir(&svc_dir)
                     .stdin(Stdio::null())
                     .stdout(logf.try_clone()?)

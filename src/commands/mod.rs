@@ -10,6 +10,7 @@ pub mod database;
 pub mod down;
 pub mod drift;
 pub mod export;
+pub mod health;
 pub mod lint;
 pub mod maintain;
 pub mod man;
@@ -125,6 +126,7 @@ pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Check(args) => check::run(&context, args).await,
         Command::Backup(args) => backup::run(&context, args).await,
         Command::Maintain(args) => maintain::run(&context, args).await,
+        Command::Health(args) => health::run(&context, args).await,
         Command::Anonymize(args) => anonymize::run(&context, args).await,
         Command::Export(args) => export::run(&context, args).await,
         Command::Retention(args) => retention::run(&context, args).await,

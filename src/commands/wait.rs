@@ -71,6 +71,7 @@ impl Uses {
                 },
             },
             Command::Reset(args) => Uses::only(&args.store),
+            Command::Health(args) => Uses::only(&args.store),
             Command::Backup(args) => match &args.action {
                 BackupAction::Create(create) => Uses::only(&create.store),
                 BackupAction::Verify(_) | BackupAction::Restore(_) => Uses::ALL,

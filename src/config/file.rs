@@ -35,6 +35,8 @@ pub struct FileConfig {
     pub retention: RetentionSection,
     #[serde(default)]
     pub drift: DriftSection,
+    #[serde(default)]
+    pub health: super::health::HealthSection,
     /// `[env.NAME]` sections override the top-level sections when `--env NAME` is given.
     #[serde(default)]
     pub env: BTreeMap<String, EnvSection>,
@@ -69,6 +71,9 @@ pub struct EnvSection {
     /// Its `ignore` patterns are added to the top-level ones.
     #[serde(default)]
     pub drift: DriftSection,
+    /// Its keys override the top-level `[health]` ones.
+    #[serde(default)]
+    pub health: super::health::HealthSection,
 }
 
 /// `[drift]`: objects `migrate drift` leaves out, merged with `--ignore`.

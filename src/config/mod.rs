@@ -6,6 +6,7 @@
 
 pub mod dotenv;
 pub mod file;
+pub mod health;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -51,6 +52,8 @@ pub struct Settings {
     pub retention: file::RetentionSection,
     /// `[drift] ignore` patterns (top level, then the environment's).
     pub drift_ignore: Vec<String>,
+    /// `[health]` thresholds.
+    pub health: health::HealthSettings,
 }
 
 /// `[backup]`, resolved.
@@ -212,6 +215,7 @@ fn resolve_with(
     let seeds = merge_seeds(file.seeds, env_section.seeds);
     let backup = merge_backup(file.backup, env_section.backup);
     let maintain = merge_maintain(file.maintain, env_section.maintain);
+    let health = health::merge(file.health, env_section.health);
     let anonymize = env_section.anonymize.unwrap_or(file.anonymize);
     let retention = env_section.retention.unwrap_or(file.retention);
     let output = OutputSection {
@@ -331,6 +335,7 @@ fn resolve_with(
             keep_monthly: backup.keep_monthly,
         },
         maintain: maintain_settings(maintain)?,
+        health: health::resolve(health)?,
         anonymize,
         retention,
         drift_ignore: file

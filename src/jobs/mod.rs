@@ -5,5 +5,6 @@
 pub mod anonymize;
 pub mod backup;
 pub mod export;
+pub mod health;
 pub mod maintain;
 pub mod retention;
