@@ -140,7 +140,7 @@ pub enum Command {
     Status(StatusArgs),
     /// Check files against history without writing anything (exit 2 on problems)
     #[command(after_help = examples::VALIDATE)]
-    Validate,
+    Validate(ValidateArgs),
     /// Scaffold the next migration file
     #[command(visible_alias = "create", after_help = examples::NEW)]
     New(NewArgs),
@@ -221,6 +221,8 @@ pub struct UpArgs {
     /// Apply pending versions lower than the newest applied one
     #[arg(long)]
     pub allow_out_of_order: bool,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -243,12 +245,37 @@ pub struct DownArgs {
     pub store: Option<Store>,
 }
 
+/// Running a command on a fleet of PostgreSQL databases (`up`, `status`, `validate`, `check`,
+/// `drift`, `seed`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct FleetArgs {
+    /// Run on every PostgreSQL database listed in FILE: one URL (or key=value string, or
+    /// `name<TAB>url`) per line, `#` comments [default: [targets] in the config]
+    #[arg(long, value_name = "FILE", help_heading = "Fleet")]
+    pub targets: Option<PathBuf>,
+    /// With targets: how many run at once [default: [targets] jobs, else 4]
+    #[arg(short = 'j', long, value_name = "N", help_heading = "Fleet",
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub jobs: Option<u32>,
+    /// With targets: start no new target after the first failure
+    #[arg(long, help_heading = "Fleet")]
+    pub fail_fast: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Exit 2 when any store has a pending, dirty, modified, missing or invalid migration (or a
     /// Redis keyspace that is not current)
     #[arg(long)]
     pub exit_code: bool,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -301,6 +328,8 @@ pub struct SeedArgs {
     /// Apply every file again, even unchanged ones
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -431,6 +460,8 @@ pub struct DriftArgs {
     /// Redis: stop the keyspace audit after about N keys (a sample of a big keyspace)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub sample: Option<u64>,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -467,6 +498,8 @@ pub struct CheckArgs {
     /// Leave objects matching PATTERN out of the drift comparison (see `drift --ignore`)
     #[arg(long, value_name = "PATTERN")]
     pub ignore: Vec<String>,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ pub mod database;
 pub mod down;
 pub mod drift;
 pub mod export;
+pub mod fleet;
 pub mod health;
 pub mod lint;
 pub mod maintain;
@@ -106,11 +107,32 @@ pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
         return Err(Failure { printer, error });
     }
     let context = Context { settings, printer };
+    if let Some(fleet_args) = fleet::args_of(&cli.command) {
+        let fleet_run = match fleet::requested(&context, fleet_args) {
+            Ok(true) => Some(
+                fleet::run(
+                    &context,
+                    &cli.command,
+                    fleet_args,
+                    cli.global.env.as_deref(),
+                )
+                .await,
+            ),
+            Ok(false) => None,
+            Err(error) => Some(Err(error)),
+        };
+        if let Some(result) = fleet_run {
+            return result.map_err(|error| Failure {
+                printer: context.printer.clone(),
+                error,
+            });
+        }
+    }
     let result = match &cli.command {
         Command::Up(args) => up::run(&context, args).await,
         Command::Down(args) => down::run(&context, args).await,
         Command::Status(args) => status::run(&context, args).await,
-        Command::Validate => validate::run(&context).await,
+        Command::Validate(_) => validate::run(&context).await,
         Command::New(args) => new::run(&context, args),
         Command::Baseline(args) => baseline::run(&context, args).await,
         Command::Repair(args) => repair::run(&context, args).await,

@@ -42,6 +42,9 @@ pub struct PostgresUp {
     pub applied: Vec<StepResult>,
     /// Newest applied version after the run.
     pub version: Option<u64>,
+    /// Newest applied version before the run (for fleet summaries).
+    #[serde(skip)]
+    pub version_before: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -520,11 +523,13 @@ async fn up_postgres(
             store: "postgres",
             database: pg.target.to_string(),
             version: plan::current_version(&history),
+            version_before: plan::current_version(&history),
             plan: steps,
             applied: Vec::new(),
         });
     }
     let (held, history) = session.lock_and_read_history(printer).await?;
+    let version_before = plan::current_version(&history);
     let outcome = async {
         let steps = plan::plan_up(set, &history, options)?;
         let applied = engine::execute(session, &held, set, &steps, printer).await?;
@@ -546,6 +551,7 @@ async fn up_postgres(
         plan: steps,
         applied,
         version,
+        version_before,
     })
 }
 

@@ -78,7 +78,7 @@ impl Uses {
                 BackupAction::List | BackupAction::Prune(_) => Uses::NONE,
             },
             Command::Status(_)
-            | Command::Validate
+            | Command::Validate(_)
             | Command::Drift(_)
             | Command::Check(_)
             | Command::Anonymize(_)

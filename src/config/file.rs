@@ -37,6 +37,8 @@ pub struct FileConfig {
     pub drift: DriftSection,
     #[serde(default)]
     pub health: super::health::HealthSection,
+    #[serde(default)]
+    pub targets: super::targets::TargetsSection,
     /// `[env.NAME]` sections override the top-level sections when `--env NAME` is given.
     #[serde(default)]
     pub env: BTreeMap<String, EnvSection>,
@@ -74,6 +76,9 @@ pub struct EnvSection {
     /// Its keys override the top-level `[health]` ones.
     #[serde(default)]
     pub health: super::health::HealthSection,
+    /// Its keys override the top-level `[targets]` ones.
+    #[serde(default)]
+    pub targets: super::targets::TargetsSection,
 }
 
 /// `[drift]`: objects `migrate drift` leaves out, merged with `--ignore`.
@@ -89,6 +94,9 @@ pub struct DriftSection {
 #[serde(deny_unknown_fields)]
 pub struct PostgresSection {
     pub url: Option<ConfigString>,
+    /// The server itself, when `url` goes through a pooler (PgBouncer in transaction mode):
+    /// migrate connects here instead of any other PostgreSQL URL.
+    pub direct_url: Option<ConfigString>,
     pub history_table: Option<ConfigString>,
     pub lock_timeout: Option<PgTimeout>,
     pub statement_timeout: Option<PgTimeout>,

@@ -7,6 +7,7 @@
 pub mod dotenv;
 pub mod file;
 pub mod health;
+pub mod targets;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -54,6 +55,10 @@ pub struct Settings {
     pub drift_ignore: Vec<String>,
     /// `[health]` thresholds.
     pub health: health::HealthSettings,
+    /// `[targets]`: the fleet a command can run against.
+    pub targets: targets::TargetsSettings,
+    /// `[postgres]` as merged, for the connection settings of other URLs (fleet targets).
+    pub postgres_section: PostgresSection,
 }
 
 /// `[backup]`, resolved.
@@ -226,41 +231,16 @@ fn resolve_with(
     let pg_url = sandbox
         .postgres
         .clone()
+        .or_else(|| {
+            postgres
+                .direct_url
+                .clone()
+                .map(|s| s.0)
+                .filter(|u| !u.is_empty())
+        })
         .or_else(|| global.database_url.clone().filter(|u| !u.is_empty()))
         .or_else(|| postgres.url.clone().map(|s| s.0).filter(|u| !u.is_empty()));
-    let postgres_settings = match pg_url {
-        None => None,
-        Some(url) => {
-            let connect_timeout = postgres
-                .connect_timeout
-                .map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0);
-            let target = PgTarget::parse(
-                &url,
-                postgres.sslmode.as_ref().map(|s| s.0.as_str()),
-                postgres.sslrootcert.as_ref().map(ConfigString::path),
-                connect_timeout,
-            )?;
-            let history_table = postgres
-                .history_table
-                .map_or_else(|| DEFAULT_HISTORY_TABLE.to_string(), |s| s.0);
-            validate_table_name(&history_table)?;
-            Some(PgSettings {
-                target,
-                history_table,
-                lock_timeout: nonzero(postgres.lock_timeout).or(Some(DEFAULT_LOCK_TIMEOUT)),
-                statement_timeout: nonzero(postgres.statement_timeout),
-                lock_wait: postgres.lock_wait.map_or(DEFAULT_LOCK_WAIT, |d| d.0),
-            })
-        }
-    };
-    // A lock_timeout of "0" means "no limit": `nonzero` turned it into None above, but the
-    // default must not come back in that case.
-    let postgres_settings = postgres_settings.map(|mut pg| {
-        if postgres.lock_timeout.is_some_and(|d| d.0.is_zero()) {
-            pg.lock_timeout = None;
-        }
-        pg
-    });
+    let postgres_settings = pg_url.map(|url| pg_settings(&url, &postgres)).transpose()?;
 
     let mongo_url = sandbox
         .mongo
@@ -336,6 +316,8 @@ fn resolve_with(
         },
         maintain: maintain_settings(maintain)?,
         health: health::resolve(health)?,
+        targets: targets::resolve(targets::merge(file.targets, env_section.targets))?,
+        postgres_section: postgres.clone(),
         anonymize,
         retention,
         drift_ignore: file
@@ -344,6 +326,35 @@ fn resolve_with(
             .into_iter()
             .chain(env_section.drift.ignore)
             .collect(),
+    })
+}
+
+/// The settings of a PostgreSQL URL under `[postgres]`: TLS, timeouts, history table.
+fn pg_settings(url: &str, postgres: &PostgresSection) -> anyhow::Result<PgSettings> {
+    let connect_timeout = postgres
+        .connect_timeout
+        .map_or(DEFAULT_CONNECT_TIMEOUT, |d| d.0);
+    let target = PgTarget::parse(
+        url,
+        postgres.sslmode.as_ref().map(|s| s.0.as_str()),
+        postgres.sslrootcert.as_ref().map(ConfigString::path),
+        connect_timeout,
+    )?;
+    let history_table = postgres
+        .history_table
+        .clone()
+        .map_or_else(|| DEFAULT_HISTORY_TABLE.to_string(), |s| s.0);
+    validate_table_name(&history_table)?;
+    Ok(PgSettings {
+        target,
+        history_table,
+        // A lock_timeout of "0" means "no limit": no default comes back in that case.
+        lock_timeout: match postgres.lock_timeout {
+            Some(d) if d.0.is_zero() => None,
+            other => nonzero(other).or(Some(DEFAULT_LOCK_TIMEOUT)),
+        },
+        statement_timeout: nonzero(postgres.statement_timeout),
+        lock_wait: postgres.lock_wait.map_or(DEFAULT_LOCK_WAIT, |d| d.0),
     })
 }
 
@@ -498,7 +509,7 @@ macro_rules! overlay {
 }
 
 fn merge_postgres(base: PostgresSection, over: PostgresSection) -> PostgresSection {
-    overlay!(base, over; url, history_table, lock_timeout, statement_timeout, connect_timeout, lock_wait, sslmode, sslrootcert)
+    overlay!(base, over; url, direct_url, history_table, lock_timeout, statement_timeout, connect_timeout, lock_wait, sslmode, sslrootcert)
 }
 
 fn merge_migrations(base: MigrationsSection, over: MigrationsSection) -> MigrationsSection {
@@ -539,6 +550,11 @@ fn maintain_settings(maintain: MaintainSection) -> anyhow::Result<MaintainSettin
 }
 
 impl Settings {
+    /// The settings of another PostgreSQL URL (a fleet target) under this `[postgres]`.
+    pub fn pg_for(&self, url: &str) -> anyhow::Result<PgSettings> {
+        pg_settings(url, &self.postgres_section)
+    }
+
     /// The PostgreSQL settings, or a clear error naming the ways to give a URL.
     pub fn require_postgres(&self) -> anyhow::Result<&PgSettings> {
         self.postgres.as_ref().context(

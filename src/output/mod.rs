@@ -25,11 +25,29 @@ pub trait Report: Serialize {
 #[derive(Debug, Clone)]
 pub struct Printer {
     settings: OutputSettings,
+    /// Prints nothing at all: the per-target runs of a fleet, whose results are summarized
+    /// by the fleet's own report.
+    silent: bool,
 }
 
 impl Printer {
     pub fn new(settings: OutputSettings) -> Self {
-        Printer { settings }
+        Printer {
+            settings,
+            silent: false,
+        }
+    }
+
+    /// A printer that prints nothing (reports, messages and warnings alike).
+    pub fn silent(&self) -> Self {
+        Printer {
+            settings: OutputSettings {
+                quiet: true,
+                verbose: false,
+                ..self.settings
+            },
+            silent: true,
+        }
     }
 
     pub fn format(&self) -> Format {
@@ -75,6 +93,9 @@ impl Printer {
     }
 
     pub fn warn(&self, message: impl AsRef<str>) {
+        if self.silent {
+            return;
+        }
         eprintln!(
             "{} {}",
             self.paint(Style::Yellow, "warning:"),
@@ -91,6 +112,9 @@ impl Printer {
     /// Prints an error: one line, then its context lines, then hints. In JSON mode stdout also
     /// gets `{"error": {...}}` so a script always finds one document there.
     pub fn error(&self, error: &anyhow::Error, exit_code: i32) {
+        if self.silent {
+            return;
+        }
         let rendered = crate::errors::render(error);
         eprintln!("{} {}", self.paint(Style::Red, "error:"), rendered.message);
         for line in &rendered.context {
@@ -116,6 +140,9 @@ impl Printer {
 
     /// Prints a command's report on stdout in the chosen format.
     pub fn report<R: Report>(&self, report: &R) {
+        if self.silent {
+            return;
+        }
         let mut stdout = std::io::stdout().lock();
         match self.settings.format {
             Format::Json => {

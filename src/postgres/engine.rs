@@ -49,6 +49,85 @@ impl Session {
         })
     }
 
+    /// The TCP port the URL names (`None` for a Unix socket).
+    fn url_port(&self) -> Option<i32> {
+        let config = self.settings.target.driver_config();
+        match config.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(_)) => Some(i32::from(
+                config.get_ports().first().copied().unwrap_or(5432),
+            )),
+            _ => None,
+        }
+    }
+
+    /// Refuses a connection pooler in transaction mode (PgBouncer `pool_mode = transaction`)
+    /// between migrate and the server, before any lock is taken or statement run: session
+    /// advisory locks and `SET` do not survive from one transaction to the next there.
+    ///
+    /// A direct connection keeps its server session, so only a suspect connection (the
+    /// server's port is not the one connected to, or the server session is older than the
+    /// connection) pays for the proof: a second connection takes a server session inside a
+    /// transaction, and a pooler in transaction mode then hands this connection another one
+    /// (or none, until that transaction ends).
+    pub async fn refuse_transaction_pooler(&self) -> anyhow::Result<()> {
+        let row = self
+            .client
+            .query_typed(
+                "SELECT inet_server_port() IS DISTINCT FROM coalesce($1, inet_server_port())
+                        OR (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid())
+                           < clock_timestamp() - interval '5 seconds',
+                        pg_backend_pid()",
+                &[(&self.url_port(), tokio_postgres::types::Type::INT4)],
+            )
+            .await
+            .map_err(|err| query_error("cannot read the server session", &err))?;
+        let Some(row) = row.first() else {
+            return Ok(());
+        };
+        if !row.get::<_, bool>(0) {
+            return Ok(());
+        }
+        let pid = |rows: Result<Vec<tokio_postgres::Row>, tokio_postgres::Error>| {
+            rows.ok()
+                .and_then(|rows| rows.first().map(|row| row.get::<_, i32>(0)))
+        };
+        let first: i32 = row.get(1);
+        let other = self
+            .settings
+            .target
+            .connect(&format!("migrate {} pooler check", crate::TOOL_VERSION))
+            .await?;
+        other
+            .batch_execute("BEGIN")
+            .await
+            .map_err(|err| query_error("cannot check for a connection pooler", &err))?;
+        let held_by_other = pid(other.query("SELECT pg_backend_pid()", &[]).await);
+        let again = tokio::time::timeout(
+            Duration::from_secs(2),
+            self.client.query("SELECT pg_backend_pid()", &[]),
+        )
+        .await;
+        let _ = other.batch_execute("COMMIT").await;
+        let transaction_pooled = match again {
+            // No server session for this connection while the other held one: pooled.
+            Err(_) => true,
+            Ok(rows) => {
+                let second = pid(rows);
+                held_by_other == Some(first) || second != Some(first)
+            }
+        };
+        if transaction_pooled {
+            return Err(Detailed::new(format!(
+                "{} is a connection pooler in transaction mode (PgBouncer?): refusing to migrate through it",
+                self.settings.target
+            ))
+            .context("the migration lock and session settings (lock_timeout, SET) do not survive from one transaction to the next there; nothing was run")
+            .hint("connect to PostgreSQL itself: set [postgres] direct_url in migrate.toml (e.g. direct_url = \"${DIRECT_URL}\"), pass --database-url with the server's own host and port, or list the direct URL in the targets file")
+            .into());
+        }
+        Ok(())
+    }
+
     /// History rows; an absent table reads as empty (nothing is created). The session is
     /// never inside a transaction when this is called (migrations' transactions end in
     /// `execute`).
@@ -62,6 +141,7 @@ impl Session {
     /// Takes the migration lock (polling, reporting the holder), then makes sure the history
     /// table exists.
     pub async fn lock(&self, printer: &Printer) -> anyhow::Result<Held> {
+        self.refuse_transaction_pooler().await?;
         let key = LockKey::for_table(&self.history.qualified());
         let held = lock::acquire(
             &self.client,
@@ -94,15 +174,16 @@ impl Session {
         let key = LockKey::for_table(&self.history.qualified());
         // `join` polls its first future first: the lock attempt is sent before the read.
         let (attempt, history) = futures_util::future::join(
-            lock::try_acquire(&self.client, key),
+            lock::try_acquire_unless_pooled(&self.client, key, self.url_port()),
             self.history.read_if_exists(&self.client),
         )
         .await;
         // Taken at once: the queued read ran under the lock. Otherwise wait (`lock` also
-        // creates the table) and read afterwards.
+        // creates the table) and read afterwards; when a pooler may be in between, find out
+        // first (`lock` does).
         let (held, first_read) = match attempt? {
-            Some(held) => (held, Some(history)),
-            None => (self.lock(printer).await?, None),
+            (Some(held), _) => (held, Some(history)),
+            (None, _) => (self.lock(printer).await?, None),
         };
         let rows = match first_read {
             Some(Ok(Some(rows))) => Ok(rows),

@@ -117,6 +117,39 @@ pub async fn try_acquire(client: &Client, key: LockKey) -> anyhow::Result<Option
     }))
 }
 
+/// The first attempt of a session: as [`try_acquire`], but the lock is only tried when nothing
+/// suggests a pooler in between (the server's port differs from the one connected to, or the
+/// server session is older than this connection). `Err(Suspect)`-like `None` in the second
+/// field means: not tried, check for a transaction-mode pooler first.
+pub async fn try_acquire_unless_pooled(
+    client: &Client,
+    key: LockKey,
+    url_port: Option<i32>,
+) -> anyhow::Result<(Option<Held>, bool)> {
+    let row = one_row(
+        client
+            .query_typed(
+                "WITH s AS (
+                     SELECT inet_server_port() IS DISTINCT FROM coalesce($2, inet_server_port())
+                            OR (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid())
+                               < clock_timestamp() - interval '5 seconds' AS suspect)
+                 SELECT CASE WHEN s.suspect THEN false ELSE pg_try_advisory_lock($1) END,
+                        pg_backend_pid(), s.suspect
+                 FROM s",
+                &[(&key.0, Type::INT8), (&url_port, Type::INT4)],
+            )
+            .await?,
+    )?;
+    let suspect: bool = row.get(2);
+    Ok((
+        (!suspect && row.get::<_, bool>(0)).then(|| Held {
+            key,
+            backend_pid: row.get(1),
+        }),
+        suspect,
+    ))
+}
+
 /// The single row of a one-row query (`query_typed` saves the prepare round trip that
 /// `query_one` costs).
 fn one_row(rows: Vec<tokio_postgres::Row>) -> anyhow::Result<tokio_postgres::Row> {
