@@ -17,6 +17,23 @@ use crate::output::{Report, count, human_ms, table};
 /// The default of `-j`.
 pub const DEFAULT_JOBS: u32 = 4;
 
+/// The migrations of a fleet run, read and checked once for all its targets (the files do not
+/// change during a run; reading them per target would cost more CPU than the run itself).
+static MIGRATIONS: std::sync::Mutex<
+    Option<(std::path::PathBuf, crate::postgres::migration::MigrationSet)>,
+> = std::sync::Mutex::new(None);
+
+/// The fleet's migrations when `dir` is the directory they were read from.
+pub(crate) fn cached_migrations(
+    dir: &std::path::Path,
+) -> Option<crate::postgres::migration::MigrationSet> {
+    let guard = MIGRATIONS.lock().unwrap_or_else(|p| p.into_inner());
+    guard
+        .as_ref()
+        .filter(|(cached, _)| cached == dir)
+        .map(|(_, set)| set.clone())
+}
+
 /// The fleet arguments of `command`, when it is one that runs on a fleet.
 pub fn args_of(command: &Command) -> Option<&FleetArgs> {
     match command {
@@ -192,6 +209,12 @@ pub async fn run(
     if settings.mongo.is_some() || settings.redis.is_some() {
         printer
             .note("targets are PostgreSQL databases: Mongo and Redis are left out of a fleet run");
+    }
+    // Read and checked once, before any target runs: a bad file fails the whole run.
+    if settings.migrations_dir.is_dir() {
+        let set = super::load_valid_migrations(&settings.migrations_dir)?;
+        *MIGRATIONS.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((settings.migrations_dir.clone(), set));
     }
     let jobs = args.jobs.or(settings.targets.jobs).unwrap_or(DEFAULT_JOBS);
     let total = prepared.len();

@@ -266,6 +266,9 @@ pub(crate) fn sandbox_urls(state: &crate::sandbox::SandboxState) -> SandboxUrls 
 pub(crate) fn load_valid_migrations(
     dir: &Path,
 ) -> anyhow::Result<crate::postgres::migration::MigrationSet> {
+    if let Some(set) = fleet::cached_migrations(dir) {
+        return Ok(set);
+    }
     let set = crate::postgres::migration::load_dir(dir)?;
     set.ensure_valid()?;
     Ok(set)
