@@ -112,6 +112,10 @@ fn filled() -> Stores {
         SELECT '{ORG}'::uuid, '{OWNER}'::uuid, 't', 'old read', true, now() - interval '100 days', now() - interval '120 days' FROM generate_series(1, 9)
         UNION ALL SELECT '{ORG}', '{OWNER}', 't', 'new read', true, now() - interval '10 days', now() - interval '120 days' FROM generate_series(1, 4)
         UNION ALL SELECT '{ORG}', '{OWNER}', 't', 'unread', false, NULL, now() - interval '200 days' FROM generate_series(1, 3);
+        -- Unread notifications that expired two days ago (go) or expire tomorrow (stay).
+        INSERT INTO notifications (organization_id, user_id, type, title, is_read, expires_at, created_at)
+        SELECT '{ORG}'::uuid, '{OWNER}'::uuid, 't', 'expired', false, now() - interval '2 days', now() - interval '9 days' FROM generate_series(1, 5)
+        UNION ALL SELECT '{ORG}', '{OWNER}', 't', 'expiring', false, now() + interval '1 day', now() - interval '9 days' FROM generate_series(1, 2);
         -- Sessions: expired 10 days ago (go), 1 day ago and active (stay).
         INSERT INTO sessions (user_id, token_hash, expires_at)
         SELECT '{OWNER}'::uuid, 'old' || g, now() - interval '10 days' FROM generate_series(1, 11) g
@@ -196,6 +200,7 @@ fn retention_removes_what_is_old_keeps_the_rest_and_reports_exact_counts() {
     let planned = json(&dry);
     assert_eq!(policy(&planned, "activity-logs")["removed"], 25);
     assert_eq!(policy(&planned, "read-notifications")["removed"], 9);
+    assert_eq!(policy(&planned, "expired-notifications")["removed"], 5);
     assert_eq!(policy(&planned, "expired-sessions")["removed"], 11);
     assert_eq!(policy(&planned, "mongo-activity-logs")["removed"], 6);
     assert_eq!(policy(&planned, "redis-ttl")["removed"], 2);
@@ -232,7 +237,12 @@ fn retention_removes_what_is_old_keeps_the_rest_and_reports_exact_counts() {
     );
 
     assert_eq!(policy(&report, "read-notifications")["removed"], 9);
-    assert_eq!(stores.count("SELECT count(*) FROM notifications"), 7);
+    assert_eq!(policy(&report, "expired-notifications")["removed"], 5);
+    assert_eq!(stores.count("SELECT count(*) FROM notifications"), 9);
+    assert_eq!(
+        stores.count("SELECT count(*) FROM notifications WHERE title = 'expired'"),
+        0
+    );
     assert_eq!(policy(&report, "expired-sessions")["removed"], 11);
     assert_eq!(stores.count("SELECT count(*) FROM sessions"), 4);
     assert_eq!(policy(&report, "expired-refresh-tokens")["removed"], 3);

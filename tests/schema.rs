@@ -285,6 +285,79 @@ fn task_update_bumps_updated_at_and_writes_one_audit_row() {
     );
 }
 
+/// Seed 002: every table with major data changes is audited, with the request's session id.
+#[test]
+fn major_tables_are_audited_with_the_session_id() {
+    let db = migrated_with_seeds("dev");
+    let audited: Vec<String> = db
+        .query(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+             JOIN pg_proc p ON p.oid = t.tgfoid
+             WHERE p.proname = 'audit_trigger' AND NOT t.tgisinternal ORDER BY 1",
+        )
+        .into_iter()
+        .map(|row| row[0].clone().unwrap())
+        .collect();
+    for table in [
+        "users",
+        "organizations",
+        "projects",
+        "tasks",
+        "documents",
+        "document_versions",
+        "change_requests",
+        "change_request_approvals",
+        "test_cases",
+        "test_executions",
+        "files",
+        "file_versions",
+        "organization_members",
+        "project_members",
+        "user_roles",
+    ] {
+        assert!(
+            audited.iter().any(|t| t == table),
+            "{table} is not audited: {audited:?}"
+        );
+    }
+    // A change made for a request names its session; one made without a session does not.
+    for (table, column) in [
+        ("documents", "updated_at"),
+        ("organization_members", "updated_at"),
+        ("project_members", "updated_at"),
+        ("user_roles", "granted_at"),
+    ] {
+        let id = db
+            .scalar(&format!("SELECT id FROM {table} ORDER BY id LIMIT 1"))
+            .unwrap_or_else(|| panic!("the dev seeds have no row in {table}"));
+        db.execute(&format!(
+            "BEGIN; SET LOCAL app.session_id = 'sess-{table}';
+             UPDATE {table} SET {column} = {column} + interval '1 second' WHERE id = '{id}';
+             COMMIT;"
+        ));
+        assert_eq!(
+            db.scalar(&format!(
+                "SELECT session_id FROM audit_logs WHERE record_id = '{id}' AND action = 'update'
+                 ORDER BY created_at DESC LIMIT 1"
+            )),
+            Some(format!("sess-{table}")),
+            "{table}"
+        );
+    }
+    let document = db
+        .scalar("SELECT id FROM documents ORDER BY id LIMIT 1")
+        .unwrap();
+    db.execute(&format!(
+        "UPDATE documents SET title = title || ' (2)' WHERE id = '{document}'"
+    ));
+    assert_eq!(
+        db.query(&format!(
+            "SELECT session_id FROM audit_logs WHERE record_id = '{document}' ORDER BY created_at DESC LIMIT 1"
+        )),
+        vec![vec![None]]
+    );
+}
+
 #[test]
 fn document_search_ranks_title_above_body() {
     let db = migrated_with_seeds("test");
