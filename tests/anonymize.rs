@@ -1038,6 +1038,18 @@ fn export_needs_no_key_and_then_records_no_request() {
     stores
         .migrate_env(&[], &["anonymize", "policy", "--dry-run"])
         .assert_ok();
+    // Every policy in one JSON document (#14: one document per policy before).
+    let all = stores.migrate_env(
+        &[],
+        &["--format", "json", "anonymize", "policy", "--dry-run"],
+    );
+    all.assert_ok();
+    let reports = json(&all);
+    let reports = reports["reports"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not one document: {}", all.stdout));
+    assert!(!reports.is_empty());
+    assert!(reports.iter().all(|r| r["dry_run"] == true), "{reports:?}");
     let erase = stores.migrate_env(&[], &["--yes", "anonymize", "user", SUBJECT]);
     erase.assert_code(1);
     assert!(

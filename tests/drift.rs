@@ -670,6 +670,28 @@ fn check_passes_on_a_reversible_set_and_reports_drift() {
     assert_eq!(report["drift"]["differences"][0]["object"], "public.tasks");
 }
 
+/// `[drift] ignore` counts for `check` exactly as for `drift` (#14: `check` used only
+/// `--ignore`, so the partitions `maintain` creates were drift under `check` alone).
+#[test]
+fn check_honours_drift_ignore_from_the_config_as_drift_does() {
+    let (db, dir) = migrated();
+    db.execute("CREATE TABLE extra_y2026m01 (id int)");
+    std::fs::write(
+        dir.path().join("migrate.toml"),
+        "[drift]\nignore = [\"public.extra_y*\"]\n",
+    )
+    .unwrap();
+    let drift = migrate(&db, dir.path(), &["drift"]);
+    drift.assert_ok();
+    let check = migrate(&db, dir.path(), &["check"]);
+    check.assert_ok();
+    assert!(check.stdout.starts_with("check: ok"), "{}", check.stdout);
+    // Without the config, both see it.
+    std::fs::remove_file(dir.path().join("migrate.toml")).unwrap();
+    migrate(&db, dir.path(), &["drift"]).assert_code(2);
+    migrate(&db, dir.path(), &["check"]).assert_code(2);
+}
+
 /// The application's real schema (`migrations/` of this repository) migrates without drift.
 #[test]
 fn application_schema_has_no_drift_after_up() {

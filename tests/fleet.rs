@@ -244,6 +244,52 @@ fn status_and_drift_over_a_fleet_report_each_target() {
 }
 
 #[test]
+fn validate_check_and_seed_run_on_every_target() {
+    let dbs: Vec<PgDb> = (0..2).map(|_| pg()).collect();
+    let dir = workdir();
+    write_targets(dir.path(), &dbs);
+    migrate(dir.path(), &["up", "--targets", "targets.txt"]).assert_ok();
+    let validate = migrate(dir.path(), &["validate", "--targets", "targets.txt"]);
+    validate.assert_ok();
+    assert!(
+        validate.stdout.contains("validate 2 targets: 2 ok"),
+        "{}",
+        validate.stdout
+    );
+    let check = migrate(
+        dir.path(),
+        &["check", "--targets", "targets.txt", "-j", "2"],
+    );
+    check.assert_ok();
+    assert!(
+        check.stdout.contains("check 2 targets: 2 ok"),
+        "{}",
+        check.stdout
+    );
+    let seed = run(migrate_cmd()
+        .current_dir(dir.path())
+        .args(["--migrations", &app_migrations(), "--seeds", &repo("seeds")])
+        .args(["seed", "--env", "dev", "--targets", "targets.txt"]));
+    seed.assert_ok();
+    for db in &dbs {
+        assert_eq!(
+            db.scalar("SELECT count(*) > 0 FROM users").as_deref(),
+            Some("t"),
+            "seeded"
+        );
+    }
+    // A target whose history was edited: validate finds it, the other stays ok.
+    dbs[0].execute("UPDATE migrate_history SET checksum = 'edited' WHERE version = 1");
+    let validate = migrate(dir.path(), &["validate", "--targets", "targets.txt"]);
+    validate.assert_code(2);
+    assert!(
+        validate.stdout.contains("1 ok, 1 with problems"),
+        "{}",
+        validate.stdout
+    );
+}
+
+#[test]
 fn targets_come_from_a_query_on_a_catalog_database() {
     let catalog = pg();
     let (a, b, inactive) = (pg(), pg(), pg());

@@ -181,6 +181,18 @@ fn verification_text(verification: &Verification) -> String {
     out
 }
 
+/// `anonymize policy` without a NAME: every policy's report, in the order of the config.
+#[derive(Debug, serde::Serialize)]
+struct PolicyReports {
+    reports: Vec<PolicyReport>,
+}
+
+impl Report for PolicyReports {
+    fn human(&self) -> String {
+        self.reports.iter().map(Report::human).collect()
+    }
+}
+
 impl Report for PolicyReport {
     fn human(&self) -> String {
         let mut out = String::new();
@@ -345,24 +357,30 @@ async fn policy(context: &Context, args: &AnonymizePolicyArgs) -> anyhow::Result
         None => prepared.rules.policies.clone(),
     };
     let mut outcome = Outcome::Clean;
+    let mut reports = Vec::new();
     if args.dry_run {
         for policy in &policies {
-            let report = anonymize::plan_policy(&prepared, policy).await?;
-            printer.report(&report);
+            reports.push(anonymize::plan_policy(&prepared, policy).await?);
         }
-        return Ok(outcome);
+    } else {
+        let names: Vec<&str> = policies.iter().map(|p| p.name.as_str()).collect();
+        printer.confirm(
+            context.settings.assume_yes,
+            &format!("anonymize every subject of {}", names.join(", ")),
+        )?;
+        for policy in &policies {
+            let report = anonymize::run_policy(&mut prepared, policy, printer).await?;
+            if !report.leftovers.is_empty() {
+                outcome = Outcome::Problems;
+            }
+            reports.push(report);
+        }
     }
-    let names: Vec<&str> = policies.iter().map(|p| p.name.as_str()).collect();
-    printer.confirm(
-        context.settings.assume_yes,
-        &format!("anonymize every subject of {}", names.join(", ")),
-    )?;
-    for policy in &policies {
-        let report = anonymize::run_policy(&mut prepared, policy, printer).await?;
-        if !report.leftovers.is_empty() {
-            outcome = Outcome::Problems;
-        }
-        printer.report(&report);
+    // One document either way: the report of the named policy, or all of them.
+    if args.name.is_some() && reports.len() == 1 {
+        printer.report(&reports[0]);
+    } else {
+        printer.report(&PolicyReports { reports });
     }
     Ok(outcome)
 }

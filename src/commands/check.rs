@@ -304,7 +304,7 @@ async fn check(context: &Context, args: &CheckArgs) -> anyhow::Result<CheckRepor
     let mut drift = None;
     match (&settings.postgres, &live_history) {
         (Some(pg), Some(history)) if set.problems.is_empty() => {
-            let ignore = IgnoreSet::new(&args.ignore);
+            let ignore = IgnoreSet::new(&super::drift::ignore_patterns(settings, &args.ignore));
             let outcome = on_shadow(
                 context,
                 pg,

@@ -208,17 +208,18 @@ pub async fn run(context: &Context, args: &DriftArgs) -> anyhow::Result<Outcome>
     super::compare_until_interrupted(context, drift(context, args), |r| r.clean).await
 }
 
+/// What drift leaves out: `[drift] ignore` (top level, then the environment's), then the
+/// command's `--ignore` patterns. `drift` and `check` both compare through this.
+pub(crate) fn ignore_patterns(settings: &crate::config::Settings, extra: &[String]) -> Vec<String> {
+    settings.drift_ignore.iter().chain(extra).cloned().collect()
+}
+
 async fn drift(context: &Context, args: &DriftArgs) -> anyhow::Result<DriftReport> {
     let settings = &context.settings;
     if settings.postgres.is_none() && settings.mongo.is_none() && settings.redis.is_none() {
         settings.require_postgres()?;
     }
-    let patterns: Vec<String> = settings
-        .drift_ignore
-        .iter()
-        .chain(&args.ignore)
-        .cloned()
-        .collect();
+    let patterns = ignore_patterns(settings, &args.ignore);
     // Printed at the end: an error must be the first line of output.
     let mut skipped = super::Skipped::default();
     let mut stores = Vec::new();

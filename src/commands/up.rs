@@ -528,6 +528,22 @@ async fn up_postgres(
             applied: Vec::new(),
         });
     }
+    // Up to date is the usual case of a rerun (and of every target of a fleet): one read,
+    // without the lock. An empty plan from committed history stays true whatever another
+    // runner is doing; anything else (work to do, a dirty row another runner may be finishing,
+    // an error) is decided again under the lock.
+    let unlocked_history = session.read_history().await?;
+    if plan::plan_up(set, &unlocked_history, options).is_ok_and(|steps| steps.is_empty()) {
+        let version = plan::current_version(&unlocked_history);
+        return Ok(PostgresUp {
+            store: "postgres",
+            database: pg.target.to_string(),
+            plan: Vec::new(),
+            applied: Vec::new(),
+            version,
+            version_before: version,
+        });
+    }
     let (held, history) = session.lock_and_read_history(printer).await?;
     let version_before = plan::current_version(&history);
     let outcome = async {
