@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use support::{PgDb, migrate_cmd, pg, workdir};
@@ -320,30 +320,6 @@ fn editing_an_applied_file_fails_validate_but_line_endings_do_not() {
     migrate(&db, dir.path(), &["validate"]).assert_ok();
 }
 
-fn schema_dump(db: &PgDb) -> String {
-    let output = Command::new("pg_dump")
-        .args([
-            "--schema-only",
-            "--no-owner",
-            "--exclude-table=migrate_history",
-            "-d",
-            &db.url,
-        ])
-        .output()
-        .expect("pg_dump must be installed");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        // pg_dump 15.14+ writes a random \restrict key per dump.
-        .filter(|line| !line.starts_with("\\restrict") && !line.starts_with("\\unrestrict"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[test]
 fn down_then_up_restores_the_same_schema() {
     let db = pg();
@@ -369,18 +345,18 @@ fn down_then_up_restores_the_same_schema() {
         "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY person_name_idx ON person (lower(name)) WHERE mood <> 'sad';\n-- migrate:down\nDROP INDEX CONCURRENTLY person_name_idx;\n",
     );
     migrate(&db, dir.path(), &["up"]).assert_ok();
-    let before = schema_dump(&db);
+    let before = db.schema_dump();
     let down = migrate(&db, dir.path(), &["down", "--to", "0", "--yes"]);
     down.assert_ok();
     assert_eq!(history_count(&db), 0);
     assert!(!table_exists(&db, "person"));
     migrate(&db, dir.path(), &["up"]).assert_ok();
-    assert_eq!(schema_dump(&db), before);
+    assert_eq!(db.schema_dump(), before);
 
     migrate(&db, dir.path(), &["down", "--steps", "2", "--yes"]).assert_ok();
     assert_eq!(history_count(&db), 2);
     migrate(&db, dir.path(), &["up"]).assert_ok();
-    assert_eq!(schema_dump(&db), before);
+    assert_eq!(db.schema_dump(), before);
 }
 
 #[test]

@@ -248,6 +248,31 @@ pub fn pg() -> PgDb {
 }
 
 impl PgDb {
+    /// The schema as `pg_dump --schema-only --no-owner` prints it, without the history table
+    /// and without pg_dump's random `\restrict` key lines (15.14+).
+    pub fn schema_dump(&self) -> String {
+        let output = std::process::Command::new("pg_dump")
+            .args([
+                "--schema-only",
+                "--no-owner",
+                "--exclude-table=migrate_history",
+                "-d",
+                &self.url,
+            ])
+            .output()
+            .expect("pg_dump must be installed");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|line| !line.starts_with("\\restrict") && !line.starts_with("\\unrestrict"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     fn with_client<T>(
         &self,
         f: impl FnOnce(&tokio::runtime::Runtime, &tokio_postgres::Client) -> T,
