@@ -7,6 +7,9 @@ pub struct Detailed {
     pub message: String,
     pub context: Vec<String>,
     pub hints: Vec<String>,
+    /// The server's SQLSTATE when the error came from PostgreSQL, kept so that callers can
+    /// still tell a lock timeout (55P03) from other failures once the error is a message.
+    pub sqlstate: Option<String>,
 }
 
 impl Detailed {
@@ -15,7 +18,14 @@ impl Detailed {
             message: message.into(),
             context: Vec::new(),
             hints: Vec::new(),
+            sqlstate: None,
         }
+    }
+
+    /// Records the server's SQLSTATE (see [`Detailed::sqlstate`]).
+    pub fn with_sqlstate(mut self, code: Option<&str>) -> Self {
+        self.sqlstate = code.map(str::to_string);
+        self
     }
 
     pub fn context(mut self, line: impl Into<String>) -> Self {

@@ -1408,6 +1408,94 @@ fn a_mark_the_subject_table_refuses_is_reported_before_anything_changes() {
     assert_eq!(pg_digest(&stores.pg), before);
 }
 
+/// A batch that waits longer than lock_timeout for a row lock is retried (#14: the retry could
+/// never fire, the SQLSTATE was lost when the error became a message).
+#[test]
+fn a_bulk_batch_blocked_by_a_row_lock_is_retried_and_completes() {
+    let stores = stores(|t| {
+        postgres_only(t).replacen("lock_timeout = \"2s\"", "lock_timeout = \"200ms\"", 1)
+    });
+    stores.pg.execute(
+        "INSERT INTO users (email, name, deleted_at)
+         SELECT 'locked' || g || '@example.com', 'Locked User ' || g, now() - interval '40 days'
+         FROM generate_series(1, 30) g",
+    );
+    // This session holds the rows until the job has waited for them at least once.
+    stores
+        .pg
+        .execute("BEGIN; SELECT id FROM users WHERE email::text LIKE 'locked%' FOR UPDATE");
+    let mut child = migrate_cmd()
+        .current_dir(stores.dir.path())
+        .env("MIGRATE_ANON_KEY", KEY)
+        .args([
+            "--database-url",
+            &stores.pg.url,
+            "--migrations",
+            &repo("migrations"),
+        ])
+        .args([
+            "--format",
+            "json",
+            "--yes",
+            "anonymize",
+            "policy",
+            "deleted_users",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while stores
+        .pg
+        .scalar(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE NOT l.granted AND a.datname = current_database()",
+        )
+        .as_deref()
+        == Some("0")
+    {
+        if started.elapsed() > Duration::from_secs(30) || child.try_wait().unwrap().is_some() {
+            stores.pg.execute("COMMIT");
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "the job never waited for the locked rows:\n{}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Past the first lock_timeout (200 ms), then the rows are free.
+    std::thread::sleep(Duration::from_millis(400));
+    stores.pg.execute("COMMIT");
+    let output = child.wait_with_output().unwrap();
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    run.assert_ok();
+    let report = json(&run);
+    assert!(
+        report["lock_retries"].as_u64().unwrap() >= 1,
+        "the batch was retried: {report:#}"
+    );
+    assert!(
+        run.stderr.contains("waited longer than lock_timeout"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        stores
+            .pg
+            .scalar("SELECT count(*) FROM users WHERE email::text LIKE 'locked%'")
+            .as_deref(),
+        Some("0"),
+        "every locked subject was anonymized once the lock was gone"
+    );
+}
+
 #[test]
 fn a_bulk_job_stopped_under_one_key_is_not_resumed_under_another() {
     let stores = stores(|t| postgres_only(t).replace("batch_size = 1000", "batch_size = 20"));

@@ -213,17 +213,23 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// A PostgreSQL error as a message, with its SQLSTATE kept for [`is_lock_timeout`].
 pub(super) fn db_error(context: &str, err: &tokio_postgres::Error) -> Detailed {
     Detailed::new(format!("{context}: {}", describe_error(err)))
+        .with_sqlstate(err.code().map(|code| code.code()))
 }
 
-/// Whether the error is a lock timeout (SQLSTATE 55P03).
+/// Whether the error is a lock timeout (SQLSTATE 55P03), as the driver's error or as a
+/// [`Detailed`] made from one.
 pub fn is_lock_timeout(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
-        cause
-            .downcast_ref::<tokio_postgres::Error>()
-            .and_then(|e| e.code())
-            .is_some_and(|code| code.code() == "55P03")
+        let code = match cause.downcast_ref::<tokio_postgres::Error>() {
+            Some(e) => e.code().map(|code| code.code().to_string()),
+            None => cause
+                .downcast_ref::<Detailed>()
+                .and_then(|d| d.sqlstate.clone()),
+        };
+        code.as_deref() == Some("55P03")
     })
 }
 
