@@ -211,8 +211,28 @@ fn retention_removes_what_is_old_keeps_the_rest_and_reports_exact_counts() {
         0
     );
 
-    // Destructive without --yes: refused.
-    stores.migrate(&["retention", "run"]).assert_code(1);
+    // Destructive without --yes: refused, after showing what it would remove (#14: it asked
+    // before it had computed anything).
+    let refused = stores.migrate(&["retention", "run"]);
+    refused.assert_code(1);
+    assert!(
+        refused
+            .stderr
+            .contains("about to apply the retention policies"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("read-notifications"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("pass --yes to delete or expire"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(activity(&stores), 31, "nothing was removed");
 
     let done = stores.migrate(&["--format", "json", "--yes", "retention", "run"]);
     done.assert_ok();

@@ -57,10 +57,26 @@ pub async fn run(context: &Context, args: &RetentionArgs) -> anyhow::Result<Outc
     let printer = &context.printer;
     super::guard_protected(context, "retention run", args.dry_run)?;
     let policies = retention::load(&context.settings.retention)?;
-    if !args.dry_run && !policies.policies.is_empty() {
+    if !args.dry_run && !policies.policies.is_empty() && !context.settings.assume_yes {
+        // What the confirmation is about: the counts of a dry run, first.
+        let plan = retention::run(
+            &context.settings,
+            &policies,
+            args.policy.as_deref(),
+            true,
+            printer,
+        )
+        .await?;
+        let total: u64 = plan.policies.iter().map(|p| p.removed).sum();
+        printer.step(format!(
+            "about to apply the retention policies:\n{}",
+            plan.human()
+        ));
         printer.confirm(
-            context.settings.assume_yes,
-            "delete what the retention policies say is too old",
+            false,
+            &format!(
+                "delete or expire what the retention policies say is too old ({total} rows, documents and keys in all, as counted above)"
+            ),
         )?;
     }
     let report = retention::run(
