@@ -717,7 +717,9 @@ Examples:
 Examples:
   migrate up --dry-run                  print the plan, change nothing
   migrate up                            apply everything pending, in every configured store
-  migrate up --target 12 --store pg     PostgreSQL only, up to and including V12";
+  migrate up --target 12 --store pg     PostgreSQL only, up to and including V12
+  migrate up --dry-run --sql > plan.sql the exact SQL, for psql -v ON_ERROR_STOP=1 -f plan.sql
+  migrate up --targets tenants.txt -j 4 every database listed, four at a time (docs/fleet.md)";
 
     pub const DOWN: &str = "\
 Examples:
