@@ -368,3 +368,81 @@ fn one_policy_can_be_run_alone_and_an_unknown_one_is_named() {
         unknown.stderr
     );
 }
+
+/// The Redis policy runs through the keyspace audit's paced, pipelined scan (#14: it read
+/// every key into memory and sent one PTTL round trip per key): 20,000 keys, a quarter without
+/// their TTL and a quarter with a longer one, are fixed exactly, with one PEXPIRE per fix.
+#[test]
+fn the_redis_policy_fixes_a_large_keyspace_through_the_audit_scan() {
+    let stores = Stores {
+        pg: pg(),
+        mongo: mongo(),
+        redis: redis(),
+        dir: workdir(),
+    };
+    write_config(stores.dir.path());
+    stores.migrate(&["up"]).assert_ok();
+    let mut r = stores.redis();
+    let mut pipe = redis::pipe();
+    for i in 0..20_000 {
+        // session:{sessionId} is a hash with a 24 h TTL in config.example.toml.
+        let key = format!("session:s{i}");
+        pipe.cmd("HSET").arg(&key).arg("user").arg(i).ignore();
+        match i % 4 {
+            0 => {} // no TTL
+            1 => {
+                pipe.cmd("EXPIRE").arg(&key).arg(86_400 * 30).ignore();
+            } // too long
+            _ => {
+                pipe.cmd("EXPIRE").arg(&key).arg(3_600).ignore();
+            } // fine
+        }
+    }
+    pipe.exec(&mut r).unwrap();
+    let calls = |r: &mut redis::Connection, command: &str| -> u64 {
+        let info: String = redis::cmd("INFO").arg("commandstats").query(r).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
+            .and_then(|rest| rest.split(',').next())
+            .map_or(0, |n| n.parse().unwrap())
+    };
+    let pexpire_before = calls(&mut r, "pexpire");
+    let dry = stores.migrate(&[
+        "--format",
+        "json",
+        "retention",
+        "run",
+        "--dry-run",
+        "--policy",
+        "redis-ttl",
+    ]);
+    dry.assert_ok();
+    assert_eq!(policy(&json(&dry), "redis-ttl")["removed"], 10_000);
+    let no_ttl: i64 = redis::cmd("TTL").arg("session:s0").query(&mut r).unwrap();
+    assert_eq!(no_ttl, -1, "a dry run changes nothing");
+    let done = stores.migrate(&[
+        "--format",
+        "json",
+        "--yes",
+        "retention",
+        "run",
+        "--policy",
+        "redis-ttl",
+    ]);
+    done.assert_ok();
+    assert_eq!(policy(&json(&done), "redis-ttl")["removed"], 10_000);
+    // One PEXPIRE per fix (the server's counters are shared with tests running beside this
+    // one, whose retention runs fix a few keys of their own).
+    let pexpires = calls(&mut r, "pexpire") - pexpire_before;
+    assert!(
+        (10_000..10_050).contains(&pexpires),
+        "{pexpires} PEXPIRE calls"
+    );
+    for i in [0, 1, 2, 4, 5, 19_999] {
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(format!("session:s{i}"))
+            .query(&mut r)
+            .unwrap();
+        assert!(ttl > 0 && ttl <= 86_400, "session:s{i} has TTL {ttl}");
+    }
+}

@@ -104,12 +104,12 @@ use tokio_postgres::Client;
 use super::anonymize::postgres::quote_ident;
 use super::anonymize::rules::{Policy, valid_identifier};
 use crate::config::Settings;
-use crate::config::file::{RetentionSection, TtlPolicy};
+use crate::config::file::RetentionSection;
 use crate::errors::Detailed;
 use crate::output::Printer;
 use crate::postgres::connect::describe_error;
 use crate::postgres::engine::Session;
-use crate::redis::cluster::{Topology, query};
+use crate::redis::cluster::Topology;
 use crate::redis::keyspace::{self, Passwords};
 
 pub const DEFAULT_BATCH_SIZE: u32 = 5000;
@@ -920,39 +920,27 @@ async fn run_redis(
         patterns.join(", ")
     };
     let topology = Topology::connect(redis).await?;
-    let (mut missing, mut too_long) = (0u64, 0u64);
-    for (index, key) in super::anonymize::redis::scan(&topology, "*").await? {
-        let Some(pattern) = keyspace.pattern_of(&key) else {
-            continue;
-        };
-        if !patterns.is_empty() && !patterns.contains(&pattern.pattern) {
-            continue;
-        }
-        let TtlPolicy::Expires(ttl) = pattern.ttl else {
-            continue;
-        };
-        let node = &topology.primaries[index];
-        let pttl: i64 = query(node, redis::cmd("PTTL").arg(&key)).await?;
-        let limit = pattern.ttl_limit().unwrap_or(ttl).as_millis() as i64;
-        let ms = ttl.as_millis() as u64;
-        let fix = match pttl {
-            -1 => Some("NX"),
-            n if n > limit => Some("LT"),
-            _ => None,
-        };
-        let Some(flag) = fix else {
-            continue;
-        };
-        if flag == "NX" {
-            missing += 1;
-        } else {
-            too_long += 1;
-        }
-        if !dry_run {
-            let _: i64 = query(node, redis::cmd("PEXPIRE").arg(&key).arg(ms).arg(flag)).await?;
-        }
-    }
-    result.removed = missing + too_long;
+    // The keyspace audit of `drift` does the work: a paced SCAN of every primary, TYPE and
+    // PTTL pipelined per batch, and (not in a dry run) the batch's fixes in one more pipeline;
+    // memory stays that of one batch.
+    let options = crate::redis::audit::AuditOptions {
+        examples: 0,
+        fix_ttls: !dry_run,
+        ..Default::default()
+    };
+    let outside = |_: &str, pattern: Option<&str>| {
+        !patterns.is_empty() && !pattern.is_some_and(|p| patterns.iter().any(|q| q == p))
+    };
+    let report = crate::redis::audit::audit(&topology, &keyspace, options, &outside).await?;
+    let count = |problem| report.problems.get(&problem).map_or(0, |t| t.count);
+    let missing = count(crate::redis::audit::Problem::MissingTtl);
+    let too_long = count(crate::redis::audit::Problem::TtlTooLong);
+    // A key may expire or change between the check and its fix: a real run counts the fixes.
+    result.removed = if dry_run {
+        missing + too_long
+    } else {
+        report.fixed
+    };
     result.detail = format!(
         "{missing} key{} without a TTL, {too_long} with a TTL longer than declared{}",
         if missing == 1 { "" } else { "s" },

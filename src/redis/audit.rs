@@ -23,6 +23,9 @@ pub struct AuditOptions {
     pub examples: usize,
     /// Stop after looking at about this many keys (whole batches): a sample of a big keyspace.
     pub max_keys: Option<u64>,
+    /// Give keys found without their TTL (or with a longer one) the declared TTL, batch by
+    /// batch in the same pipelined, paced pass (`PEXPIRE key ttl NX|LT`): retention's fix.
+    pub fix_ttls: bool,
 }
 
 impl Default for AuditOptions {
@@ -35,6 +38,7 @@ impl Default for AuditOptions {
             pause: Duration::from_millis(1),
             examples: 5,
             max_keys: None,
+            fix_ttls: false,
         }
     }
 }
@@ -79,6 +83,8 @@ pub struct AuditReport {
     pub ignored: u64,
     /// The scan stopped at `max_keys`: the counts are those of a sample.
     pub sampled: bool,
+    /// With `fix_ttls`: keys given their declared TTL.
+    pub fixed: u64,
 }
 
 impl AuditReport {
@@ -121,8 +127,21 @@ pub async fn audit(
                 .max_keys
                 .is_some_and(|max| report.scanned + keys.len() as u64 >= max);
             let next = (cursor != 0 && !sample_full).then(|| scan(cursor));
-            let scanned =
-                check_batch(node, keyspace, &keys, next, options, ignored, &mut report).await?;
+            let mut fixes = Vec::new();
+            let scanned = check_batch(
+                node,
+                keyspace,
+                &keys,
+                next,
+                options,
+                ignored,
+                &mut report,
+                &mut fixes,
+            )
+            .await?;
+            if !fixes.is_empty() {
+                report.fixed += fix_batch(node, &fixes).await?;
+            }
             if cursor != 0 && sample_full {
                 report.sampled = true;
                 break 'nodes;
@@ -142,8 +161,29 @@ pub async fn audit(
     Ok(report)
 }
 
+/// `PEXPIRE key ms NX|LT` for one batch's keys, in one pipeline; how many were changed.
+async fn fix_batch(node: &Node, fixes: &[(String, u64, &'static str)]) -> Result<u64, Detailed> {
+    let mut pipeline = redis::pipe();
+    for (key, ms, flag) in fixes {
+        pipeline.cmd("PEXPIRE").arg(key).arg(*ms).arg(*flag);
+    }
+    let replies: Vec<i64> = pipeline
+        .query_async(&mut node.connection())
+        .await
+        .map_err(|err| {
+            Detailed::new(format!(
+                "redis PEXPIRE on {}: {}",
+                node.address,
+                super::cluster::short_cause(&err)
+            ))
+        })?;
+    Ok(replies.iter().filter(|r| **r == 1).count() as u64)
+}
+
 /// Checks one batch of keys; with `next`, the same round trip also runs that `SCAN`, whose
-/// cursor and keys are returned.
+/// cursor and keys are returned. With `options.fix_ttls`, the keys whose TTL to set are added
+/// to `fixes`.
+#[allow(clippy::too_many_arguments)]
 async fn check_batch(
     node: &Node,
     keyspace: &Keyspace,
@@ -152,6 +192,7 @@ async fn check_batch(
     options: AuditOptions,
     ignored: Ignored<'_>,
     report: &mut AuditReport,
+    fixes: &mut Vec<(String, u64, &'static str)>,
 ) -> Result<Option<(u64, Vec<String>)>, Detailed> {
     let mut pipeline = redis::pipe();
     for key in keys {
@@ -195,10 +236,10 @@ async fn check_batch(
         if key_type == "none" || pttl == -2 {
             continue;
         }
-        let mut finding = |pattern: Option<String>, problem: Problem, detail: String| {
+        let mut finding = |pattern: Option<String>, problem: Problem, detail: String| -> bool {
             if ignored(key, pattern.as_deref()) {
                 report.ignored += 1;
-                return;
+                return false;
             }
             let tally = report.problems.entry(problem).or_default();
             tally.count += 1;
@@ -216,9 +257,10 @@ async fn check_batch(
                     detail,
                 });
             }
+            true
         };
         let Some(pattern) = keyspace.pattern_of(key) else {
-            finding(
+            let _ = finding(
                 None,
                 Problem::UnknownPattern,
                 format!("a {key_type} matching no declared pattern"),
@@ -231,21 +273,23 @@ async fn check_batch(
             .or_default() += 1;
         let declared = Some(pattern.pattern.clone());
         if key_type != pattern.key_type.as_str() {
-            finding(
+            let _ = finding(
                 declared.clone(),
                 Problem::WrongType,
                 format!("a {key_type}, declared {}", pattern.key_type.as_str()),
             );
         }
         match (pattern.ttl, pttl) {
-            (TtlPolicy::Expires(_), -1) => {
-                finding(declared, Problem::MissingTtl, "no TTL".to_string());
+            (TtlPolicy::Expires(ttl), -1) => {
+                if finding(declared, Problem::MissingTtl, "no TTL".to_string()) && options.fix_ttls
+                {
+                    fixes.push((key.clone(), ttl.as_millis() as u64, "NX"));
+                }
             }
-            (TtlPolicy::Expires(_), ms) => {
+            (TtlPolicy::Expires(ttl), ms) => {
                 if let Some(limit) = pattern.ttl_limit()
                     && u128::from(ms.unsigned_abs()) > limit.as_millis()
-                {
-                    finding(
+                    && finding(
                         declared,
                         Problem::TtlTooLong,
                         format!(
@@ -253,11 +297,14 @@ async fn check_batch(
                             crate::output::human_ms(ms.unsigned_abs()),
                             crate::output::human_ms(limit.as_millis() as u64)
                         ),
-                    );
+                    )
+                    && options.fix_ttls
+                {
+                    fixes.push((key.clone(), ttl.as_millis() as u64, "LT"));
                 }
             }
             (TtlPolicy::None, ms) if ms >= 0 => {
-                finding(
+                let _ = finding(
                     declared,
                     Problem::UnexpectedTtl,
                     format!(
