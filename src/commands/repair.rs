@@ -49,58 +49,53 @@ impl Report for RepairReport {
     }
 }
 
-pub async fn run(context: &Context, args: &RepairArgs) -> anyhow::Result<Outcome> {
-    super::guard_protected(context, "repair", args.dry_run)?;
-    let pg = context.settings.require_postgres()?;
-    let set = super::load_valid_migrations(&context.settings.migrations_dir)?;
-    let session = Session::open(pg).await?;
-    let held = session.lock(&context.printer).await?;
-    let outcome = async {
-        let history = session.read_history().await?;
-        let mut changes = Vec::new();
-        for row in &history {
-            let label = match row.version {
-                Some(v) if row.kind != RowKind::Repeatable => format!("V{v} {}", row.name),
-                _ => format!("R {}", row.name),
-            };
-            let version = if row.kind == RowKind::Repeatable {
-                None
-            } else {
-                row.version
-            };
-            let file = match version {
-                Some(v) => set.by_version(v),
-                None => set.repeatable_by_name(&row.name),
-            };
-            if row.state == RowState::Dirty {
-                let progress = row
-                    .progress()
-                    .map_or_else(|| "progress unknown".to_string(), |p| p.completed());
-                if args.mark_applied {
-                    if !args.dry_run {
-                        session
-                            .history
-                            .mark_applied(&session.client, version, &row.name)
-                            .await?;
-                    }
-                    changes.push(Change {
+/// One history write of a repair.
+#[derive(Debug, Clone)]
+enum Op {
+    MarkApplied(Option<u64>, String),
+    DeleteVersion(u64),
+    DeleteRepeatable(String),
+    UpdateChecksum(Option<u64>, String, crate::postgres::migration::Checksum),
+}
+
+/// What a repair would change, as a pure function of the files and the history: the plan that
+/// `--dry-run` prints and the run executes as is.
+fn plan(
+    set: &crate::postgres::migration::MigrationSet,
+    history: &[crate::postgres::history::HistoryRow],
+    mark_applied: bool,
+) -> Vec<(Change, Op)> {
+    let mut planned = Vec::new();
+    for row in history {
+        let label = match row.version {
+            Some(v) if row.kind != RowKind::Repeatable => format!("V{v} {}", row.name),
+            _ => format!("R {}", row.name),
+        };
+        let version = if row.kind == RowKind::Repeatable {
+            None
+        } else {
+            row.version
+        };
+        let file = match version {
+            Some(v) => set.by_version(v),
+            None => set.repeatable_by_name(&row.name),
+        };
+        if row.state == RowState::Dirty {
+            let progress = row
+                .progress()
+                .map_or_else(|| "progress unknown".to_string(), |p| p.completed());
+            if mark_applied {
+                planned.push((
+                    Change {
                         migration: label.clone(),
                         action: "marked-applied",
                         detail: format!("was dirty ({progress}); recorded as applied"),
-                    });
-                } else {
-                    if !args.dry_run {
-                        match version {
-                            Some(v) => session.history.delete_version(&session.client, v).await?,
-                            None => {
-                                session
-                                    .history
-                                    .delete_repeatable(&session.client, &row.name)
-                                    .await?
-                            }
-                        };
-                    }
-                    changes.push(Change {
+                    },
+                    Op::MarkApplied(version, row.name.clone()),
+                ));
+            } else {
+                planned.push((
+                    Change {
                         migration: label.clone(),
                         action: "removed-dirty",
                         detail: match row.progress().map(|p| p.direction) {
@@ -111,24 +106,24 @@ pub async fn run(context: &Context, args: &RepairArgs) -> anyhow::Result<Outcome
                                 "was dirty ({progress}); `up` will run the whole file again"
                             ),
                         },
-                    });
-                    continue;
-                }
-            }
-            if row.kind == RowKind::Baseline {
+                    },
+                    match version {
+                        Some(v) => Op::DeleteVersion(v),
+                        None => Op::DeleteRepeatable(row.name.clone()),
+                    },
+                ));
                 continue;
             }
-            if let Some(file) = file
-                && row.checksum.as_ref() != Some(&file.checksum)
-                && row.kind == RowKind::Versioned
-            {
-                if !args.dry_run {
-                    session
-                        .history
-                        .update_checksum(&session.client, version, &row.name, &file.checksum)
-                        .await?;
-                }
-                changes.push(Change {
+        }
+        if row.kind == RowKind::Baseline {
+            continue;
+        }
+        if let Some(file) = file
+            && row.checksum.as_ref() != Some(&file.checksum)
+            && row.kind == RowKind::Versioned
+        {
+            planned.push((
+                Change {
                     migration: label,
                     action: "checksum-updated",
                     detail: format!(
@@ -136,10 +131,62 @@ pub async fn run(context: &Context, args: &RepairArgs) -> anyhow::Result<Outcome
                         row.checksum.as_ref().map_or("none", |c| c.short()),
                         file.checksum.short()
                     ),
-                });
-            }
+                },
+                Op::UpdateChecksum(version, row.name.clone(), file.checksum.clone()),
+            ));
         }
-        anyhow::Ok(changes)
+    }
+    planned
+}
+
+/// Runs the plan's writes in one transaction: all of the repair or none of it.
+async fn execute(session: &Session, ops: &[Op]) -> anyhow::Result<()> {
+    let (client, history) = (&session.client, &session.history);
+    client.batch_execute("BEGIN").await?;
+    let writes = async {
+        for op in ops {
+            match op {
+                Op::MarkApplied(version, name) => {
+                    history.mark_applied(client, *version, name).await?
+                }
+                Op::DeleteVersion(version) => history.delete_version(client, *version).await?,
+                Op::DeleteRepeatable(name) => history.delete_repeatable(client, name).await?,
+                Op::UpdateChecksum(version, name, checksum) => {
+                    history
+                        .update_checksum(client, *version, name, checksum)
+                        .await?
+                }
+            };
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    match writes {
+        Ok(()) => {
+            client.batch_execute("COMMIT").await?;
+            Ok(())
+        }
+        Err(err) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(err.context("repair failed: nothing was changed (its writes were rolled back)"))
+        }
+    }
+}
+
+pub async fn run(context: &Context, args: &RepairArgs) -> anyhow::Result<Outcome> {
+    super::guard_protected(context, "repair", args.dry_run)?;
+    let pg = context.settings.require_postgres()?;
+    let set = super::load_valid_migrations(&context.settings.migrations_dir)?;
+    let session = Session::open(pg).await?;
+    let held = session.lock(&context.printer).await?;
+    let outcome = async {
+        let history = session.read_history().await?;
+        let planned = plan(&set, &history, args.mark_applied);
+        if !args.dry_run && !planned.is_empty() {
+            let ops: Vec<Op> = planned.iter().map(|(_, op)| op.clone()).collect();
+            execute(&session, &ops).await?;
+        }
+        anyhow::Ok(planned.into_iter().map(|(change, _)| change).collect())
     }
     .await;
     let unlocked = session.unlock(held).await;
@@ -151,4 +198,57 @@ pub async fn run(context: &Context, args: &RepairArgs) -> anyhow::Result<Outcome
         changes,
     });
     Ok(Outcome::Clean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::postgres::history::HistoryRow;
+    use crate::postgres::migration::Checksum;
+
+    fn row(version: u64, name: &str, checksum: &str, state: RowState) -> HistoryRow {
+        HistoryRow {
+            version: Some(version),
+            name: name.into(),
+            kind: RowKind::Versioned,
+            checksum: Some(Checksum::from_hex(checksum.to_string())),
+            applied_at: chrono::Utc::now(),
+            execution_ms: 1,
+            applied_by: "test".into(),
+            tool_version: "0".into(),
+            state,
+            statements_done: Some(1),
+            statements_total: Some(3),
+            error: None,
+            statements_checksum: None,
+        }
+    }
+
+    #[test]
+    fn the_plan_names_every_change_and_the_write_that_makes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let migrations = dir.path().join("migrations");
+        std::fs::create_dir_all(&migrations).unwrap();
+        std::fs::write(migrations.join("V1__a.sql"), "CREATE TABLE a (id int);\n").unwrap();
+        std::fs::write(
+            migrations.join("V2__b.sql"),
+            "-- migrate:no-transaction\nCREATE TABLE b (id int);\n",
+        )
+        .unwrap();
+        let set = crate::postgres::migration::load_dir(&migrations).unwrap();
+        let v1 = set.by_version(1).unwrap().checksum.to_string();
+        let history = vec![
+            row(1, "a", &"0".repeat(64), RowState::Applied),
+            row(2, "b", &v1, RowState::Dirty),
+        ];
+        let removed = plan(&set, &history, false);
+        let actions: Vec<&str> = removed.iter().map(|(c, _)| c.action).collect();
+        assert_eq!(actions, ["checksum-updated", "removed-dirty"]);
+        assert!(matches!(removed[1].1, Op::DeleteVersion(2)));
+        let marked = plan(&set, &history, true);
+        assert!(matches!(&marked[1].1, Op::MarkApplied(Some(2), name) if name == "b"));
+        // A repaired history plans nothing.
+        let clean = vec![row(1, "a", &v1, RowState::Applied)];
+        assert!(plan(&set, &clean, false).is_empty());
+    }
 }
