@@ -1,10 +1,12 @@
 //! Retention: remove what the application no longer needs, store by store, in batches.
 //!
-//! PostgreSQL policies delete rows older than an age (keyset batches, `lock_timeout` per batch),
-//! drop whole monthly partitions that lie entirely before the cutoff, or anonymize and then
-//! delete subjects (soft-deleted users past the legal hold). Mongo policies delete documents
-//! older than an age. The Redis policy gives keys with a missing or too-long TTL the declared
-//! one (`EXPIRE key ttl NX` / `EXPIRE key ttl LT`).
+//! PostgreSQL policies delete rows older than an age in batches of `LIMIT n FOR UPDATE SKIP
+//! LOCKED` (rows another transaction holds are left for the next batch; `lock_timeout` per
+//! batch), drop whole monthly partitions that lie entirely before the cutoff, or anonymize and
+//! then delete subjects (soft-deleted users past the legal hold). Mongo policies delete
+//! documents older than an age. The Redis policy runs the keyspace audit of `drift`
+//! (`crate::redis::audit`: paced `SCAN`, pipelined `TYPE`/`PTTL`) and gives keys with a missing
+//! or too-long TTL the declared one (`PEXPIRE key ttl NX` / `LT`), one pipeline per batch.
 
 use std::time::Duration;
 
