@@ -869,3 +869,32 @@ fn maintain_refreshes_views_creates_partitions_and_vacuums() {
         refused.stderr
     );
 }
+
+/// Backups connect to Mongo exactly as every other command does (#14: backups had their own
+/// copy of the connection code, with other messages).
+#[test]
+fn backup_reports_an_unreachable_mongo_as_up_does() {
+    let dir = workdir();
+    std::fs::create_dir(dir.path().join("mongo_migrations")).unwrap();
+    let url = "mongodb://127.0.0.1:1/app?serverSelectionTimeoutMS=300&connectTimeoutMS=300";
+    let first_line = |args: &[&str]| -> String {
+        let result = run(migrate_cmd()
+            .current_dir(dir.path())
+            .args(["--mongodb-url", url])
+            .args(args));
+        result.assert_code(1);
+        result
+            .stderr
+            .lines()
+            .find(|line| line.starts_with("error:"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let up = first_line(&["up", "--store", "mongo"]);
+    let backup = first_line(&["backup", "create", "--store", "mongo", "--dir", "b"]);
+    assert!(
+        up.starts_with("error: could not connect to MongoDB at 127.0.0.1:1/app"),
+        "{up}"
+    );
+    assert_eq!(backup, up);
+}

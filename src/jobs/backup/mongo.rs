@@ -12,11 +12,9 @@ use anyhow::Context as _;
 use futures_util::TryStreamExt;
 use indicatif::ProgressBar;
 use mongodb::bson::{Bson, Document, RawDocumentBuf, doc};
-use mongodb::options::ClientOptions;
 use mongodb::{Client, Database};
 
 use super::manifest::{MongoCollection, MongoPart};
-use crate::errors::Detailed;
 use crate::redact::SecretUrl;
 
 /// Directory of the Mongo files inside a backup.
@@ -33,50 +31,27 @@ pub struct Connection {
     pub display: String,
 }
 
-/// Connects to `url` and pings; the database is `database`, else the URL's.
+/// Connects to `url` and pings; the database is `database`, else the URL's. The connection
+/// path (options, timeouts, messages) is the one every command uses (`crate::mongo::connect`).
 pub async fn connect(
     url: &SecretUrl,
     database: Option<&str>,
     timeout: Duration,
 ) -> anyhow::Result<Connection> {
-    let redacted = url.redacted();
-    let mut options = ClientOptions::parse(url.expose())
-        .await
-        .map_err(|err| Detailed::new(format!("invalid MongoDB URL {redacted}: {err}")))?;
-    options.server_selection_timeout = options.server_selection_timeout.or(Some(timeout));
-    options.connect_timeout = options.connect_timeout.or(Some(timeout));
-    if options.app_name.is_none() {
-        options.app_name = Some(format!("migrate {} backup", crate::TOOL_VERSION));
-    }
-    let name = database
-        .map(str::to_string)
-        .or_else(|| options.default_database.clone())
-        .filter(|name| !name.is_empty())
-        .ok_or_else(|| {
-            Detailed::new(format!("no MongoDB database named in {redacted}"))
-                .hint("put it in the URL path (mongodb://host:27017/app) or set [mongo] database")
-        })?;
-    let hosts: Vec<String> = options.hosts.iter().map(ToString::to_string).collect();
-    let display = format!("{}/{name}", hosts.join(","));
-    let client = Client::with_options(options)
-        .map_err(|err| anyhow::anyhow!("could not connect to MongoDB at {display}: {err}"))?;
-    let database = client.database(&name);
-    database
-        .run_command(doc! {"ping": 1})
-        .await
-        .map_err(|err| {
-            anyhow::anyhow!("could not connect to MongoDB at {display}: {}", short(&err))
-        })?;
+    let settings = crate::config::MongoSettings {
+        url: url.clone(),
+        database: database.map(str::to_string),
+        history_collection: crate::config::DEFAULT_MONGO_HISTORY_COLLECTION.to_string(),
+        lock_lease: crate::config::DEFAULT_MONGO_LOCK_LEASE,
+        lock_wait: crate::config::DEFAULT_MONGO_LOCK_LEASE,
+        connect_timeout: timeout,
+    };
+    let connection = crate::mongo::connect::connect(&settings).await?;
     Ok(Connection {
-        client,
-        database,
-        display,
+        client: connection.client,
+        database: connection.database,
+        display: connection.display,
     })
-}
-
-fn short(err: &mongodb::error::Error) -> String {
-    let text = err.to_string();
-    crate::redact::redact_url(text.lines().next().unwrap_or(&text))
 }
 
 /// The server's version (`buildInfo`).
