@@ -1001,3 +1001,62 @@ fn a_server_set_up_by_a_newer_declaration_is_left_alone() {
         .unwrap();
     assert_eq!(version, "5");
 }
+
+/// `backup create` reads every primary of a Redis Cluster, as `up` and `drift` do (#14: it
+/// dumped the seed node only), and a restore into a cluster is refused with what to do.
+#[test]
+fn a_backup_of_a_cluster_holds_the_keys_of_every_primary() {
+    let cluster = Servers::start(3, true);
+    // 90 keys spread over the slots: each written on the node that serves it.
+    let mut nodes: Vec<redis::Connection> = cluster
+        .ports
+        .iter()
+        .map(|p| cluster.connection(*p))
+        .collect();
+    let mut per_node = vec![0; nodes.len()];
+    for i in 0..90 {
+        let key = format!("k{i}");
+        let node = (0..nodes.len())
+            .find(|n| {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(i)
+                    .exec(&mut nodes[*n])
+                    .is_ok()
+            })
+            .expect("some node serves the key");
+        per_node[node] += 1;
+    }
+    assert!(per_node.iter().all(|n| *n > 0), "{per_node:?}");
+    let dir = workdir();
+    let backups = dir.path().join("backups");
+    let created = run(migrate_cmd()
+        .current_dir(dir.path())
+        .args(["--redis-url", &cluster.url(), "--format", "json"])
+        .args(["backup", "create", "--store", "redis", "--dir"])
+        .arg(&backups));
+    created.assert_ok();
+    let report = json(&created);
+    let part = &report["backup"]["manifest"]["stores"]["redis"];
+    assert_eq!(part["keys"], 90, "{report:#}");
+    assert!(
+        part["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("(cluster, 3 primaries)"),
+        "{part}"
+    );
+    let id = report["backup"]["id"].as_str().unwrap().to_string();
+    let restore = run(migrate_cmd()
+        .current_dir(dir.path())
+        .args(["--yes", "backup", "restore", &id, "--clean"])
+        .args(["--target", &cluster.url(), "--dir"])
+        .arg(&backups));
+    restore.assert_code(1);
+    assert!(
+        restore.stderr.contains("into a Redis Cluster")
+            && restore.stderr.contains("is not supported"),
+        "{}",
+        restore.stderr
+    );
+}

@@ -30,6 +30,11 @@ const PACE: Duration = Duration::from_millis(1);
 
 pub struct Connection {
     connection: MultiplexedConnection,
+    /// Every primary behind the URL (one unless it is a Redis Cluster), as every other
+    /// command sees them (`crate::redis::cluster::Topology`): a backup reads them all.
+    nodes: Vec<crate::redis::cluster::Node>,
+    /// The URL is a Redis Cluster.
+    pub cluster: bool,
     url: SecretUrl,
     pub db: u32,
     /// `host:port/db` (never a password).
@@ -62,8 +67,21 @@ pub async fn connect(url: &SecretUrl, timeout: Duration) -> anyhow::Result<Conne
         .query_async::<()>(&mut connection)
         .await
         .map_err(|err| anyhow::anyhow!("could not connect to Redis at {display}: {err}"))?;
+    let topology = crate::redis::cluster::Topology::connect(&crate::config::RedisSettings {
+        url: url.clone(),
+        connect_timeout: timeout,
+        keyspace: None,
+    })
+    .await?;
+    let display = if topology.cluster {
+        topology.display.clone()
+    } else {
+        display
+    };
     Ok(Connection {
         connection,
+        nodes: topology.primaries.clone(),
+        cluster: topology.cluster,
         url: url.clone(),
         db,
         display,
@@ -91,11 +109,13 @@ impl Connection {
             .map_or_else(|| "unknown".to_string(), |v| v.trim().to_string())
     }
 
+    /// Keys of the database, on every primary.
     pub async fn dbsize(&mut self) -> anyhow::Result<u64> {
-        redis::cmd("DBSIZE")
-            .query_async(&mut self.connection)
-            .await
-            .with_context(|| format!("DBSIZE failed on {}", self.display))
+        let mut total = 0;
+        for node in &self.nodes {
+            total += crate::redis::cluster::query::<u64>(node, &redis::cmd("DBSIZE")).await?;
+        }
+        Ok(total)
     }
 
     pub async fn flushdb(&mut self) -> anyhow::Result<()> {
@@ -141,55 +161,60 @@ pub async fn dump(
     bar.set_length(connection.dbsize().await?);
     let server_version = connection.server_version().await;
     let mut seen: HashSet<Vec<u8>> = HashSet::new();
-    let mut cursor: u64 = 0;
     let (mut keys, mut keys_with_ttl) = (0u64, 0u64);
-    loop {
-        let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("COUNT")
-            .arg(SCAN_COUNT)
-            .query_async(&mut connection.connection)
-            .await
-            .with_context(|| format!("SCAN failed on {}", connection.display))?;
-        // SCAN may return a key more than once.
-        let fresh: Vec<Vec<u8>> = batch
-            .into_iter()
-            .filter(|k| seen.insert(k.clone()))
-            .collect();
-        if !fresh.is_empty() {
-            let mut pipe = redis::pipe();
-            for key in &fresh {
-                pipe.cmd("DUMP").arg(key).cmd("PTTL").arg(key);
-            }
-            let replies: Vec<Value> = pipe
-                .query_async(&mut connection.connection)
+    // Every primary: a cluster's keys are spread over them.
+    for node in connection.nodes.clone() {
+        let mut node_connection = node.connection();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(SCAN_COUNT)
+                .query_async(&mut node_connection)
                 .await
-                .with_context(|| format!("DUMP failed on {}", connection.display))?;
-            let read_at = now_ms();
-            for (key, pair) in fresh.iter().zip(replies.chunks(2)) {
-                let (Value::BulkString(payload), Value::Int(pttl)) = (&pair[0], &pair[1]) else {
-                    // The key expired or was deleted between SCAN and DUMP.
-                    continue;
-                };
-                let expires_at = match *pttl {
-                    -2 => continue,
-                    ttl if ttl < 0 => -1,
-                    ttl => {
-                        keys_with_ttl += 1;
-                        read_at + ttl
-                    }
-                };
-                write_record(&mut out, key, expires_at, payload)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                keys += 1;
+                .with_context(|| format!("SCAN failed on {}", node.address))?;
+            // SCAN may return a key more than once.
+            let fresh: Vec<Vec<u8>> = batch
+                .into_iter()
+                .filter(|k| seen.insert(k.clone()))
+                .collect();
+            if !fresh.is_empty() {
+                let mut pipe = redis::pipe();
+                for key in &fresh {
+                    pipe.cmd("DUMP").arg(key).cmd("PTTL").arg(key);
+                }
+                let replies: Vec<Value> = pipe
+                    .query_async(&mut node_connection)
+                    .await
+                    .with_context(|| format!("DUMP failed on {}", node.address))?;
+                let read_at = now_ms();
+                for (key, pair) in fresh.iter().zip(replies.chunks(2)) {
+                    let (Value::BulkString(payload), Value::Int(pttl)) = (&pair[0], &pair[1])
+                    else {
+                        // The key expired or was deleted between SCAN and DUMP.
+                        continue;
+                    };
+                    let expires_at = match *pttl {
+                        -2 => continue,
+                        ttl if ttl < 0 => -1,
+                        ttl => {
+                            keys_with_ttl += 1;
+                            read_at + ttl
+                        }
+                    };
+                    write_record(&mut out, key, expires_at, payload)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    keys += 1;
+                }
+                bar.inc(fresh.len() as u64);
             }
-            bar.inc(fresh.len() as u64);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+            tokio::time::sleep(PACE).await;
         }
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-        tokio::time::sleep(PACE).await;
     }
     out.flush()
         .and_then(|()| out.get_ref().sync_all())
@@ -265,6 +290,14 @@ pub async fn restore(
     clean: bool,
     bar: &ProgressBar,
 ) -> anyhow::Result<Restored> {
+    if connection.cluster {
+        return Err(Detailed::new(format!(
+            "restoring a Redis backup into a Redis Cluster ({}) is not supported",
+            connection.display
+        ))
+        .hint("restore into a single Redis server (then migrate the keys into the cluster, e.g. with redis-cli --cluster import)")
+        .into());
+    }
     if clean {
         connection.flushdb().await?;
     }
