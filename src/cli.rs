@@ -108,17 +108,33 @@ pub struct GlobalArgs {
     pub env_file: Option<PathBuf>,
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    crate::config::file::parse_duration(text)
+impl GlobalArgs {
+    /// The settings these options override, for `config::resolve`.
+    pub fn overrides(&self) -> crate::config::Overrides {
+        crate::config::Overrides {
+            config: self.config.clone(),
+            env: self.env.clone(),
+            database_url: self.database_url.clone(),
+            mongodb_url: self.mongodb_url.clone(),
+            redis_url: self.redis_url.clone(),
+            migrations: self.migrations.clone(),
+            mongo_migrations: self.mongo_migrations.clone(),
+            seeds: self.seeds.clone(),
+            format: self.format,
+            quiet: self.quiet,
+            verbose: self.verbose,
+            yes: self.yes,
+            allow_protected: self.allow_protected,
+            wait_timeout: self.wait_timeout,
+        }
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    #[default]
-    Human,
-    Json,
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::core::duration::parse_duration(text)
 }
+
+pub use crate::core::Format;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Store {

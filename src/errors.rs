@@ -40,18 +40,17 @@ impl Detailed {
 }
 
 /// A flag value clap accepts but the command cannot use (`down --store redis`): a usage error
-/// like clap's own, exit 64 (see `crate::usage`).
+/// like clap's own, exit 64 (clap's own are turned into this by `crate::usage`).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Usage(pub Detailed);
 
+/// The exit code of a usage error (sysexits `EX_USAGE`), clap's and ours alike.
+pub const EXIT_USAGE: i32 = 64;
+
 /// The exit code of a command that failed: 64 for a usage error, else 1.
 pub fn exit_code(error: &anyhow::Error) -> i32 {
-    if error.is::<Usage>() {
-        crate::usage::EXIT_USAGE
-    } else {
-        1
-    }
+    if error.is::<Usage>() { EXIT_USAGE } else { 1 }
 }
 
 pub struct Rendered {

@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod core;
 pub mod errors;
 pub mod jobs;
 pub mod lint;

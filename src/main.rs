@@ -11,7 +11,8 @@ fn main() {
         Ok(cli) => cli,
         Err(error) => std::process::exit(migrate::usage::report(&error, &args)),
     };
-    let printer = migrate::output::Printer::new(migrate::config::early_output(&cli.global));
+    let printer =
+        migrate::output::Printer::new(migrate::config::early_output(&cli.global.overrides()));
     if let Err(err) = env_file {
         printer.error(&err, 1);
         std::process::exit(1);

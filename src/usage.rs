@@ -12,8 +12,7 @@ use crate::cli::{Cli, Format, GlobalArgs};
 use crate::errors::Detailed;
 use crate::output::Printer;
 
-/// The exit code of a usage error (`EX_USAGE`).
-pub const EXIT_USAGE: i32 = 64;
+pub use crate::errors::EXIT_USAGE;
 
 /// Reports a parse failure of `args` and returns the exit code: `--help` and `--version` print
 /// to stdout and exit 0; everything else is a usage error.
@@ -30,7 +29,7 @@ pub fn report(error: &clap::Error, args: &[OsString]) -> i32 {
         format: Some(format_in_args(args)),
         ..GlobalArgs::default()
     };
-    let printer = Printer::new(crate::config::early_output(&global));
+    let printer = Printer::new(crate::config::early_output(&global.overrides()));
     printer.error(&anyhow::Error::new(describe(error, args)), EXIT_USAGE);
     EXIT_USAGE
 }

@@ -50,7 +50,7 @@ pub struct Failure {
 pub const SANDBOX_DIR: &str = ".sandbox";
 
 pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
-    let early = Printer::new(config::early_output(&cli.global));
+    let early = Printer::new(config::early_output(&cli.global.overrides()));
     if let Some(loaded) = config::dotenv::loaded()
         && let Some(file) = &loaded.file
     {
@@ -98,7 +98,7 @@ pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
             error,
         })?;
     }
-    let settings = config::resolve(&global, sandbox_urls).map_err(|error| Failure {
+    let settings = config::resolve(&global.overrides(), sandbox_urls).map_err(|error| Failure {
         printer: early.clone(),
         error,
     })?;

@@ -1,5 +1,6 @@
 //! The `migrate.toml` file format: typed sections, `${VAR}` interpolation and located errors.
 
+pub use crate::core::duration::parse_duration;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -256,7 +257,7 @@ pub struct SeedsSection {
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSection {
-    pub format: Option<crate::cli::Format>,
+    pub format: Option<crate::core::Format>,
 }
 
 /// `[backup]`: where backups live, how `pg_dump` runs and what `backup prune` keeps.
@@ -322,10 +323,10 @@ pub struct AnonymizeTableSection {
     /// Column holding the subject's id (none: the table only has `replace` columns).
     pub subject: Option<String>,
     /// `update` (default) or `delete` (the subject's rows).
-    pub action: Option<crate::jobs::anonymize::rules::RowAction>,
+    pub action: Option<super::anonymize::RowAction>,
     /// Column (or `column.json.key`) -> strategy.
     #[serde(default)]
-    pub columns: BTreeMap<String, crate::jobs::anonymize::rules::Strategy>,
+    pub columns: BTreeMap<String, super::anonymize::Strategy>,
     /// Text or JSON columns of every row in which the subject's values are replaced.
     #[serde(default)]
     pub replace: Vec<String>,
@@ -340,10 +341,10 @@ pub struct AnonymizeCollectionSection {
     pub collection: String,
     /// Field holding the subject's id (none: the collection only has `replace` fields).
     pub subject: Option<String>,
-    pub action: Option<crate::jobs::anonymize::rules::RowAction>,
+    pub action: Option<super::anonymize::RowAction>,
     /// Dotted field path -> strategy.
     #[serde(default)]
-    pub fields: BTreeMap<String, crate::jobs::anonymize::rules::Strategy>,
+    pub fields: BTreeMap<String, super::anonymize::Strategy>,
     /// Dotted field paths of every document in which the subject's values are replaced.
     #[serde(default)]
     pub replace: Vec<String>,
@@ -357,7 +358,7 @@ pub struct AnonymizeCollectionSection {
 pub struct AnonymizeKeySection {
     /// A pattern declared in `[[redis.keys]]`; `{userId}` stands for the subject's id.
     pub pattern: String,
-    pub action: crate::jobs::anonymize::rules::KeyAction,
+    pub action: super::anonymize::KeyAction,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -396,11 +397,11 @@ pub struct RetentionPolicySection {
     pub collection: Option<String>,
     /// Date field compared with the age.
     pub field: Option<String>,
-    pub redis: Option<crate::jobs::retention::RedisRetention>,
+    pub redis: Option<super::retention::RedisRetention>,
     /// Declared key patterns the Redis policy covers (default: all).
     pub patterns: Option<Vec<String>>,
-    pub older_than: Option<crate::jobs::retention::Age>,
-    pub action: Option<crate::jobs::retention::RetentionAction>,
+    pub older_than: Option<crate::core::duration::Age>,
+    pub action: Option<super::retention::RetentionAction>,
 }
 
 fn positive_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
@@ -566,40 +567,6 @@ fn check_pg_timeout(duration: Duration) -> Result<Duration, String> {
         ));
     }
     Ok(duration)
-}
-
-/// Parses `"5s"`, `"250ms"`, `"2min"`, `"1h"`, `"0"`. A value too large for a duration in
-/// milliseconds is refused, never wrapped.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let too_large = || format!("duration {text:?} is too large");
-    if !number.is_empty()
-        && number.bytes().all(|b| b.is_ascii_digit())
-        && number.parse::<u64>().is_err()
-    {
-        return Err(too_large());
-    }
-    let number: u64 = number.parse().map_err(|_| {
-        format!("invalid duration {text:?}: expected e.g. \"5s\", \"250ms\", \"2min\"")
-    })?;
-    let unit_ms: u64 = match unit.trim() {
-        "" if number == 0 => 0,
-        "ms" => 1,
-        "s" => 1000,
-        "min" | "m" => 60_000,
-        "h" => 3_600_000,
-        _ => {
-            return Err(format!(
-                "invalid duration {text:?}: units are ms, s, min, h"
-            ));
-        }
-    };
-    let millis = number.checked_mul(unit_ms).ok_or_else(too_large)?;
-    Ok(Duration::from_millis(millis))
 }
 
 /// A config error located in its file.

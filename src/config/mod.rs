@@ -4,9 +4,12 @@
 //! clap already folds `DATABASE_URL` & co. into the flag values, so this module only has to put
 //! the file and the defaults underneath.
 
+pub mod anonymize;
 pub mod dotenv;
 pub mod file;
 pub mod health;
+pub mod pg_target;
+pub mod retention;
 pub mod targets;
 
 use std::path::{Path, PathBuf};
@@ -14,14 +17,14 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::cli::{Format, GlobalArgs};
-use crate::postgres::connect::PgTarget;
+use crate::core::Format;
 pub use file::Versioning;
 use file::{BackupSection, MaintainSection};
 use file::{
     ConfigString, EnvSection, FileConfig, MigrationsSection, MongoSection, OutputSection,
     PostgresSection, RedisSection, SeedsSection,
 };
+pub use pg_target::PgTarget;
 
 /// Everything a command needs to know about where and how to run.
 #[derive(Debug, Clone)]
@@ -149,8 +152,29 @@ pub struct SandboxUrls {
     pub redis: Option<String>,
 }
 
+/// What the command line sets, above the environment and the config file (`--config`,
+/// `--env`, the URLs and directories, output flags). The CLI fills it from its global
+/// options; config knows nothing of clap.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub env: Option<String>,
+    pub database_url: Option<String>,
+    pub mongodb_url: Option<String>,
+    pub redis_url: Option<String>,
+    pub migrations: Option<PathBuf>,
+    pub mongo_migrations: Option<PathBuf>,
+    pub seeds: Option<PathBuf>,
+    pub format: Option<Format>,
+    pub quiet: bool,
+    pub verbose: bool,
+    pub yes: bool,
+    pub allow_protected: bool,
+    pub wait_timeout: Option<Duration>,
+}
+
 /// Output settings from flags alone, for reporting errors that happen before the config loads.
-pub fn early_output(global: &GlobalArgs) -> OutputSettings {
+pub fn early_output(global: &Overrides) -> OutputSettings {
     OutputSettings {
         format: global.format.unwrap_or_default(),
         quiet: global.quiet,
@@ -165,7 +189,7 @@ fn color_enabled() -> bool {
 }
 
 /// Reads the config file (if any) and resolves every setting.
-pub fn resolve(global: &GlobalArgs, sandbox: Option<SandboxUrls>) -> anyhow::Result<Settings> {
+pub fn resolve(global: &Overrides, sandbox: Option<SandboxUrls>) -> anyhow::Result<Settings> {
     let config_path = match &global.config {
         Some(path) => {
             if !path.exists() {
@@ -183,7 +207,7 @@ pub fn resolve(global: &GlobalArgs, sandbox: Option<SandboxUrls>) -> anyhow::Res
 }
 
 fn resolve_with(
-    global: &GlobalArgs,
+    global: &Overrides,
     mut file: FileConfig,
     config_path: Option<PathBuf>,
     sandbox: Option<SandboxUrls>,
@@ -574,8 +598,8 @@ impl Settings {
 mod tests {
     use super::*;
 
-    fn global() -> GlobalArgs {
-        GlobalArgs::default()
+    fn global() -> Overrides {
+        Overrides::default()
     }
 
     fn file(text: &str) -> FileConfig {

@@ -10,92 +10,10 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 
-/// An age such as `"365d"`, `"90d"`, `"12h"`, `"30min"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Age(pub Duration);
-
-/// The oldest cutoff a policy may name: ages beyond this are refused (a cutoff before the
-/// year 1 cannot be computed, and a century covers every legal hold).
-pub const MAX_AGE_DAYS: u64 = 36_500;
-
-impl Age {
-    /// An age of at least a second and at most [`MAX_AGE_DAYS`] days. `"0d"` is refused: it
-    /// would make everything old.
-    pub fn parse(text: &str) -> Result<Age, String> {
-        let trimmed = text.trim();
-        let expected = "expected e.g. \"365d\", \"12h\", \"30min\"";
-        let duration = if let Some(days) = trimmed.strip_suffix('d') {
-            let days = days.trim();
-            if !days.is_empty() && days.bytes().all(|b| b.is_ascii_digit()) {
-                let days: u64 = days.parse().unwrap_or(u64::MAX);
-                Duration::from_secs(days.saturating_mul(86_400))
-            } else {
-                return Err(format!("invalid age {text:?}: {expected}"));
-            }
-        } else {
-            crate::config::file::parse_duration(trimmed).map_err(|message| {
-                if message.contains("too large") {
-                    message
-                } else {
-                    format!("invalid age {text:?}: {expected}")
-                }
-            })?
-        };
-        if duration < Duration::from_secs(1) {
-            return Err(format!(
-                "age {text:?} would make every row old enough to remove: give an age of at least 1s"
-            ));
-        }
-        if duration > Duration::from_secs(MAX_AGE_DAYS * 86_400) {
-            return Err(format!(
-                "age {text:?} is too large: at most {MAX_AGE_DAYS}d (100 years)"
-            ));
-        }
-        Ok(Age(duration))
-    }
-
-    /// `365 days`, `1 day`, `12 h`.
-    pub fn human(self) -> String {
-        let secs = self.0.as_secs();
-        if secs >= 86_400 && secs.is_multiple_of(86_400) {
-            crate::output::count(secs / 86_400, "day")
-        } else {
-            crate::output::human_ms(self.0.as_millis() as u64)
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Age {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Age::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-/// What a PostgreSQL policy does with what is older than its age.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum RetentionAction {
-    /// Delete rows, in batches.
-    #[default]
-    Delete,
-    /// Drop whole partitions older than the cutoff, then delete the remaining old rows in
-    /// batches (the default partition, a partly old partition).
-    DropPartitions,
-    /// Anonymize the subjects (rows of the subject table), keep the rows.
-    Anonymize,
-    /// Anonymize the subjects, then delete their rows (those still referenced stay anonymized).
-    AnonymizeThenDelete,
-}
-
-/// `redis = "ttl"`: the only Redis retention there is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RedisRetention {
-    Ttl,
-}
+pub use crate::config::retention::{RedisRetention, RetentionAction};
+pub use crate::core::duration::{Age, MAX_AGE_DAYS};
 
 use std::time::Instant;
 

@@ -159,7 +159,7 @@ fn directives(up: &str) -> (bool, Option<Option<Duration>>) {
         match word {
             "no-transaction" => transactional = false,
             "lock-timeout" => {
-                if let Ok(value) = crate::config::file::parse_duration(argument.trim()) {
+                if let Ok(value) = crate::core::duration::parse_duration(argument.trim()) {
                     lock_timeout = Some(Some(value).filter(|d| !d.is_zero()));
                 }
             }

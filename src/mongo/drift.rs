@@ -17,9 +17,8 @@ use super::engine::MongoSession;
 use super::history::{HistoryRecord, RecordState};
 use super::migration::MongoSet;
 use super::op::RESERVED_COLLECTIONS;
+use crate::core::drift::{Status, glob_match};
 use crate::errors::Detailed;
-use crate::postgres::diff::Status;
-use crate::redis::keyspace::glob_match;
 
 /// One difference between the shadow (expected) and the live database.
 #[derive(Debug, Clone, Serialize)]

@@ -9,7 +9,7 @@ use mongodb::{Collection, Database};
 use serde::Serialize;
 
 use super::migration::MongoMigration;
-use crate::postgres::migration::Checksum;
+use crate::core::Checksum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

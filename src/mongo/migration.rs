@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use mongodb::bson::Bson;
 
 use super::op::Op;
-use crate::postgres::migration::{Checksum, FileProblem, keep_unique};
+use crate::core::Checksum;
+use crate::core::files::{FileProblem, keep_unique};
 
 /// One parsed and checked migration file.
 #[derive(Debug, Clone)]

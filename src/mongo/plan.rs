@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::history::{Direction, HistoryRecord, RecordState};
 use super::migration::{MongoMigration, MongoSet};
+use crate::core::files::Kind;
+use crate::core::plan::{DownTarget, Entry, InvalidFile, State, UpOptions, mark_invalid};
 use crate::errors::Detailed;
-use crate::postgres::migration::Kind;
-use crate::postgres::plan::{DownTarget, Entry, InvalidFile, State, UpOptions, mark_invalid};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -366,7 +366,7 @@ pub fn current_version(history: &[HistoryRecord]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::postgres::migration::Checksum;
+    use crate::core::Checksum;
     use std::path::PathBuf;
 
     fn migration(version: u64, reversible: bool) -> MongoMigration {

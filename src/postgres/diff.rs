@@ -6,28 +6,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::snapshot::{Object, ObjectKind, Snapshot, UNCOMPARED_FIELDS, Value};
-
-/// How an object differs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Expected but absent.
-    Missing,
-    /// Present but not expected.
-    Unexpected,
-    /// Present on both sides with different properties.
-    Changed,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Missing => "missing",
-            Status::Unexpected => "unexpected",
-            Status::Changed => "changed",
-        }
-    }
-}
+pub use crate::core::drift::Status;
 
 /// One object that differs.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,58 +1,12 @@
 //! Migration files on disk: discovery, naming rules, up/down sections, directives, checksums.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Serialize;
-use sha2::{Digest, Sha256};
-
 use super::splitter;
-
-/// sha256 (hex) of a file's bytes with CRLF normalized to LF.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
-#[serde(transparent)]
-pub struct Checksum(String);
-
-impl Checksum {
-    pub fn of(bytes: &[u8]) -> Checksum {
-        let mut hasher = Sha256::new();
-        let mut rest = bytes;
-        // Hash in runs between CR LF pairs, dropping each CR of a pair, without copying.
-        while let Some(index) = rest.windows(2).position(|w| w == b"\r\n") {
-            hasher.update(&rest[..index]);
-            rest = &rest[index + 1..];
-        }
-        hasher.update(rest);
-        Checksum(hex::encode(hasher.finalize()))
-    }
-
-    pub fn from_hex(hex: impl Into<String>) -> Checksum {
-        Checksum(hex.into())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn short(&self) -> &str {
-        &self.0[..self.0.len().min(12)]
-    }
-}
-
-impl fmt::Display for Checksum {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Versioned,
-    Repeatable,
-}
+pub use crate::core::checksum::Checksum;
+pub use crate::core::files::{FileProblem, Kind, MAX_VERSION, keep_unique};
 
 /// A per-file timeout directive: absent (use the config), or a value where zero means "none".
 pub type TimeoutOverride = Option<Duration>;
@@ -100,23 +54,6 @@ impl Migration {
     }
 }
 
-/// A problem with one file (or a pair of files), always naming the file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FileProblem {
-    pub file: String,
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for FileProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
-        }
-    }
-}
-
 /// Every migration in a directory, versioned ones in version order.
 #[derive(Debug, Clone, Default)]
 pub struct MigrationSet {
@@ -153,9 +90,6 @@ impl MigrationSet {
         Err(error.into())
     }
 }
-
-/// The largest version: the history table stores versions as `bigint`.
-pub const MAX_VERSION: u64 = i64::MAX as u64;
 
 const DOWN_MARKER: &str = "-- migrate:down";
 const DIRECTIVE_PREFIX: &str = "-- migrate:";
@@ -210,34 +144,6 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<MigrationSet> {
         |name, others| format!("duplicate repeatable migration `{name}`: also {others}"),
     );
     Ok(set)
-}
-
-/// The one file of each key (a version, a repeatable name), in key order. A key claimed by
-/// several files is a problem on the first of them, naming the others (`describe` gets the
-/// key and the others' paths), and none of them is kept.
-pub fn keep_unique<K, T>(
-    groups: BTreeMap<K, Vec<T>>,
-    path: impl Fn(&T) -> &Path,
-    problems: &mut Vec<FileProblem>,
-    describe: impl Fn(&K, &str) -> String,
-) -> Vec<T> {
-    let mut kept = Vec::with_capacity(groups.len());
-    for (key, mut group) in groups {
-        if group.len() == 1 {
-            kept.push(group.remove(0));
-            continue;
-        }
-        let files: Vec<String> = group
-            .iter()
-            .map(|m| path(m).display().to_string())
-            .collect();
-        problems.push(FileProblem {
-            file: files[0].clone(),
-            line: None,
-            message: describe(&key, &files[1..].join(", ")),
-        });
-    }
-    kept
 }
 
 /// Reads and parses files, in their order. Large directories are read by a few threads: on a

@@ -3,11 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::history::{self, Direction, HistoryRow, RowKind, RowState};
 use super::migration::{Kind, Migration, MigrationSet};
+pub use crate::core::plan::{DownTarget, Entry, InvalidFile, State, UpOptions, mark_invalid};
 use crate::errors::Detailed;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -59,20 +59,6 @@ impl Step {
             None => format!("R {}", self.name),
         }
     }
-}
-
-/// Options of `up` that shape its plan.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct UpOptions {
-    pub target: Option<u64>,
-    pub allow_out_of_order: bool,
-}
-
-/// What `down` reverts.
-#[derive(Debug, Clone, Copy)]
-pub enum DownTarget {
-    Steps(usize),
-    To(u64),
 }
 
 /// The newest baseline version recorded, if any.
@@ -401,70 +387,6 @@ pub fn plan_down(
     Ok(steps)
 }
 
-/// The state of one migration as `status` shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum State {
-    Applied,
-    Pending,
-    /// Applied, but the file changed since.
-    Modified,
-    /// Applied, but the file is gone.
-    Missing,
-    /// A failed run left it half-done.
-    Dirty,
-    /// Covered by a baseline: never run by migrate.
-    Baseline,
-    /// A repeatable migration that changed and will be re-applied.
-    Outdated,
-    /// Pending, but older than an applied version.
-    OutOfOrder,
-    /// The file cannot be used: empty, unparsable, or sharing its version with another file.
-    Invalid,
-}
-
-impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Applied => "applied",
-            State::Pending => "pending",
-            State::Modified => "modified",
-            State::Missing => "missing",
-            State::Dirty => "dirty",
-            State::Baseline => "baseline",
-            State::Outdated => "outdated",
-            State::OutOfOrder => "out-of-order",
-            State::Invalid => "invalid",
-        }
-    }
-
-    /// Whether `validate` counts this state as a problem.
-    pub fn is_problem(self) -> bool {
-        matches!(
-            self,
-            State::Modified | State::Missing | State::Dirty | State::OutOfOrder | State::Invalid
-        )
-    }
-
-    /// Whether the database and the files agree on this migration: it is applied (or adopted
-    /// by a baseline) and unchanged. Everything else makes `status --exit-code` exit 2.
-    pub fn is_current(self) -> bool {
-        matches!(self, State::Applied | State::Baseline)
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Entry {
-    pub version: Option<u64>,
-    pub name: String,
-    pub kind: Kind,
-    pub state: State,
-    pub file: Option<String>,
-    pub applied_at: Option<DateTime<Utc>>,
-    pub execution_ms: Option<u64>,
-    pub note: Option<String>,
-}
-
 /// Every migration, from files and history together, versioned in order then repeatable.
 pub fn status(set: &MigrationSet, history: &[HistoryRow]) -> Vec<Entry> {
     let baseline = baseline(history);
@@ -620,69 +542,13 @@ fn show_baseline(entries: &mut Vec<Entry>, history: &[HistoryRow], baseline: u64
     );
 }
 
-/// A file that failed to load but whose name says which migration it is.
-pub struct InvalidFile<'a> {
-    pub kind: Kind,
-    pub version: Option<u64>,
-    pub name: String,
-    pub problem: &'a super::migration::FileProblem,
-}
-
-/// Shows files that failed to load as `invalid` rows (PostgreSQL and Mongo alike): in place
-/// of the `missing` row of an applied migration whose file is now broken, else as a row of
-/// their own, in order. A dirty migration stays `dirty`.
-pub fn mark_invalid<'a>(entries: &mut Vec<Entry>, invalid: impl Iterator<Item = InvalidFile<'a>>) {
-    for file in invalid {
-        let note = match file.problem.line {
-            Some(line) => format!("line {line}: {}", file.problem.message),
-            None => file.problem.message.clone(),
-        };
-        let same = |e: &Entry| {
-            e.kind == file.kind
-                && match file.kind {
-                    Kind::Versioned => e.version == file.version,
-                    Kind::Repeatable => e.name == file.name,
-                }
-        };
-        if let Some(entry) = entries.iter_mut().find(|e| same(e)) {
-            if entry.state == State::Missing {
-                entry.state = State::Invalid;
-                entry.file = Some(file.problem.file.clone());
-                entry.note = Some(format!("applied; the file is invalid: {note}"));
-            }
-            continue;
-        }
-        let at = entries
-            .iter()
-            .position(|e| match file.kind {
-                Kind::Versioned => {
-                    e.kind == Kind::Repeatable || e.version.unwrap_or(0) > file.version.unwrap_or(0)
-                }
-                Kind::Repeatable => e.kind == Kind::Repeatable && e.name > file.name,
-            })
-            .unwrap_or(entries.len());
-        entries.insert(
-            at,
-            Entry {
-                version: file.version,
-                name: file.name,
-                kind: file.kind,
-                state: State::Invalid,
-                file: Some(file.problem.file.clone()),
-                applied_at: None,
-                execution_ms: None,
-                note: Some(note),
-            },
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
 
     use super::*;
     use crate::postgres::migration::Checksum;
+    use chrono::Utc;
 
     fn file(version: u64, down: bool) -> Migration {
         let up = format!("create table t{version} ();");

@@ -20,8 +20,8 @@ use super::history::{HistoryRow, RowKind, RowState};
 use super::migration::{Checksum, MigrationSet};
 use super::plan::{self, Step, UpOptions};
 use super::snapshot::{self, Snapshot, SnapshotOptions};
-use crate::cli::Format;
 use crate::config::{OutputSettings, PgSettings};
+use crate::core::Format;
 use crate::errors::Detailed;
 use crate::output::Printer;
 
