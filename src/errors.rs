@@ -45,6 +45,22 @@ impl Detailed {
 #[error("{0}")]
 pub struct Usage(pub Detailed);
 
+/// Runs `work` while a lock is held, then `release`s the lock whatever `work` returned: every
+/// command that takes a migration lock goes through here. The work's error wins over a
+/// release error; a failed release fails an otherwise good run (behind a transaction pooler
+/// the lock may have protected nothing, and the release is where that shows).
+pub async fn under_lock<H, T>(
+    held: H,
+    work: impl AsyncFnOnce(&H) -> anyhow::Result<T>,
+    release: impl AsyncFnOnce(H) -> anyhow::Result<()>,
+) -> anyhow::Result<T> {
+    let outcome = work(&held).await;
+    let released = release(held).await;
+    let value = outcome?;
+    released?;
+    Ok(value)
+}
+
 /// The exit code of a usage error (sysexits `EX_USAGE`), clap's and ours alike.
 pub const EXIT_USAGE: i32 = 64;
 
@@ -110,5 +126,51 @@ impl Outcome {
             Outcome::Clean => 0,
             Outcome::Problems => 2,
         }
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use std::cell::Cell;
+
+    use super::under_lock;
+
+    fn run<T>(future: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn releases_after_success_and_failure_and_the_work_error_wins() {
+        let released = Cell::new(0);
+        let release = |fail: bool| {
+            let released = &released;
+            async move |held: u8| {
+                assert_eq!(held, 7);
+                released.set(released.get() + 1);
+                if fail {
+                    anyhow::bail!("release failed")
+                } else {
+                    Ok(())
+                }
+            }
+        };
+        let ok = run(under_lock(
+            7u8,
+            async |held: &u8| Ok(*held * 2),
+            release(false),
+        ));
+        assert_eq!(ok.unwrap(), 14);
+        let failed = run(under_lock(
+            7u8,
+            async |_: &u8| -> anyhow::Result<()> { anyhow::bail!("work failed") },
+            release(true),
+        ));
+        assert_eq!(failed.unwrap_err().to_string(), "work failed");
+        let release_failed = run(under_lock(7u8, async |_: &u8| Ok(()), release(true)));
+        assert_eq!(release_failed.unwrap_err().to_string(), "release failed");
+        assert_eq!(released.get(), 3);
     }
 }

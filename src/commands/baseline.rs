@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::BaselineArgs;
+use crate::errors::under_lock;
 use crate::errors::{Detailed, Outcome};
 use crate::output::Report;
 use crate::postgres::engine::Session;
@@ -40,35 +41,36 @@ pub async fn run(context: &Context, args: &BaselineArgs) -> anyhow::Result<Outco
     let set = super::load_valid_migrations(&context.settings.migrations_dir)?;
     let session = Session::open(pg).await?;
     let held = session.lock(&context.printer).await?;
-    let outcome = async {
-        let history = session.read_history().await?;
-        if !history.is_empty() {
-            return Err(Detailed::new(format!(
-                "the history table already has {} row{}: baseline only adopts a database migrate has never run on",
-                history.len(),
-                if history.len() == 1 { "" } else { "s" }
-            ))
-            .hint("see `migrate status`")
-            .into());
-        }
-        if args.from_refinery {
-            import_refinery(&session, &set).await
-        } else {
-            let version = args.version.unwrap_or(0);
-            if version == 0 {
-                anyhow::bail!("baseline version must be positive");
+    let report = under_lock(
+        held,
+        async |_held| {
+            let history = session.read_history().await?;
+            if !history.is_empty() {
+                return Err(Detailed::new(format!(
+                    "the history table already has {} row{}: baseline only adopts a database migrate has never run on",
+                    history.len(),
+                    if history.len() == 1 { "" } else { "s" }
+                ))
+                .hint("see `migrate status`")
+                .into());
             }
-            session
-                .history
-                .insert_recorded(&session.client, version, "baseline", RowKind::Baseline, None, None, "baseline")
-                .await?;
-            Ok(BaselineReport { database: pg.target.to_string(), source: "baseline", recorded: vec![version] })
-        }
-    }
-    .await;
-    let unlocked = session.unlock(held).await;
-    let report = outcome?;
-    unlocked?;
+            if args.from_refinery {
+                import_refinery(&session, &set).await
+            } else {
+                let version = args.version.unwrap_or(0);
+                if version == 0 {
+                    anyhow::bail!("baseline version must be positive");
+                }
+                session
+                    .history
+                    .insert_recorded(&session.client, version, "baseline", RowKind::Baseline, None, None, "baseline")
+                    .await?;
+                Ok(BaselineReport { database: pg.target.to_string(), source: "baseline", recorded: vec![version] })
+            }
+        },
+        |held| session.unlock(held),
+    )
+    .await?;
     context.printer.report(&report);
     Ok(Outcome::Clean)
 }

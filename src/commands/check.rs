@@ -11,7 +11,7 @@ use super::lint::{LintReport, lint_report, pending, render_findings};
 use super::validate::Problem;
 use crate::cli::CheckArgs;
 use crate::config::PgSettings;
-use crate::errors::Outcome;
+use crate::errors::{Outcome, under_lock};
 use crate::lint::SourceFile;
 use crate::output::{Report, count};
 use crate::postgres::diff::{self, Difference, IgnoreSet};
@@ -393,19 +393,23 @@ async fn on_shadow(
             })?;
         let expected = snapshot::take(&session.client, &options).await?;
         let held = session.lock(&quiet).await?;
-        let checks = test_pending(
-            &session,
-            &held,
-            set,
-            pending_migrations,
-            &expected,
-            &options,
-            &quiet,
+        let checks = under_lock(
+            held,
+            async |held| {
+                test_pending(
+                    &session,
+                    held,
+                    set,
+                    pending_migrations,
+                    &expected,
+                    &options,
+                    &quiet,
+                )
+                .await
+            },
+            |held| session.unlock(held),
         )
-        .await;
-        let unlocked = session.unlock(held).await;
-        let checks = checks?;
-        unlocked?;
+        .await?;
         anyhow::Ok((expected, applied, checks))
     }
     .await;

@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::{DownArgs, Store};
 use crate::config::{MongoSettings, PgSettings};
+use crate::errors::under_lock;
 use crate::errors::{Detailed, Outcome};
 use crate::mongo::engine::MongoSession;
 use crate::output::{Report, table};
@@ -173,33 +174,34 @@ async fn down_postgres(
         return Ok(Outcome::Clean);
     }
     let held = session.lock(printer).await?;
-    let outcome = async {
-        let history = session.read_history().await?;
-        let steps = plan::plan_down(&set, &history, target)?;
-        if steps.is_empty() {
-            return anyhow::Ok((steps, Vec::new()));
-        }
-        if !printer.is_json() || !settings.assume_yes {
-            printer.step(format!(
-                "about to revert on {}:\n{}",
-                pg.target,
-                plan_table(&steps)
-            ));
-        }
-        printer.confirm(settings.assume_yes, &confirm_question(steps.len()))?;
-        let reverted = engine::execute(&session, &held, &set, &steps, printer).await?;
-        if session.read_history().await?.is_empty() {
-            crate::postgres::seeds::drop_table(&session.client, &session.history).await?;
-            printer.note(
-                "every migration was reverted: the record of applied seed files was dropped too",
-            );
-        }
-        Ok((steps, reverted))
-    }
-    .await;
-    let unlocked = session.unlock(held).await;
-    let (steps, reverted) = outcome?;
-    unlocked?;
+    let (steps, reverted) = under_lock(
+        held,
+        async |held| {
+            let history = session.read_history().await?;
+            let steps = plan::plan_down(&set, &history, target)?;
+            if steps.is_empty() {
+                return anyhow::Ok((steps, Vec::new()));
+            }
+            if !printer.is_json() || !settings.assume_yes {
+                printer.step(format!(
+                    "about to revert on {}:\n{}",
+                    pg.target,
+                    plan_table(&steps)
+                ));
+            }
+            printer.confirm(settings.assume_yes, &confirm_question(steps.len()))?;
+            let reverted = engine::execute(&session, held, &set, &steps, printer).await?;
+            if session.read_history().await?.is_empty() {
+                crate::postgres::seeds::drop_table(&session.client, &session.history).await?;
+                printer.note(
+                    "every migration was reverted: the record of applied seed files was dropped too",
+                );
+            }
+            Ok((steps, reverted))
+        },
+        |held| session.unlock(held),
+    )
+    .await?;
     printer.report(&DownReport::Postgres(StoreDown {
         store: "postgres",
         database: pg.target.to_string(),
@@ -235,28 +237,29 @@ async fn down_mongo(
         return Ok(Outcome::Clean);
     }
     let held = session.lock(printer).await?;
-    let outcome = async {
-        let history = session.read_history().await?;
-        let steps = crate::mongo::plan::plan_down(&set, &history, target, &history_name)?;
-        if steps.is_empty() {
-            return anyhow::Ok((steps, Vec::new()));
-        }
-        if !printer.is_json() || !settings.assume_yes {
-            printer.step(format!(
-                "about to revert on {}:\n{}",
-                session.display(),
-                mongo_plan_table(&steps)
-            ));
-        }
-        printer.confirm(settings.assume_yes, &confirm_question(steps.len()))?;
-        let reverted =
-            crate::mongo::engine::execute(&session, &held, &set, &steps, printer).await?;
-        Ok((steps, reverted))
-    }
-    .await;
-    let unlocked = session.unlock(held).await;
-    let (steps, reverted) = outcome?;
-    unlocked?;
+    let (steps, reverted) = under_lock(
+        held,
+        async |held| {
+            let history = session.read_history().await?;
+            let steps = crate::mongo::plan::plan_down(&set, &history, target, &history_name)?;
+            if steps.is_empty() {
+                return anyhow::Ok((steps, Vec::new()));
+            }
+            if !printer.is_json() || !settings.assume_yes {
+                printer.step(format!(
+                    "about to revert on {}:\n{}",
+                    session.display(),
+                    mongo_plan_table(&steps)
+                ));
+            }
+            printer.confirm(settings.assume_yes, &confirm_question(steps.len()))?;
+            let reverted =
+                crate::mongo::engine::execute(&session, held, &set, &steps, printer).await?;
+            Ok((steps, reverted))
+        },
+        |held| session.unlock(held),
+    )
+    .await?;
     printer.report(&DownReport::Mongo(StoreDown {
         store: "mongo",
         database: session.display().to_string(),

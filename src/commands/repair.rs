@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::RepairArgs;
 use crate::errors::Outcome;
+use crate::errors::under_lock;
 use crate::output::{Report, table};
 use crate::postgres::engine::Session;
 use crate::postgres::history::{RowKind, RowState};
@@ -179,19 +180,20 @@ pub async fn run(context: &Context, args: &RepairArgs) -> anyhow::Result<Outcome
     let set = super::load_valid_migrations(&context.settings.migrations_dir)?;
     let session = Session::open(pg).await?;
     let held = session.lock(&context.printer).await?;
-    let outcome = async {
-        let history = session.read_history().await?;
-        let planned = plan(&set, &history, args.mark_applied);
-        if !args.dry_run && !planned.is_empty() {
-            let ops: Vec<Op> = planned.iter().map(|(_, op)| op.clone()).collect();
-            execute(&session, &ops).await?;
-        }
-        anyhow::Ok(planned.into_iter().map(|(change, _)| change).collect())
-    }
-    .await;
-    let unlocked = session.unlock(held).await;
-    let changes = outcome?;
-    unlocked?;
+    let changes = under_lock(
+        held,
+        async |_held| {
+            let history = session.read_history().await?;
+            let planned = plan(&set, &history, args.mark_applied);
+            if !args.dry_run && !planned.is_empty() {
+                let ops: Vec<Op> = planned.iter().map(|(_, op)| op.clone()).collect();
+                execute(&session, &ops).await?;
+            }
+            anyhow::Ok(planned.into_iter().map(|(change, _)| change).collect())
+        },
+        |held| session.unlock(held),
+    )
+    .await?;
     context.printer.report(&RepairReport {
         database: pg.target.to_string(),
         dry_run: args.dry_run,

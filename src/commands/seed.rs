@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::{GenerateArgs, GlobalArgs, SeedAction, SeedArgs};
 use crate::config::Settings;
+use crate::errors::under_lock;
 use crate::errors::{Detailed, Outcome};
 use crate::output::{Report, table};
 use crate::postgres::engine::Session;
@@ -159,61 +160,62 @@ pub(crate) async fn load(
     let pg = settings.require_postgres()?;
     let session = Session::open(pg).await?;
     let held = session.lock(printer).await?;
-    let outcome = async {
-        ensure_migrated(context, &session).await?;
-        let recorded = seeds::recorded(&session.client, &session.history, env).await?;
-        let (todo, unchanged): (Vec<_>, Vec<_>) = files
-            .iter()
-            .partition(|file| force || recorded.get(&file.file_name) != Some(&file.checksum));
-        let mut applied = Vec::new();
-        if dry_run {
-            applied = todo
+    let report = under_lock(
+        held,
+        async |_held| {
+            ensure_migrated(context, &session).await?;
+            let recorded = seeds::recorded(&session.client, &session.history, env).await?;
+            let (todo, unchanged): (Vec<_>, Vec<_>) = files
                 .iter()
-                .map(|file| Applied {
-                    file: file.file_name.clone(),
-                    format: file.format,
-                    rows: 0,
-                    execution_ms: 0,
-                })
-                .collect();
-        } else if !todo.is_empty() {
-            seeds::ensure_table(&session.client, &session.history).await?;
-            let bar = printer.progress(todo.len() as u64, "seeding");
-            for file in todo {
-                bar.set_message(file.file_name.clone());
-                let result = seeds::apply(&session.client, &session.history, env, file).await;
-                let result = match result {
-                    Ok(result) => result,
-                    Err(err) => {
-                        bar.finish_and_clear();
-                        return Err(err);
-                    }
-                };
-                bar.suspend(|| {
-                    printer.step(format!(
-                        "seeded {} ({}, {})",
-                        result.file,
-                        crate::output::count(result.rows, "row"),
-                        crate::output::human_ms(result.execution_ms)
-                    ))
-                });
-                bar.inc(1);
-                applied.push(result);
+                .partition(|file| force || recorded.get(&file.file_name) != Some(&file.checksum));
+            let mut applied = Vec::new();
+            if dry_run {
+                applied = todo
+                    .iter()
+                    .map(|file| Applied {
+                        file: file.file_name.clone(),
+                        format: file.format,
+                        rows: 0,
+                        execution_ms: 0,
+                    })
+                    .collect();
+            } else if !todo.is_empty() {
+                seeds::ensure_table(&session.client, &session.history).await?;
+                let bar = printer.progress(todo.len() as u64, "seeding");
+                for file in todo {
+                    bar.set_message(file.file_name.clone());
+                    let result = seeds::apply(&session.client, &session.history, env, file).await;
+                    let result = match result {
+                        Ok(result) => result,
+                        Err(err) => {
+                            bar.finish_and_clear();
+                            return Err(err);
+                        }
+                    };
+                    bar.suspend(|| {
+                        printer.step(format!(
+                            "seeded {} ({}, {})",
+                            result.file,
+                            crate::output::count(result.rows, "row"),
+                            crate::output::human_ms(result.execution_ms)
+                        ))
+                    });
+                    bar.inc(1);
+                    applied.push(result);
+                }
+                bar.finish_and_clear();
             }
-            bar.finish_and_clear();
-        }
-        anyhow::Ok(SeedReport {
-            env: env.clone(),
-            database: pg.target.to_string(),
-            dry_run,
-            applied,
-            unchanged: unchanged.iter().map(|f| f.file_name.clone()).collect(),
-        })
-    }
-    .await;
-    let unlocked = session.unlock(held).await;
-    let report = outcome?;
-    unlocked?;
+            anyhow::Ok(SeedReport {
+                env: env.clone(),
+                database: pg.target.to_string(),
+                dry_run,
+                applied,
+                unchanged: unchanged.iter().map(|f| f.file_name.clone()).collect(),
+            })
+        },
+        |held| session.unlock(held),
+    )
+    .await?;
     Ok(report)
 }
 
@@ -315,17 +317,18 @@ async fn run_generate(context: &Context, args: &GenerateArgs) -> anyhow::Result<
     }
     let session = Session::open(pg).await?;
     let held = session.lock(printer).await?;
-    let outcome = async {
-        ensure_migrated(context, &session).await?;
-        let bar = printer.progress(plan.total_rows(), "generating");
-        let loaded = generate::execute(&session.client, &options, &plan, &bar).await;
-        bar.finish_and_clear();
-        loaded
-    }
-    .await;
-    let unlocked = session.unlock(held).await;
-    let outcome = outcome?;
-    unlocked?;
+    let outcome = under_lock(
+        held,
+        async |_held| {
+            ensure_migrated(context, &session).await?;
+            let bar = printer.progress(plan.total_rows(), "generating");
+            let loaded = generate::execute(&session.client, &options, &plan, &bar).await;
+            bar.finish_and_clear();
+            loaded
+        },
+        |held| session.unlock(held),
+    )
+    .await?;
     report.tables = outcome.tables;
     report.seconds = outcome.seconds;
     report.rows_per_second = report.total_rows as f64 / outcome.seconds.max(1e-9);

@@ -8,6 +8,7 @@ use super::Context;
 use crate::cli::{Store, UpArgs};
 use crate::config::{MongoSettings, PgSettings, RedisSettings, Settings};
 use crate::errors::Outcome;
+use crate::errors::under_lock;
 use crate::mongo::engine::MongoSession;
 use crate::mongo::migration::MongoSet;
 use crate::output::{Report, table};
@@ -546,21 +547,22 @@ async fn up_postgres(
     }
     let (held, history) = session.lock_and_read_history(printer).await?;
     let version_before = plan::current_version(&history);
-    let outcome = async {
-        let steps = plan::plan_up(set, &history, options)?;
-        let applied = engine::execute(session, &held, set, &steps, printer).await?;
-        // Nothing ran: the history just read is still current.
-        let history = if applied.is_empty() {
-            history
-        } else {
-            session.read_history().await?
-        };
-        anyhow::Ok((steps, applied, plan::current_version(&history)))
-    }
-    .await;
-    let unlocked = session.unlock(held).await;
-    let (steps, applied, version) = outcome?;
-    unlocked?;
+    let (steps, applied, version) = under_lock(
+        held,
+        async |held| {
+            let steps = plan::plan_up(set, &history, options)?;
+            let applied = engine::execute(session, held, set, &steps, printer).await?;
+            // Nothing ran: the history just read is still current.
+            let history = if applied.is_empty() {
+                history
+            } else {
+                session.read_history().await?
+            };
+            anyhow::Ok((steps, applied, plan::current_version(&history)))
+        },
+        |held| session.unlock(held),
+    )
+    .await?;
     Ok(PostgresUp {
         store: "postgres",
         database: pg.target.to_string(),
@@ -592,21 +594,23 @@ async fn up_mongo(
         });
     }
     let held = session.lock(printer).await?;
-    let outcome = async {
-        let history = session.read_history().await?;
-        let steps = crate::mongo::plan::plan_up(set, &history, options, &history_name)?;
-        let applied = crate::mongo::engine::execute(session, &held, set, &steps, printer).await?;
-        let history = session.read_history().await?;
-        anyhow::Ok((
-            steps,
-            applied,
-            crate::mongo::plan::current_version(&history),
-        ))
-    }
-    .await;
-    let unlocked = session.unlock(held).await;
-    let (steps, applied, version) = outcome?;
-    unlocked?;
+    let (steps, applied, version) = under_lock(
+        held,
+        async |held| {
+            let history = session.read_history().await?;
+            let steps = crate::mongo::plan::plan_up(set, &history, options, &history_name)?;
+            let applied =
+                crate::mongo::engine::execute(session, held, set, &steps, printer).await?;
+            let history = session.read_history().await?;
+            anyhow::Ok((
+                steps,
+                applied,
+                crate::mongo::plan::current_version(&history),
+            ))
+        },
+        |held| session.unlock(held),
+    )
+    .await?;
     Ok(MongoUp {
         store: "mongo",
         database: session.display().to_string(),
