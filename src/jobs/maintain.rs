@@ -8,10 +8,12 @@ use std::time::Instant;
 use serde::Serialize;
 use tokio_postgres::Client;
 
+// Names were checked to be identifiers by the config.
 use crate::config::{MaintainSettings, PgSettings};
 use crate::errors::Detailed;
 use crate::output::Printer;
 use crate::postgres::connect::describe_error;
+use crate::postgres::quote::qualified as quote_qualified;
 
 /// The partition function of migration V14.
 const PARTITION_FUNCTION: &str = "public.create_activity_log_partitions(integer)";
@@ -215,14 +217,6 @@ pub async fn plan(
         steps,
         skipped,
     })
-}
-
-/// `public.tasks` -> `"public"."tasks"` (names were checked to be identifiers by the config).
-fn quote_qualified(name: &str) -> String {
-    name.split('.')
-        .map(|part| format!("\"{}\"", part.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 /// Orders materialized views so that each comes after every materialized view it reads,

@@ -149,6 +149,4 @@ impl Admin {
     }
 }
 
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+use super::quote::ident as quote_ident;

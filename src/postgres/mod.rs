@@ -9,6 +9,7 @@ pub mod history;
 pub mod lock;
 pub mod migration;
 pub mod plan;
+pub mod quote;
 pub mod refinery;
 pub mod script;
 pub mod seeds;

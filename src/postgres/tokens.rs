@@ -341,10 +341,7 @@ pub fn concurrent_index_name(tokens: &Tokens) -> Option<Vec<String>> {
     tokens.name_at(i).map(|(parts, _)| parts)
 }
 
-/// `name` as a quoted identifier: `"a""b"` for `a"b`.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+pub use super::quote::ident as quote_ident;
 
 #[cfg(test)]
 mod tests {

@@ -209,9 +209,7 @@ impl PgPlan {
     }
 }
 
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+pub use crate::postgres::quote::ident as quote_ident;
 
 /// A PostgreSQL error as a message, with its SQLSTATE kept for [`is_lock_timeout`].
 pub(super) fn db_error(context: &str, err: &tokio_postgres::Error) -> Detailed {

@@ -231,8 +231,8 @@ async fn sweep_relation(
     let owner_expr = match (relation.rule, relation.audit) {
         (Some(table), _) => format!("t.{}::text", table.subject.quoted()),
         (None, true) => format!(
-            "CASE WHEN t.table_name = '{}' THEN t.record_id::text END",
-            plan.subject_relname.replace('\'', "''")
+            "CASE WHEN t.table_name = {} THEN t.record_id::text END",
+            crate::postgres::quote::literal(&plan.subject_relname)
         ),
         (None, false) => "NULL::text".to_string(),
     };

@@ -526,9 +526,9 @@ pub async fn create_database(target: &PgTarget) -> anyhow::Result<()> {
         .with_database("postgres")
         .connect(&format!("migrate {} restore", crate::TOOL_VERSION))
         .await?;
-    let name = target.database().replace('"', "\"\"");
+    let name = crate::postgres::quote::ident(target.database());
     admin
-        .batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE template0"))
+        .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
         .await
         .map_err(|err| {
             anyhow::anyhow!(
