@@ -7,9 +7,9 @@ use crate::cli::{GenerateArgs, GlobalArgs, SeedAction, SeedArgs};
 use crate::config::Settings;
 use crate::errors::under_lock;
 use crate::errors::{Detailed, Outcome};
+use crate::jobs::generate;
 use crate::output::{Report, table};
 use crate::postgres::engine::Session;
-use crate::postgres::generate;
 use crate::postgres::seeds::{self, Applied};
 use crate::postgres::{migration, plan};
 

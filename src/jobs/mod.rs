@@ -7,6 +7,7 @@ pub mod anonymize;
 pub mod backup;
 pub mod export;
 pub mod fleet;
+pub mod generate;
 pub mod health;
 pub mod maintain;
 pub mod retention;

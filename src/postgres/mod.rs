@@ -4,7 +4,6 @@ pub mod connect;
 pub mod database;
 pub mod diff;
 pub mod engine;
-pub mod generate;
 pub mod history;
 pub mod lock;
 pub mod migration;
