@@ -631,7 +631,7 @@ fn has_pg_stat_statements(bindir: &Path) -> bool {
 
 /// Directory holding initdb, pg_ctl and postgres: PATH, `pg_config --bindir`, or the highest
 /// `/usr/lib/postgresql/*/bin`.
-pub(crate) fn find_pg_bindir() -> Result<PathBuf> {
+pub fn find_pg_bindir() -> Result<PathBuf> {
     let complete = |d: &Path| {
         ["initdb", "pg_ctl", "postgres"]
             .iter()
