@@ -77,12 +77,19 @@ impl Report for SetupReport {
                 (_, false) => "rewritten (differed from [backup.physical])",
             }
         );
-        let mut t = table::new(&["server setting", "needed", "server has", ""]);
+        let mut t = table::new(&["server setting", "needed", "server has it", ""]);
         for setting in &plan.server_settings {
             t.add_row(vec![
                 setting.name.to_string(),
                 setting.required.clone(),
-                setting.current.clone().unwrap_or_else(|| "?".into()),
+                if setting.ok {
+                    "yes".to_string()
+                } else {
+                    setting
+                        .current
+                        .clone()
+                        .unwrap_or_else(|| "(unknown)".into())
+                },
                 if setting.ok { "ok" } else { "MISSING" }.to_string(),
             ]);
         }

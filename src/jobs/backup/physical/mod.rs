@@ -48,7 +48,7 @@ pub struct OsUser {
 #[derive(Debug, Clone)]
 pub struct PgBackRest {
     pub settings: PhysicalSettings,
-    /// `process-max`: `[backup] jobs`.
+    /// `--process-max` of backup, restore and verify: `[backup] jobs` (`-j`).
     process_max: u32,
     /// `None`: run as ourselves (not root).
     pub run_as: Option<OsUser>,
@@ -150,6 +150,11 @@ fn passwd(
 }
 
 impl PgBackRest {
+    /// `--process-max=N` for the commands that copy or check files.
+    fn process_max(&self) -> String {
+        format!("--process-max={}", self.process_max)
+    }
+
     pub fn stanza(&self) -> &str {
         &self.settings.stanza
     }
@@ -183,13 +188,11 @@ impl PgBackRest {
              # Retention is applied by `migrate backup prune --physical` ([backup.physical] keep_full, wal_days).\n\
              repo1-retention-full={RETAIN_ALL}\n\
              start-fast=y\n\
-             process-max={}\n\
              \n\
              [{}]\n\
              pg1-path={}\n\
              pg1-port={}\n\
              pg1-socket-path={}\n",
-            self.process_max,
             s.stanza,
             s.data_dir.display(),
             s.port,
@@ -608,7 +611,7 @@ pub fn plan_create(pgb: &PgBackRest, kind: BackupType) -> anyhow::Result<Physica
         stanza: pgb.settings.stanza.clone(),
         repo_path: pgb.repo_display(),
         kind,
-        command: pgb.command_line(&["backup", &type_arg]),
+        command: pgb.command_line(&["backup", &type_arg, &pgb.process_max()]),
     })
 }
 
@@ -624,8 +627,12 @@ pub async fn create(
         .into_iter()
         .map(|b| b.label)
         .collect();
-    pgb.run(&["backup".into(), format!("--type={}", plan.kind.name())])
-        .await?;
+    pgb.run(&[
+        "backup".into(),
+        format!("--type={}", plan.kind.name()),
+        pgb.process_max(),
+    ])
+    .await?;
     let duration_ms = millis(started);
     let backup = pgb
         .info()
@@ -839,6 +846,7 @@ pub async fn restore(
         // came from (which may be gone); without it, recovery needs no such settings.
         "--recovery-option=hot_standby=off".into(),
         format!("--pg1-path={}", data_dir.display()),
+        pgb.process_max(),
     ])
     .await?;
     scratch::ensure_config_file(&data_dir, pgb.run_as.as_ref())?;
@@ -889,6 +897,7 @@ pub async fn verify(
         "verify".to_string(),
         "--log-level-console=info".to_string(),
         "--output=text".to_string(),
+        pgb.process_max(),
     ];
     let problems = match pgb.run(&args).await {
         Ok(out) => verify::findings(

@@ -150,6 +150,7 @@ pub async fn restore_check(
             "--archive-mode=off".into(),
             "--recovery-option=hot_standby=off".into(),
             format!("--pg1-path={}", data.display()),
+            pgb.process_max(),
         ])
         .await?;
         timed.done(None);

@@ -41,13 +41,22 @@ pub fn findings(output: &str, repo: &str, stanza: &str) -> Vec<Finding> {
         else {
             continue;
         };
-        let Some((problem, quoted)) = message.split_once(" '") else {
-            continue;
+        // `invalid result 15-1/…/SEGMENT-SHA1.gz: [29] raised from local-2 protocol: zlib …`
+        let (problem, relative) = if let Some(rest) = message.strip_prefix("invalid result ") {
+            let Some((path, why)) = rest.split_once(": ") else {
+                continue;
+            };
+            (format!("unreadable ({})", why.trim()), path)
+        } else {
+            let Some((problem, quoted)) = message.split_once(" '") else {
+                continue;
+            };
+            let Some(relative) = quoted.strip_suffix('\'') else {
+                continue;
+            };
+            (problem.to_string(), relative)
         };
-        let Some(relative) = quoted.strip_suffix('\'') else {
-            continue;
-        };
-        if !is_problem(problem) {
+        if !is_problem(&problem) {
             continue;
         }
         let kind = if is_archive_path(relative) {
@@ -67,7 +76,10 @@ pub fn findings(output: &str, repo: &str, stanza: &str) -> Vec<Finding> {
         // pgBackRest said the stanza is in error without naming a file (a missing WAL range,
         // an unreadable manifest): report its summary lines.
         for line in output.lines().map(str::trim) {
-            if line.contains("status: invalid") || line.contains("missing:") {
+            if line.contains("status: invalid")
+                || line.contains("missing:")
+                || line.contains("other:")
+            {
                 found.push(Finding {
                     problem: line.to_string(),
                     file: None,
@@ -137,6 +149,21 @@ mod tests {
             found[0].file.as_deref(),
             Some("/r/archive/main/15-1/0000000100000000/000000010000000000000003-df52.gz")
         );
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_decompressed_is_named() {
+        let output = "2026-12-04 06:01:28.853 P02   INFO: invalid result 15-1/0000000100000000/00000001000000000000000C-aefe.gz: [29] raised from local-2 protocol: zlib threw error: [-3] data error
+                                    [FormatError] on retry after 0ms
+2026-12-04 06:01:28.859 P00   INFO: stanza: sandbox
+                                    status: error";
+        let found = findings(output, "/r", "sandbox");
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].file.as_deref(),
+            Some("/r/archive/sandbox/15-1/0000000100000000/00000001000000000000000C-aefe.gz")
+        );
+        assert!(found[0].problem.contains("zlib"), "{}", found[0].problem);
     }
 
     #[test]
