@@ -392,7 +392,11 @@ pub struct SandboxArgs {
 #[derive(Debug, Subcommand, Clone, Copy)]
 pub enum SandboxAction {
     /// Start the servers (idempotent)
-    Start,
+    Start {
+        /// PostgreSQL archives its WAL into a local pgBackRest repository (stanza `sandbox`)
+        #[arg(long)]
+        archive: bool,
+    },
     /// Stop the servers started by `sandbox start`
     Stop,
     /// Show which servers run, on which ports
@@ -544,14 +548,59 @@ pub enum BackupAction {
     Restore(BackupRestoreArgs),
     /// Delete the backups the retention policy does not keep, and abandoned .partial directories
     Prune(BackupPruneArgs),
+    /// Physical backups and WAL archiving through pgBackRest: `physical setup`
+    Physical(BackupPhysicalArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct BackupCreateArgs {
     /// Only this store (repeatable) [default: every configured store]
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, conflicts_with = "physical")]
     pub store: Vec<Store>,
     /// Print the plan and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// A physical backup of PostgreSQL through pgBackRest ([backup.physical])
+    #[arg(long)]
+    pub physical: bool,
+    /// Physical backup type
+    #[arg(
+        long = "type",
+        value_enum,
+        default_value = "full",
+        requires = "physical"
+    )]
+    pub kind: PhysicalType,
+}
+
+/// pgBackRest's backup types.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PhysicalType {
+    /// Every file of the cluster
+    Full,
+    /// What changed since the last full backup
+    Diff,
+    /// What changed since the last backup of any type
+    Incr,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupPhysicalArgs {
+    #[command(subcommand)]
+    pub action: BackupPhysicalAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupPhysicalAction {
+    /// Write (or check) the pgBackRest config from [backup.physical], print the server settings
+    /// archiving needs and whether the server has them (exit 2 if not), run stanza-create and
+    /// check; idempotent
+    Setup(BackupPhysicalSetupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupPhysicalSetupArgs {
+    /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
 }
@@ -559,21 +608,41 @@ pub struct BackupCreateArgs {
 #[derive(Debug, Args)]
 pub struct BackupVerifyArgs {
     /// Backup ID (see `backup list`), or `latest` for the newest complete backup
-    pub id: String,
+    #[arg(required_unless_present = "physical", conflicts_with = "physical")]
+    pub id: Option<String>,
     /// Also restore into scratch databases (created on the configured servers, then dropped)
-    /// and compare row, document and key counts
+    /// and compare row, document and key counts; with --physical, restore into a scratch data
+    /// directory, start a scratch server and check it holds the live database's tables
     #[arg(long)]
     pub restore: bool,
+    /// Verify the pgBackRest repository instead ([backup.physical]; exit 2 naming a bad file)
+    #[arg(long)]
+    pub physical: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct BackupRestoreArgs {
     /// Backup ID (see `backup list`), or `latest` for the newest complete backup
-    pub id: String,
+    #[arg(required_unless_present = "physical", conflicts_with = "physical")]
+    pub id: Option<String>,
     /// Where to restore, once per store: a PostgreSQL URL (the database is created if missing),
     /// mongodb://host/DB or redis://host/N
-    #[arg(long, value_name = "URL", required = true)]
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "physical",
+        conflicts_with = "physical"
+    )]
     pub target: Vec<String>,
+    /// Point-in-time recovery through pgBackRest into a new data directory ([backup.physical])
+    #[arg(long, requires_all = ["to_time", "data_dir"])]
+    pub physical: bool,
+    /// With --physical: the moment to recover to, with its zone (`2026-12-04 05:27:26+00`)
+    #[arg(long, value_name = "TIME", requires = "physical")]
+    pub to_time: Option<String>,
+    /// With --physical: the new data directory (created; refused unless empty)
+    #[arg(long, value_name = "DIR", requires = "physical")]
+    pub data_dir: Option<PathBuf>,
     /// Replace what a non-empty target holds (PostgreSQL: pg_restore --clean --if-exists;
     /// Mongo: drop the database; Redis: FLUSHDB)
     #[arg(long)]
@@ -588,6 +657,9 @@ pub struct BackupPruneArgs {
     /// Print what would be deleted and delete nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Apply [backup.physical] keep_full / wal_days through pgBackRest's expire instead
+    #[arg(long)]
+    pub physical: bool,
     /// Keep the newest N backups [default: [backup] keep_last]
     #[arg(long, value_name = "N")]
     pub keep_last: Option<u32>,

@@ -29,6 +29,12 @@
 //! that user (e.g. a checkout under `/root`, mode 700), the cluster is placed in
 //! `$TMPDIR/migrate-sandbox-<hash of dir>/` instead and that location is recorded in
 //! `dir/postgres/home`, so `status`, `stop` and later `start`s find it.
+//!
+//! Archiving (`sandbox start --archive`): PostgreSQL runs with `wal_level=replica`,
+//! `archive_mode=on` and an `archive_command` that pushes into a pgBackRest repository at
+//! `<postgres home>/pgbackrest` (stanza `sandbox`), recorded in `postgres/archive`. The
+//! repository and its config are made by `migrate backup physical setup` with the
+//! `[backup.physical]` section `start` prints (until then the server keeps its WAL and retries).
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fmt;
@@ -149,6 +155,48 @@ pub struct ServiceState {
 pub struct SandboxState {
     pub dir: PathBuf,
     pub services: Vec<ServiceState>,
+    /// Where PostgreSQL archives its WAL, when started with `--archive`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<ArchiveState>,
+}
+
+/// The pgBackRest stanza the sandbox PostgreSQL archives into: what `[backup.physical]` needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArchiveState {
+    pub stanza: String,
+    pub repo_path: PathBuf,
+    pub data_dir: PathBuf,
+    pub socket_dir: PathBuf,
+    pub port: Option<u16>,
+}
+
+impl ArchiveState {
+    /// The `[backup.physical]` section for this sandbox.
+    pub fn config_section(&self) -> String {
+        let toml = |p: &Path| {
+            p.display()
+                .to_string()
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+        };
+        format!(
+            "[backup.physical]\nstanza = \"{}\"\nrepo_path = \"{}\"\ndata_dir = \"{}\"\nsocket_dir = \"{}\"\n",
+            self.stanza,
+            toml(&self.repo_path),
+            toml(&self.data_dir),
+            toml(&self.socket_dir)
+        )
+    }
+}
+
+/// The stanza of the sandbox's pgBackRest repository.
+pub const ARCHIVE_STANZA: &str = "sandbox";
+
+/// How `start_with` starts the servers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartOptions {
+    /// PostgreSQL archives its WAL into a local pgBackRest repository (see the module docs).
+    pub archive: bool,
 }
 
 impl SandboxState {
@@ -185,6 +233,11 @@ pub enum MongoProgram {
 ///
 /// The returned state lists all three services; those not asked for are reported as they are.
 pub fn start(dir: &Path, services: &[Service]) -> Result<SandboxState> {
+    start_with(dir, services, StartOptions::default())
+}
+
+/// [`start`] with options (archiving).
+pub fn start_with(dir: &Path, services: &[Service], options: StartOptions) -> Result<SandboxState> {
     fs::create_dir_all(dir)
         .with_context(|| format!("cannot create sandbox directory {}", dir.display()))?;
     let dir = dir
@@ -203,11 +256,21 @@ pub fn start(dir: &Path, services: &[Service]) -> Result<SandboxState> {
     let mut started = Vec::new();
     let mut moved = Vec::new();
     for s in wanted {
+        if s == Service::Postgres
+            && options.archive
+            && layout.live(s).is_some()
+            && !layout.pg_archive_file().exists()
+        {
+            bail!(
+                "the sandbox PostgreSQL in {} runs without archiving; stop it first (`migrate sandbox stop`), then start it with --archive",
+                layout.dir.display()
+            );
+        }
         if layout.live(s).is_none() {
             let kept = layout.recorded(s).port;
             layout.clear_records(s);
             match s {
-                Service::Postgres => start_postgres(&layout, kept)?,
+                Service::Postgres => start_postgres(&layout, kept, options.archive)?,
                 Service::Redis => start_redis(&layout, kept)?,
                 Service::Mongo => start_mongo(&layout, kept)?,
             }
@@ -408,6 +471,11 @@ impl Layout {
         }
     }
 
+    /// Records the pgBackRest repository PostgreSQL archives into (present only with `--archive`).
+    fn pg_archive_file(&self) -> PathBuf {
+        self.svc_dir(Service::Postgres).join("archive")
+    }
+
     fn pg_databases_file(&self) -> PathBuf {
         self.svc_dir(Service::Postgres).join("databases")
     }
@@ -440,9 +508,20 @@ impl Layout {
                 }
             })
             .collect();
+        let archive = fs::read_to_string(self.pg_archive_file()).ok().map(|repo| {
+            let home = self.pg_home();
+            ArchiveState {
+                stanza: ARCHIVE_STANZA.to_string(),
+                repo_path: PathBuf::from(repo.trim()),
+                data_dir: home.join("data"),
+                socket_dir: home.clone(),
+                port: self.recorded(Service::Postgres).port,
+            }
+        });
         SandboxState {
             dir: self.dir.clone(),
             services,
+            archive,
         }
     }
 }
@@ -552,7 +631,7 @@ fn has_pg_stat_statements(bindir: &Path) -> bool {
 
 /// Directory holding initdb, pg_ctl and postgres: PATH, `pg_config --bindir`, or the highest
 /// `/usr/lib/postgresql/*/bin`.
-fn find_pg_bindir() -> Result<PathBuf> {
+pub fn find_pg_bindir() -> Result<PathBuf> {
     let complete = |d: &Path| {
         ["initdb", "pg_ctl", "postgres"]
             .iter()
@@ -739,7 +818,7 @@ fn parse_postgres_version(s: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-fn start_postgres(layout: &Layout, kept: Option<u16>) -> Result<()> {
+fn start_postgres(layout: &Layout, kept: Option<u16>, archive: bool) -> Result<()> {
     let bindir = find_pg_bindir()?;
     let run_as = pg_run_as()?;
     let home = prepare_pg_home(layout, run_as)?;
@@ -776,6 +855,20 @@ fn start_postgres(layout: &Layout, kept: Option<u16>) -> Result<()> {
 
     let program = postgres_program(&bindir);
     let socket_ok = home.join(".s.PGSQL.65535").as_os_str().len() < 100;
+    let archive_repo = if archive {
+        if !socket_ok {
+            bail!(
+                "cannot archive: the sandbox's PostgreSQL home {} is too long a path for its Unix socket, which pgBackRest needs; use a shorter sandbox directory",
+                home.display()
+            );
+        }
+        let repo = home.join("pgbackrest");
+        write_atomic(&layout.pg_archive_file(), &format!("{}\n", repo.display()))?;
+        Some(repo)
+    } else {
+        let _ = fs::remove_file(layout.pg_archive_file());
+        None
+    };
     let socket_dirs = if socket_ok {
         sh_quote(&home.to_string_lossy())
     } else {
@@ -791,6 +884,18 @@ fn start_postgres(layout: &Layout, kept: Option<u16>) -> Result<()> {
         // Slow queries for `migrate health`, when the server has the module.
         if has_pg_stat_statements(&bindir) {
             opts.push_str(" -c shared_preload_libraries=pg_stat_statements");
+        }
+        if let Some(repo) = &archive_repo {
+            // The same command `migrate backup physical setup` asks for (its config file is
+            // `<repo_path>/pgbackrest.conf` by default).
+            let command = format!(
+                "pgbackrest --config={} --stanza={ARCHIVE_STANZA} archive-push %p",
+                repo.join("pgbackrest.conf").display()
+            );
+            opts.push_str(&format!(
+                " -c wal_level=replica -c archive_mode=on -c {}",
+                sh_quote(&format!("archive_command={command}"))
+            ));
         }
         let mut args = os_args(["start", "-w", "-t", "30", "-D"], &data, ["-l"]);
         args.push(log.clone().into_os_string());
@@ -1297,7 +1402,7 @@ fn pick_port(kept: Option<u16>, attempt: usize) -> Result<u16> {
     free_port().context("cannot pick a free port")
 }
 
-fn free_port() -> io::Result<u16> {
+pub(crate) fn free_port() -> io::Result<u16> {
     let listener = TcpListener::bind(("127.0.0.1", 0))?;
     Ok(listener.local_addr()?.port())
 }
@@ -1539,6 +1644,7 @@ mod tests {
         SandboxState {
             dir: PathBuf::from("/x"),
             services,
+            archive: None,
         }
     }
 

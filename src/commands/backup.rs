@@ -4,9 +4,10 @@
 use serde::Serialize;
 
 use super::Context;
+use super::backup_physical as physical;
 use crate::cli::{
-    BackupAction, BackupArgs, BackupCreateArgs, BackupPruneArgs, BackupRestoreArgs,
-    BackupVerifyArgs, Store,
+    BackupAction, BackupArgs, BackupCreateArgs, BackupPhysicalAction, BackupPruneArgs,
+    BackupRestoreArgs, BackupVerifyArgs, Store,
 };
 use crate::config::Settings;
 use crate::errors::Outcome;
@@ -30,14 +31,31 @@ pub async fn run(context: &Context, args: &BackupArgs) -> anyhow::Result<Outcome
     );
     let printer = &context.printer;
     match &args.action {
+        BackupAction::Create(create) if create.physical => {
+            physical::run_create(&settings, create, printer).await
+        }
         BackupAction::Create(create) => run_create(&settings, &repository, create, printer).await,
-        BackupAction::List => run_list(&repository, printer),
+        BackupAction::List => run_list(&settings, &repository, printer).await,
+        BackupAction::Verify(verify) if verify.physical => {
+            physical::run_verify(&settings, verify, printer).await
+        }
         BackupAction::Verify(verify) => run_verify(&settings, &repository, verify, printer).await,
         BackupAction::Restore(restore) => {
             super::guard_protected(context, "backup restore", restore.dry_run)?;
+            if restore.physical {
+                return physical::run_restore(&settings, restore, printer).await;
+            }
             run_restore(&settings, &repository, restore, printer).await
         }
+        BackupAction::Prune(prune) if prune.physical => {
+            physical::run_prune(&settings, prune.dry_run, printer).await
+        }
         BackupAction::Prune(prune) => run_prune(&settings, &repository, prune, printer).await,
+        BackupAction::Physical(args) => match &args.action {
+            BackupPhysicalAction::Setup(setup) => {
+                physical::run_setup(&settings, setup, printer).await
+            }
+        },
     }
 }
 
@@ -188,8 +206,32 @@ impl Report for Listing {
     }
 }
 
-fn run_list(repository: &Repository, printer: &Printer) -> anyhow::Result<Outcome> {
+/// `backup list`: the logical backups, and the physical ones when `[backup.physical]` is set.
+#[derive(Debug, Serialize)]
+struct ListReport {
+    #[serde(flatten)]
+    listing: Listing,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    physical: Option<backup::physical::PhysicalListing>,
+}
+
+impl Report for ListReport {
+    fn human(&self) -> String {
+        let mut out = self.listing.human();
+        if let Some(physical) = &self.physical {
+            out.push_str(&physical::listing_text(physical));
+        }
+        out
+    }
+}
+
+async fn run_list(
+    settings: &Settings,
+    repository: &Repository,
+    printer: &Printer,
+) -> anyhow::Result<Outcome> {
     let listing = backup::list(repository)?;
+    let physical = physical::list(settings).await?;
     for partial in &listing.partials {
         match &partial.stale {
             Some(why) => printer.note(format!(
@@ -202,7 +244,7 @@ fn run_list(repository: &Repository, printer: &Printer) -> anyhow::Result<Outcom
     for unreadable in &listing.unreadable {
         printer.warn(format!("ignored {unreadable}"));
     }
-    printer.report(&listing);
+    printer.report(&ListReport { listing, physical });
     Ok(Outcome::Clean)
 }
 
@@ -267,7 +309,7 @@ async fn run_verify(
     args: &BackupVerifyArgs,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
-    let entry = open(repository, &args.id, printer)?;
+    let entry = open(repository, args.id.as_deref().unwrap_or(LATEST), printer)?;
     let verified = backup::verify(settings, &entry, args.restore, printer).await?;
     printer.report(&verified);
     Ok(if verified.ok {
@@ -337,7 +379,7 @@ async fn run_restore(
     args: &BackupRestoreArgs,
     printer: &Printer,
 ) -> anyhow::Result<Outcome> {
-    let entry = open(repository, &args.id, printer)?;
+    let entry = open(repository, args.id.as_deref().unwrap_or(LATEST), printer)?;
     let plan = backup::plan_restore(&entry, &args.target, args.clean).await?;
     if args.dry_run {
         printer.report(&RestoreReport {

@@ -3,6 +3,7 @@
 
 pub mod anonymize;
 pub mod backup;
+pub mod backup_physical;
 pub mod baseline;
 pub mod check;
 pub mod completions;

@@ -52,9 +52,9 @@ impl Report for StateReport<'_> {
 
 pub fn run(printer: &Printer, action: SandboxAction, dir: &Path) -> anyhow::Result<Outcome> {
     let state = match action {
-        SandboxAction::Start => {
+        SandboxAction::Start { archive } => {
             let services = available_services(printer);
-            let state = sandbox::start(dir, &services)?;
+            let state = sandbox::start_with(dir, &services, sandbox::StartOptions { archive })?;
             warn_moved(printer, &state);
             state
         }
@@ -78,7 +78,15 @@ pub fn run(printer: &Printer, action: SandboxAction, dir: &Path) -> anyhow::Resu
         state: &state,
         env_only: matches!(action, SandboxAction::Env),
     });
-    if matches!(action, SandboxAction::Start) {
+    if let (SandboxAction::Start { archive: true }, Some(archive)) = (action, &state.archive) {
+        printer.hint(format!(
+            "postgresql archives into pgBackRest stanza `{}`; put this in migrate.toml, then run `{} backup physical setup`:\n{}",
+            archive.stanza,
+            super::invoked_as(),
+            archive.config_section().trim_end()
+        ));
+    }
+    if matches!(action, SandboxAction::Start { .. }) {
         printer.hint(format!(
             "use them from your shell with `eval \"$({} sandbox env{})\"`, or pass --sandbox to any command",
             super::invoked_as(),

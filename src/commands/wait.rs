@@ -73,7 +73,11 @@ impl Uses {
             Command::Reset(args) => Uses::only(&args.store),
             Command::Health(args) => Uses::only(&args.store),
             Command::Backup(args) => match &args.action {
+                BackupAction::Create(create) if create.physical => Uses::POSTGRES,
                 BackupAction::Create(create) => Uses::only(&create.store),
+                BackupAction::Physical(_) => Uses::POSTGRES,
+                BackupAction::Verify(verify) if verify.physical => Uses::POSTGRES,
+                BackupAction::Restore(restore) if restore.physical => Uses::NONE,
                 BackupAction::Verify(_) | BackupAction::Restore(_) => Uses::ALL,
                 BackupAction::List | BackupAction::Prune(_) => Uses::NONE,
             },

@@ -275,6 +275,31 @@ pub struct BackupSection {
     pub keep_daily: Option<u32>,
     pub keep_weekly: Option<u32>,
     pub keep_monthly: Option<u32>,
+    /// `[backup.physical]`: physical backups and WAL archiving through pgBackRest.
+    pub physical: Option<PhysicalSection>,
+}
+
+/// `[backup.physical]`: the pgBackRest stanza `migrate backup … --physical` drives
+/// (resolved and checked by `config::physical_settings`).
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct PhysicalSection {
+    pub stanza: Option<String>,
+    /// pgBackRest repository (`repo1-path`); its config, lock and log live beside it.
+    pub repo_path: Option<ConfigString>,
+    /// The pgBackRest config file migrate writes [default: `<repo_path>/pgbackrest.conf`].
+    pub config_file: Option<ConfigString>,
+    /// The server's data directory (`pg1-path`).
+    pub data_dir: Option<ConfigString>,
+    /// The server's Unix socket directory (`pg1-socket-path`) [default: /var/run/postgresql].
+    pub socket_dir: Option<ConfigString>,
+    /// The server's port (`pg1-port`) [default: the PostgreSQL URL's port, else 5432].
+    pub port: Option<u16>,
+    /// Full backups kept by `backup prune --physical`.
+    #[serde(default, deserialize_with = "positive_count")]
+    pub keep_full: Option<u32>,
+    /// Days of point-in-time recovery `backup prune --physical` keeps.
+    pub wal_days: Option<u32>,
 }
 
 /// `[maintain]`: what `migrate maintain` vacuums and how far ahead it creates partitions.

@@ -75,6 +75,21 @@ pub struct BackupSettings {
     pub keep_daily: Option<u32>,
     pub keep_weekly: Option<u32>,
     pub keep_monthly: Option<u32>,
+    /// `[backup.physical]`, resolved; `None` when the section is absent.
+    pub physical: Option<PhysicalSettings>,
+}
+
+/// `[backup.physical]`, resolved: every path pgBackRest is given, explicitly.
+#[derive(Debug, Clone)]
+pub struct PhysicalSettings {
+    pub stanza: String,
+    pub repo_path: PathBuf,
+    pub config_file: PathBuf,
+    pub data_dir: PathBuf,
+    pub socket_dir: PathBuf,
+    pub port: u16,
+    pub keep_full: Option<u32>,
+    pub wal_days: Option<u32>,
 }
 
 /// `[maintain]`, resolved.
@@ -265,6 +280,11 @@ fn resolve_with(
         .or_else(|| global.database_url.clone().filter(|u| !u.is_empty()))
         .or_else(|| postgres.url.clone().map(|s| s.0).filter(|u| !u.is_empty()));
     let postgres_settings = pg_url.map(|url| pg_settings(&url, &postgres)).transpose()?;
+    let physical = backup
+        .physical
+        .clone()
+        .map(|section| physical_settings(section, postgres_settings.as_ref()))
+        .transpose()?;
 
     let mongo_url = sandbox
         .mongo
@@ -337,6 +357,7 @@ fn resolve_with(
             keep_daily: backup.keep_daily,
             keep_weekly: backup.keep_weekly,
             keep_monthly: backup.keep_monthly,
+            physical,
         },
         maintain: maintain_settings(maintain)?,
         health: health::resolve(health)?,
@@ -553,7 +574,68 @@ fn merge_seeds(base: SeedsSection, over: SeedsSection) -> SeedsSection {
 }
 
 fn merge_backup(base: BackupSection, over: BackupSection) -> BackupSection {
-    overlay!(base, over; dir, jobs, pg_bin_dir, keep_last, keep_daily, keep_weekly, keep_monthly)
+    overlay!(base, over; dir, jobs, pg_bin_dir, keep_last, keep_daily, keep_weekly, keep_monthly, physical)
+}
+
+/// `[backup.physical]` checked: a stanza pgBackRest accepts, the paths it needs, the port
+/// from the PostgreSQL URL unless given.
+fn physical_settings(
+    section: file::PhysicalSection,
+    postgres: Option<&PgSettings>,
+) -> anyhow::Result<PhysicalSettings> {
+    let Some(stanza) = section.stanza.filter(|s| !s.is_empty()) else {
+        bail!(
+            "[backup.physical] needs `stanza`, the pgBackRest stanza name (e.g. stanza = \"main\")"
+        );
+    };
+    if !stanza
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        bail!("[backup.physical] stanza `{stanza}`: use letters, digits, `-` and `_` only");
+    }
+    let Some(repo_path) = section.repo_path.map(|p| p.path()) else {
+        bail!("[backup.physical] needs `repo_path`, the pgBackRest repository directory");
+    };
+    let Some(data_dir) = section.data_dir.map(|p| p.path()) else {
+        bail!(
+            "[backup.physical] needs `data_dir`, the server's data directory (pgBackRest's pg1-path)"
+        );
+    };
+    let absolute = |key: &str, path: PathBuf| -> anyhow::Result<PathBuf> {
+        if path.is_absolute() {
+            Ok(path)
+        } else {
+            std::path::absolute(&path).with_context(|| {
+                format!("[backup.physical] {key}: cannot resolve {}", path.display())
+            })
+        }
+    };
+    let repo_path = absolute("repo_path", repo_path)?;
+    let config_file = match section.config_file {
+        Some(path) => absolute("config_file", path.path())?,
+        None => repo_path.join("pgbackrest.conf"),
+    };
+    let port = section.port.unwrap_or_else(|| {
+        postgres
+            .and_then(|pg| pg.target.driver_config().get_ports().first().copied())
+            .unwrap_or(5432)
+    });
+    Ok(PhysicalSettings {
+        stanza,
+        repo_path,
+        config_file,
+        data_dir: absolute("data_dir", data_dir)?,
+        socket_dir: absolute(
+            "socket_dir",
+            section
+                .socket_dir
+                .map_or_else(|| PathBuf::from("/var/run/postgresql"), |p| p.path()),
+        )?,
+        port,
+        keep_full: section.keep_full,
+        wal_days: section.wal_days,
+    })
 }
 
 fn merge_maintain(base: MaintainSection, over: MaintainSection) -> MaintainSection {

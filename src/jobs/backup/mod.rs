@@ -13,6 +13,7 @@
 pub mod catalog;
 pub mod manifest;
 pub mod mongo;
+pub mod physical;
 pub mod postgres;
 pub mod prune;
 pub mod redis;
