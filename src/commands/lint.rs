@@ -122,6 +122,12 @@ pub fn lint_report(context: &Context, files: &[SourceFile]) -> LintReport {
             .postgres
             .as_ref()
             .is_none_or(|pg| pg.lock_timeout.is_some()),
+        statement_timeout_configured: context
+            .settings
+            .postgres
+            .as_ref()
+            .is_some_and(|pg| pg.statement_timeout.is_some()),
+        enable: context.settings.lint_enable.clone(),
     };
     let result = lint::lint(files, options);
     LintReport {

@@ -59,6 +59,8 @@ pub struct Settings {
     pub targets: targets::TargetsSettings,
     /// `[postgres]` as merged, for the connection settings of other URLs (fleet targets).
     pub postgres_section: PostgresSection,
+    /// `[lint] enable`: the opt-in lint rules to run, by their own names, or `all`.
+    pub lint_enable: Vec<String>,
 }
 
 /// `[backup]`, resolved.
@@ -326,7 +328,31 @@ fn resolve_with(
             .into_iter()
             .chain(env_section.drift.ignore)
             .collect(),
+        lint_enable: lint_enable(&file.lint.enable)?,
     })
+}
+
+/// `[lint] enable`, each name checked and spelt as the rule spells it (Squawk names accepted).
+fn lint_enable(names: &[String]) -> anyhow::Result<Vec<String>> {
+    names
+        .iter()
+        .map(|name| {
+            if name == "all" {
+                return Ok(name.clone());
+            }
+            match crate::lint::rules::by_name(name) {
+                Some(rule) => Ok(rule.name.to_string()),
+                None => bail!(
+                    "[lint] enable: `{name}` names no lint rule (known: all, {})",
+                    crate::lint::rules::ALL
+                        .iter()
+                        .map(|r| r.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        })
+        .collect()
 }
 
 /// The settings of a PostgreSQL URL under `[postgres]`: TLS, timeouts, history table.

@@ -183,8 +183,8 @@ fn ignore_comments(text: &str) -> (BTreeSet<String>, Vec<(usize, String)>) {
             .split(|c: char| c == ',' || c.is_whitespace())
             .filter(|n| !n.is_empty())
         {
-            if super::rules::by_name(name).is_some() {
-                ignored.insert(name.to_string());
+            if let Some(rule) = super::rules::by_name(name) {
+                ignored.insert(rule.name.to_string());
             } else {
                 unknown.push((index + 1, name.to_string()));
             }
@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn reads_directives_statements_and_ignores() {
-        let text = "-- migrate:no-transaction\n-- migrate:lock-timeout 3s\n-- lint:ignore dropping-column, nonsense -- we know\nALTER TABLE t\n  DROP COLUMN c;\n-- migrate:down\nALTER TABLE t ADD COLUMN c int;\n";
+        let text = "-- migrate:no-transaction\n-- migrate:lock-timeout 3s\n-- lint:ignore dropping-column, nonsense, ban-drop-table -- we know\nALTER TABLE t\n  DROP COLUMN c;\n-- migrate:down\nALTER TABLE t ADD COLUMN c int;\n";
         let file = SourceFile::parse("V2__x.sql", text.to_string()).unwrap();
         assert!(!file.transactional);
         assert_eq!(file.lock_timeout, Some(Some(Duration::from_secs(3))));
@@ -212,6 +212,10 @@ mod tests {
         assert_eq!(file.line(0, 3), 5);
         assert_eq!(file.code_line(5), "DROP COLUMN c;");
         assert!(file.ignored.contains("dropping-column"));
+        assert!(
+            file.ignored.contains("dropping-table"),
+            "a Squawk name ignores the rule"
+        );
         assert_eq!(file.unknown_ignores, vec![(3, "nonsense".to_string())]);
     }
 }
