@@ -31,6 +31,10 @@ pub struct LintReport {
 }
 
 impl Report for LintReport {
+    fn sarif(&self) -> Option<serde_json::Value> {
+        Some(lint::sarif::document(&self.findings))
+    }
+
     fn human(&self) -> String {
         let mut out = String::new();
         for problem in &self.invalid_files {

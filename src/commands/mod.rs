@@ -20,6 +20,7 @@ pub mod repair;
 pub mod reset;
 pub mod retention;
 pub mod sandbox;
+mod sarif;
 pub mod schema;
 pub mod seed;
 pub mod status;
@@ -63,6 +64,12 @@ pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
                 loaded.set.join(", ")
             }
         ));
+    }
+    if let Err(error) = sarif::refuse_elsewhere(&cli) {
+        return Err(Failure {
+            printer: early,
+            error,
+        });
     }
     // Sandbox management, completions and man pages need no config and no database.
     let standalone = match &cli.command {
@@ -109,6 +116,9 @@ pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
     let context = Context { settings, printer };
     if let Some(fleet_args) = fleet::args_of(&cli.command) {
         let fleet_run = match fleet::requested(&context, fleet_args) {
+            Ok(true) if context.printer.format() == crate::cli::Format::Sarif => {
+                Some(Err(sarif::refusal("a run on --targets")))
+            }
             Ok(true) => Some(
                 fleet::run(
                     &context,

@@ -15,6 +15,7 @@
 //! each rule records its Squawk name(s) in `Rule::squawk`.
 
 pub mod rules;
+pub mod sarif;
 pub mod source;
 pub mod sql;
 
@@ -29,6 +30,8 @@ pub struct Finding {
     pub rule: &'static str,
     pub file: String,
     pub line: usize,
+    /// The 1-based column (in characters) where the flagged code starts on `line`.
+    pub column: usize,
     /// The line of code at `line`.
     pub code: String,
     pub message: String,
@@ -98,11 +101,12 @@ pub fn lint(files: &[SourceFile], options: LintOptions) -> LintResult {
                 continue;
             }
             findings.extend(hits.into_iter().map(|hit| {
-                let line = file.line(hit.statement, hit.token);
+                let (line, column) = file.position(hit.statement, hit.token);
                 Finding {
                     rule: rule.name,
                     file: file.path.clone(),
                     line,
+                    column,
                     code: file.code_line(line),
                     message: hit.message,
                     fix: hit.fix,

@@ -99,15 +99,24 @@ impl SourceFile {
     /// The 1-based line of token `token` of statement `statement` (the statement's first token
     /// when `token` is out of range).
     pub fn line(&self, statement: usize, token: usize) -> usize {
+        self.position(statement, token).0
+    }
+
+    /// The 1-based line and column (in characters) of token `token` of statement `statement`
+    /// (the statement's first token when `token` is out of range).
+    pub fn position(&self, statement: usize, token: usize) -> (usize, usize) {
         let Some(stmt) = self.statements.get(statement) else {
-            return 1;
+            return (1, 1);
         };
         let offset = stmt
             .tokens
             .get(token)
             .or_else(|| stmt.tokens.get(0))
             .map_or(0, |t| t.offset);
-        splitter::line_of(&self.text, stmt.offset + offset)
+        let at = (stmt.offset + offset).min(self.text.len());
+        let line_start = self.text[..at].rfind('\n').map_or(0, |n| n + 1);
+        let column = self.text[line_start..at].chars().count() + 1;
+        (splitter::line_of(&self.text, at), column)
     }
 
     /// Line `line` of the file, trimmed and shortened for reports.
@@ -210,6 +219,11 @@ mod tests {
             "leading comments are not the statement's line"
         );
         assert_eq!(file.line(0, 3), 5);
+        assert_eq!(
+            file.position(0, 3),
+            (5, 3),
+            "DROP is indented by two spaces"
+        );
         assert_eq!(file.code_line(5), "DROP COLUMN c;");
         assert!(file.ignored.contains("dropping-column"));
         assert!(
