@@ -300,7 +300,8 @@ fn opt_in_rules_run_when_the_config_enables_them_and_squawk_names_ignore_rules()
 }
 
 /// This repository's migrations pass the default rules; with every opt-in rule on, only
-/// `prefer-bigint-over-int` fires (bounded counts and sizes; see docs/lint.md).
+/// `prefer-bigint-over-int` (bounded counts and sizes) and `require-table-schema` (one schema)
+/// fire: see docs/lint.md.
 #[test]
 fn application_migrations_pass_the_default_rules() {
     let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
@@ -328,10 +329,19 @@ fn application_migrations_pass_the_default_rules() {
     let findings = report["findings"].as_array().unwrap();
     assert!(!findings.is_empty());
     for finding in findings {
-        assert_eq!(finding["rule"], "prefer-bigint-over-int", "{finding}");
-        assert!(
-            finding["code"].as_str().unwrap().contains("integer"),
-            "{finding}"
-        );
+        match finding["rule"].as_str().unwrap() {
+            "prefer-bigint-over-int" => assert!(
+                finding["code"].as_str().unwrap().contains("integer"),
+                "{finding}"
+            ),
+            "require-table-schema" => assert!(
+                finding["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("names no schema"),
+                "{finding}"
+            ),
+            other => panic!("{other} fires on the application's migrations: {finding}"),
+        }
     }
 }

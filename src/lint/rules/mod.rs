@@ -27,7 +27,9 @@ mod prefer_timestamptz;
 mod renaming_column;
 mod renaming_table;
 mod require_concurrent_index_deletion;
+mod require_enum_value_ordering;
 mod require_statement_timeout;
+mod require_table_schema;
 mod setting_not_null_without_check;
 #[cfg(test)]
 mod snapshots;
@@ -82,6 +84,8 @@ pub const ALL: &[&Rule] = &[
     &ban_char_field::RULE,
     &prefer_timestamptz::RULE,
     &ban_create_domain_with_constraint::RULE,
+    &require_enum_value_ordering::RULE,
+    &require_table_schema::RULE,
 ];
 
 /// The rule called `name`, by its own name or one of its Squawk names.

@@ -78,6 +78,8 @@ fn sample(rule: &Rule) -> (&'static str, &'static str) {
         "ban-create-domain-with-constraint" => {
             ("", "CREATE DOMAIN email AS text CHECK (VALUE ~ '@');\n")
         }
+        "require-enum-value-ordering" => ("", "ALTER TYPE task_status ADD VALUE 'blocked';\n"),
+        "require-table-schema" => ("", "CREATE TABLE notes (id bigint);\n"),
         other => panic!("rule {other} has no sample in snapshots.rs: add one"),
     }
 }

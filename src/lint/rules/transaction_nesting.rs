@@ -5,7 +5,8 @@
 //! such files (`migrate validate`); this rule reports them in files given to `migrate lint FILE`
 //! too, with the line.
 //!
-//! Squawk: `transaction-nesting` (the same name).
+//! Squawk: `transaction-nesting` (the same name) and `ban-uncommitted-transaction` (a BEGIN
+//! without COMMIT, which this rule reports as the BEGIN).
 
 use super::{FileView, Hit, Rule};
 use crate::postgres::tokens::transaction_control;
@@ -13,7 +14,7 @@ use crate::postgres::tokens::transaction_control;
 pub const RULE: Rule = Rule {
     name: "transaction-nesting",
     summary: "BEGIN, COMMIT or ROLLBACK in a migration (migrate manages the transaction)",
-    squawk: &[],
+    squawk: &["ban-uncommitted-transaction"],
     opt_in: false,
     check,
 };
