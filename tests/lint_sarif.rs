@@ -222,6 +222,16 @@ fn other_commands_refuse_format_sarif_and_do_nothing() {
         Some("0"),
         "up --format sarif applied nothing"
     );
+    // A fleet run of check prints the fleet's own document: SARIF is refused before it runs.
+    std::fs::write(dir.path().join("targets.txt"), format!("{}\n", db.url)).unwrap();
+    let result = migrate(
+        &db,
+        dir.path(),
+        &["check", "--targets", "targets.txt", "--format", "sarif"],
+    );
+    result.assert_code(64);
+    assert!(result.stdout.is_empty(), "{}", result.stdout);
+    assert!(result.stderr.contains("--targets"), "{}", result.stderr);
     // The config file cannot make every command print SARIF.
     std::fs::write(
         dir.path().join("migrate.toml"),
@@ -344,4 +354,91 @@ fn application_migrations_pass_the_default_rules() {
             other => panic!("{other} fires on the application's migrations: {finding}"),
         }
     }
+}
+
+/// The review workflow of docs/ci.md, its shell lines run as written: the base branch's
+/// migrations applied from another directory, the SARIF lint of the new file, and the check
+/// summary written for the pull-request comment.
+#[test]
+fn ci_doc_review_workflow_runs_as_written() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ci.md")).unwrap();
+    let workflow = doc
+        .split("# .github/workflows/migration-review.yml")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```\n").next())
+        .expect("docs/ci.md has the migration-review workflow");
+    let lines: Vec<&str> = workflow.lines().map(str::trim).collect();
+    let apply = lines
+        .iter()
+        .find(|l| l.starts_with("migrate --migrations"))
+        .expect("the base apply line");
+    let lint = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("run: migrate lint"))
+        .map(|rest| format!("migrate lint{rest}"))
+        .expect("the lint line");
+    let start = lines.iter().position(|l| *l == "status=0").unwrap();
+    let end = lines
+        .iter()
+        .position(|l| l.contains("$GITHUB_OUTPUT"))
+        .unwrap();
+    let check = lines[start..=end].join("\n");
+
+    let db = pg();
+    let dir = workdir();
+    let temp = dir.path().join("runner-temp");
+    let base = temp.join("base/migrations");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::create_dir_all(repo.join("migrations")).unwrap();
+    let v1 = "CREATE TABLE tasks (id bigint PRIMARY KEY, title text);\n\
+              CREATE INDEX tasks_title_idx ON tasks (title);\n\
+              -- migrate:down\nDROP TABLE tasks;\n";
+    std::fs::write(base.join("V1__tasks.sql"), v1).unwrap();
+    std::fs::write(repo.join("migrations/V1__tasks.sql"), v1).unwrap();
+    std::fs::write(
+        repo.join("migrations/V2__drop_index.sql"),
+        "DROP INDEX tasks_title_idx;\n-- migrate:down\nCREATE INDEX tasks_title_idx ON tasks (title);\n",
+    )
+    .unwrap();
+    let binary = Path::new(env!("CARGO_BIN_EXE_migrate"));
+    let path = format!(
+        "{}:{}",
+        binary.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = temp.join("github_output");
+    let script = format!("set -e\n{apply}\n{lint}\n{check}\n");
+    let result = run(std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(&repo)
+        .env("PATH", path)
+        .env("DATABASE_URL", &db.url)
+        .env("RUNNER_TEMP", &temp)
+        .env("GITHUB_OUTPUT", &output)
+        .env("NO_COLOR", "1"));
+    result.assert_ok();
+
+    let sarif: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo.join("migrate.sarif")).unwrap())
+            .unwrap();
+    let results = sarif_results(&sarif);
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[0].0, "require-concurrent-index-deletion");
+    assert!(
+        results[0].1.ends_with("migrations/V2__drop_index.sql"),
+        "{results:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&output).unwrap().trim(), "status=2");
+    let comment = std::fs::read_to_string(repo.join("migrate-check.md")).unwrap();
+    assert!(
+        comment.starts_with("### `migrate check` (exit 2)"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("require-concurrent-index-deletion"),
+        "{comment}"
+    );
 }
