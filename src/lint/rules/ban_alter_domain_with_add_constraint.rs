@@ -1,12 +1,13 @@
 //! `ban-alter-domain-with-add-constraint`: `ALTER DOMAIN … ADD CONSTRAINT` checks every column
 //! of every table that uses the domain, while holding a lock that blocks their writes. With
 //! `NOT VALID` the check applies to new values only, and `VALIDATE CONSTRAINT` later scans
-//! under a weaker lock.
+//! under a weaker lock. A domain created earlier in the linted set is new and exempt.
 //!
 //! Squawk: `ban-alter-domain-with-add-constraint` (the same name; Squawk flags `NOT VALID` too,
 //! this rule does not).
 
 use super::{FileView, Hit, Rule};
+use crate::lint::sql;
 
 pub const RULE: Rule = Rule {
     name: "ban-alter-domain-with-add-constraint",
@@ -27,7 +28,10 @@ fn check(view: &FileView<'_>) -> Vec<Hit> {
             continue;
         };
         let not_valid = tokens.len() >= 2 && tokens.words_at(tokens.len() - 2, &["not", "valid"]);
-        if tokens.words_at(after, &["add"]) && !not_valid {
+        if tokens.words_at(after, &["add"])
+            && !not_valid
+            && view.is_existing_domain(&sql::table_key(&parts), s)
+        {
             hits.push(Hit::new(
                 s,
                 after,
@@ -51,7 +55,9 @@ mod tests {
     fn flags_validated_domain_constraints() {
         let sql = "ALTER DOMAIN email ADD CONSTRAINT email_at CHECK (VALUE ~ '@');\n\
                    ALTER DOMAIN email ADD CONSTRAINT email_len CHECK (length(VALUE) < 300) NOT VALID;\n\
-                   ALTER DOMAIN email VALIDATE CONSTRAINT email_len;\n";
+                   ALTER DOMAIN email VALIDATE CONSTRAINT email_len;\n\
+                   CREATE DOMAIN fresh AS text;\n\
+                   ALTER DOMAIN fresh ADD CONSTRAINT fresh_ck CHECK (VALUE <> '');\n";
         assert_eq!(lines(&RULE, "", sql), vec![1]);
     }
 }

@@ -129,6 +129,7 @@ pub type Position = (usize, usize);
 pub struct Facts {
     created_tables: HashMap<String, Position>,
     created_indexes: HashMap<String, Position>,
+    created_domains: HashMap<String, Position>,
     not_null_checks: HashMap<(String, String), Position>,
 }
 
@@ -145,6 +146,14 @@ impl Facts {
                 }
                 if let Some(index) = sql::created_index_name(tokens) {
                     facts.created_indexes.entry(index).or_insert((f, s));
+                }
+                if tokens.words_at(0, &["create", "domain"])
+                    && let Some((parts, _)) = tokens.name_at(2)
+                {
+                    facts
+                        .created_domains
+                        .entry(sql::table_key(&parts))
+                        .or_insert((f, s));
                 }
                 let Some(alter) = sql::alter_table(tokens) else {
                     continue;
@@ -225,6 +234,14 @@ impl FileView<'_> {
         self.facts
             .created_indexes
             .get(index)
+            .is_none_or(|&created| created >= (self.index, statement))
+    }
+
+    /// Whether domain `domain` existed before statement `statement` of this file.
+    pub fn is_existing_domain(&self, domain: &str, statement: usize) -> bool {
+        self.facts
+            .created_domains
+            .get(domain)
             .is_none_or(|&created| created >= (self.index, statement))
     }
 
