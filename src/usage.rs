@@ -231,7 +231,7 @@ mod tests {
     #[test]
     fn possible_values_and_missing_arguments_are_kept() {
         let detailed = described("migrate --format xml status");
-        assert_eq!(detailed.context, ["possible values: human, json"]);
+        assert_eq!(detailed.context, ["possible values: human, json, sarif"]);
         assert_eq!(detailed.hints, ["see `migrate status --help`"]);
         let detailed = described("migrate backup verify");
         assert_eq!(

@@ -119,6 +119,12 @@ impl CheckStatus {
 }
 
 impl Report for CheckReport {
+    /// `--format sarif`: the lint findings (code scanning annotates lines; the other checks
+    /// have none).
+    fn sarif(&self) -> Option<serde_json::Value> {
+        Some(crate::lint::sarif::document(&self.lint.findings))
+    }
+
     fn human(&self) -> String {
         let mut out = String::new();
         let problems = self.validate.problems.len()

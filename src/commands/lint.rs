@@ -31,6 +31,10 @@ pub struct LintReport {
 }
 
 impl Report for LintReport {
+    fn sarif(&self) -> Option<serde_json::Value> {
+        Some(lint::sarif::document(&self.findings))
+    }
+
     fn human(&self) -> String {
         let mut out = String::new();
         for problem in &self.invalid_files {
@@ -122,6 +126,12 @@ pub fn lint_report(context: &Context, files: &[SourceFile]) -> LintReport {
             .postgres
             .as_ref()
             .is_none_or(|pg| pg.lock_timeout.is_some()),
+        statement_timeout_configured: context
+            .settings
+            .postgres
+            .as_ref()
+            .is_some_and(|pg| pg.statement_timeout.is_some()),
+        enable: context.settings.lint_enable.clone(),
     };
     let result = lint::lint(files, options);
     LintReport {

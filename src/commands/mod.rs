@@ -21,6 +21,7 @@ pub mod repair;
 pub mod reset;
 pub mod retention;
 pub mod sandbox;
+mod sarif;
 pub mod schema;
 pub mod seed;
 pub mod status;
@@ -65,6 +66,12 @@ pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
             }
         ));
     }
+    if let Err(error) = sarif::refuse_elsewhere(&cli) {
+        return Err(Failure {
+            printer: early,
+            error,
+        });
+    }
     // Sandbox management, completions and man pages need no config and no database.
     let standalone = match &cli.command {
         Command::Sandbox(args) => Some(sandbox::run(&early, args.action, &args.dir)),
@@ -99,10 +106,16 @@ pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
             error,
         })?;
     }
-    let settings = config::resolve(&global.overrides(), sandbox_urls).map_err(|error| Failure {
-        printer: early.clone(),
-        error,
-    })?;
+    let mut settings =
+        config::resolve(&global.overrides(), sandbox_urls).map_err(|error| Failure {
+            printer: early.clone(),
+            error,
+        })?;
+    settings.lint_enable =
+        crate::lint::rules::canonical_names(&settings.lint_enable).map_err(|error| Failure {
+            printer: early.clone(),
+            error,
+        })?;
     let printer = Printer::new(settings.output);
     if let Err(error) = wait::for_servers(&settings, &printer, wait::Uses::of(&cli.command)).await {
         return Err(Failure { printer, error });
@@ -110,6 +123,9 @@ pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
     let context = Context { settings, printer };
     if let Some(fleet_args) = fleet::args_of(&cli.command) {
         let fleet_run = match fleet::requested(&context, fleet_args) {
+            Ok(true) if context.printer.format() == crate::cli::Format::Sarif => {
+                Some(Err(sarif::refusal("a run on --targets")))
+            }
             Ok(true) => Some(
                 fleet::run(
                     &context,

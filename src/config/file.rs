@@ -40,6 +40,8 @@ pub struct FileConfig {
     pub health: super::health::HealthSection,
     #[serde(default)]
     pub targets: super::targets::TargetsSection,
+    #[serde(default)]
+    pub lint: LintSection,
     /// `[env.NAME]` sections override the top-level sections when `--env NAME` is given.
     #[serde(default)]
     pub env: BTreeMap<String, EnvSection>,
@@ -80,6 +82,14 @@ pub struct EnvSection {
     /// Its keys override the top-level `[targets]` ones.
     #[serde(default)]
     pub targets: super::targets::TargetsSection,
+}
+
+/// `[lint]`: the opt-in lint rules to run (rule or Squawk names, or `"all"`).
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct LintSection {
+    #[serde(default)]
+    pub enable: Vec<String>,
 }
 
 /// `[drift]`: objects `migrate drift` leaves out, merged with `--ignore`.

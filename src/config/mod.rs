@@ -62,6 +62,8 @@ pub struct Settings {
     pub targets: targets::TargetsSettings,
     /// `[postgres]` as merged, for the connection settings of other URLs (fleet targets).
     pub postgres_section: PostgresSection,
+    /// `[lint] enable`: the opt-in lint rules to run, by their own names, or `all`.
+    pub lint_enable: Vec<String>,
 }
 
 /// `[backup]`, resolved.
@@ -371,6 +373,7 @@ fn resolve_with(
             .into_iter()
             .chain(env_section.drift.ignore)
             .collect(),
+        lint_enable: file.lint.enable.clone(),
     })
 }
 

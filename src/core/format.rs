@@ -8,4 +8,8 @@ pub enum Format {
     #[default]
     Human,
     Json,
+    /// SARIF 2.1.0, for code-scanning annotations: `lint` and `check` only (not settable in
+    /// the config file, where it would apply to every command)
+    #[serde(skip)]
+    Sarif,
 }

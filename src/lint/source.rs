@@ -99,15 +99,24 @@ impl SourceFile {
     /// The 1-based line of token `token` of statement `statement` (the statement's first token
     /// when `token` is out of range).
     pub fn line(&self, statement: usize, token: usize) -> usize {
+        self.position(statement, token).0
+    }
+
+    /// The 1-based line and column (in characters) of token `token` of statement `statement`
+    /// (the statement's first token when `token` is out of range).
+    pub fn position(&self, statement: usize, token: usize) -> (usize, usize) {
         let Some(stmt) = self.statements.get(statement) else {
-            return 1;
+            return (1, 1);
         };
         let offset = stmt
             .tokens
             .get(token)
             .or_else(|| stmt.tokens.get(0))
             .map_or(0, |t| t.offset);
-        splitter::line_of(&self.text, stmt.offset + offset)
+        let at = (stmt.offset + offset).min(self.text.len());
+        let line_start = self.text[..at].rfind('\n').map_or(0, |n| n + 1);
+        let column = self.text[line_start..at].chars().count() + 1;
+        (splitter::line_of(&self.text, at), column)
     }
 
     /// Line `line` of the file, trimmed and shortened for reports.
@@ -183,8 +192,8 @@ fn ignore_comments(text: &str) -> (BTreeSet<String>, Vec<(usize, String)>) {
             .split(|c: char| c == ',' || c.is_whitespace())
             .filter(|n| !n.is_empty())
         {
-            if super::rules::by_name(name).is_some() {
-                ignored.insert(name.to_string());
+            if let Some(rule) = super::rules::by_name(name) {
+                ignored.insert(rule.name.to_string());
             } else {
                 unknown.push((index + 1, name.to_string()));
             }
@@ -199,7 +208,7 @@ mod tests {
 
     #[test]
     fn reads_directives_statements_and_ignores() {
-        let text = "-- migrate:no-transaction\n-- migrate:lock-timeout 3s\n-- lint:ignore dropping-column, nonsense -- we know\nALTER TABLE t\n  DROP COLUMN c;\n-- migrate:down\nALTER TABLE t ADD COLUMN c int;\n";
+        let text = "-- migrate:no-transaction\n-- migrate:lock-timeout 3s\n-- lint:ignore dropping-column, nonsense, ban-drop-table -- we know\nALTER TABLE t\n  DROP COLUMN c;\n-- migrate:down\nALTER TABLE t ADD COLUMN c int;\n";
         let file = SourceFile::parse("V2__x.sql", text.to_string()).unwrap();
         assert!(!file.transactional);
         assert_eq!(file.lock_timeout, Some(Some(Duration::from_secs(3))));
@@ -210,8 +219,17 @@ mod tests {
             "leading comments are not the statement's line"
         );
         assert_eq!(file.line(0, 3), 5);
+        assert_eq!(
+            file.position(0, 3),
+            (5, 3),
+            "DROP is indented by two spaces"
+        );
         assert_eq!(file.code_line(5), "DROP COLUMN c;");
         assert!(file.ignored.contains("dropping-column"));
+        assert!(
+            file.ignored.contains("dropping-table"),
+            "a Squawk name ignores the rule"
+        );
         assert_eq!(file.unknown_ignores, vec![(3, "nonsense".to_string())]);
     }
 }

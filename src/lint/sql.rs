@@ -55,6 +55,10 @@ pub enum Action {
     SetNotNull {
         column: String,
     },
+    /// `ALTER [COLUMN] c DROP NOT NULL`.
+    DropNotNull {
+        column: String,
+    },
     DropColumn {
         column: String,
     },
@@ -84,6 +88,10 @@ pub struct ColumnDef {
     pub generated_stored: bool,
     /// `GENERATED … AS IDENTITY`.
     pub identity: bool,
+    /// An inline `REFERENCES other (col)`: a foreign key.
+    pub references: bool,
+    /// An inline `PRIMARY KEY` or `UNIQUE` (`primary` / `unique`): an index is built.
+    pub inline_index: Option<&'static str>,
 }
 
 const COLUMN_CONSTRAINT_WORDS: &[&str] = &[
@@ -132,6 +140,8 @@ pub fn action(tokens: &Tokens, range: Range<usize>) -> Action {
                 Action::AlterColumnType { column }
             } else if tokens.words_at(next, &["set", "not", "null"]) {
                 Action::SetNotNull { column }
+            } else if tokens.words_at(next, &["drop", "not", "null"]) {
+                Action::DropNotNull { column }
             } else {
                 Action::Other
             }
@@ -257,6 +267,14 @@ fn column_def(tokens: &Tokens, range: Range<usize>) -> Option<ColumnDef> {
                 .unwrap_or(range.end);
             start + 1..end
         });
+    let references = tokens.has_top_level_word(rest.clone(), "references");
+    let inline_index = if tokens.has_top_level_word(rest.clone(), "primary") {
+        Some("primary")
+    } else if tokens.has_top_level_word(rest.clone(), "unique") {
+        Some("unique")
+    } else {
+        None
+    };
     let generated = tokens.find_top_level(rest, |t| t.is_word("generated"));
     let (generated_stored, identity) = match generated {
         Some(g) => {
@@ -275,6 +293,8 @@ fn column_def(tokens: &Tokens, range: Range<usize>) -> Option<ColumnDef> {
         default,
         generated_stored,
         identity,
+        references,
+        inline_index,
     })
 }
 
@@ -307,6 +327,11 @@ pub fn create_index(tokens: &Tokens) -> Option<CreateIndex> {
 /// The table a `CREATE [UNLOGGED|TEMP] TABLE [IF NOT EXISTS] name` or `CREATE TABLE … AS`
 /// statement creates.
 pub fn created_table(tokens: &Tokens) -> Option<String> {
+    created_table_at(tokens).map(|(table, _)| table)
+}
+
+/// [`created_table`] and the index of the token after the table's name.
+fn created_table_at(tokens: &Tokens) -> Option<(String, usize)> {
     if !tokens.words_at(0, &["create"]) {
         return None;
     }
@@ -330,7 +355,159 @@ pub fn created_table(tokens: &Tokens) -> Option<String> {
     }
     i += if tokens.words_at(i, &["table"]) { 1 } else { 2 };
     i = tokens.skip(i, &["if", "not", "exists"]);
+    tokens
+        .name_at(i)
+        .map(|(parts, next)| (table_key(&parts), next))
+}
+
+/// The name of the index a `CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] name ON …`
+/// statement builds (unqualified); `None` for unnamed indexes and other statements.
+pub fn created_index_name(tokens: &Tokens) -> Option<String> {
+    if !tokens.words_at(0, &["create"]) {
+        return None;
+    }
+    let mut i = tokens.skip(1, &["unique"]);
+    if !tokens.words_at(i, &["index"]) {
+        return None;
+    }
+    i = tokens.skip(i + 1, &["concurrently"]);
+    i = tokens.skip(i, &["if", "not", "exists"]);
+    if tokens.words_at(i, &["on"]) {
+        return None;
+    }
     tokens.name_at(i).map(|(parts, _)| table_key(&parts))
+}
+
+/// A column type as written in `CREATE TABLE`, `ADD COLUMN` or `ALTER COLUMN … TYPE`, for the
+/// rules that judge types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnType {
+    pub table: String,
+    pub column: String,
+    /// The type's first token.
+    pub token: usize,
+    /// The type, canonical: `integer` (int, int4), `smallint` (int2), `bigint` (int8),
+    /// `serial` (serial4), `smallserial` (serial2), `bigserial` (serial8), `varchar`
+    /// (character varying), `char` (character, bpchar), `timestamp` (without time zone),
+    /// `timestamptz` (timestamp with time zone), else the written name without its schema.
+    pub name: String,
+    /// Whether a length or precision follows: `varchar(20)`.
+    pub modifier: bool,
+    /// Whether the column is defined by a `CREATE TABLE` (rather than an `ALTER TABLE`).
+    pub in_create_table: bool,
+}
+
+const TABLE_ELEMENT_WORDS: &[&str] = &[
+    "constraint",
+    "primary",
+    "unique",
+    "check",
+    "foreign",
+    "exclude",
+    "like",
+];
+
+/// Every column type a statement writes.
+pub fn column_types(tokens: &Tokens) -> Vec<ColumnType> {
+    let mut found = Vec::new();
+    if let Some((table, next)) = created_table_at(tokens) {
+        if !tokens.get(next).is_some_and(|t| t.is_punct('(')) {
+            return found;
+        }
+        let close = tokens.matching_paren(next);
+        for item in tokens.split_commas(next + 1..close) {
+            let Some(first) = tokens.get(item.start).filter(|t| t.is_name()) else {
+                continue;
+            };
+            if first.kind == TokenKind::Word && TABLE_ELEMENT_WORDS.contains(&first.text.as_str()) {
+                continue;
+            }
+            if let Some(column_type) = type_at(tokens, item.start + 1, item.end) {
+                found.push(ColumnType {
+                    table: table.clone(),
+                    column: first.text.clone(),
+                    in_create_table: true,
+                    ..column_type
+                });
+            }
+        }
+        return found;
+    }
+    let Some(alter) = alter_table(tokens) else {
+        return found;
+    };
+    for range in alter.actions {
+        let column_at = match action(tokens, range.clone()) {
+            Action::AddColumn(_) => {
+                let start = tokens.skip(range.start + 1, &["column"]);
+                tokens.skip(start, &["if", "not", "exists"])
+            }
+            Action::AlterColumnType { .. } => tokens.skip(range.start + 1, &["column"]),
+            _ => continue,
+        };
+        let Some(column) = tokens.get(column_at) else {
+            continue;
+        };
+        let type_start = if tokens.words_at(column_at + 1, &["type"]) {
+            column_at + 2
+        } else if tokens.words_at(column_at + 1, &["set", "data", "type"]) {
+            column_at + 4
+        } else {
+            column_at + 1
+        };
+        if let Some(column_type) = type_at(tokens, type_start, range.end) {
+            found.push(ColumnType {
+                table: alter.table.clone(),
+                column: column.text.clone(),
+                ..column_type
+            });
+        }
+    }
+    found
+}
+
+/// The type name starting at `start` (table and column left empty).
+fn type_at(tokens: &Tokens, start: usize, end: usize) -> Option<ColumnType> {
+    if start >= end {
+        return None;
+    }
+    let (parts, mut i) = tokens.name_at(start)?;
+    let mut name = parts.last()?.clone();
+    let is = |i: usize, words: &[&str]| i < end && tokens.words_at(i, words);
+    if (name == "character" || name == "char" || name == "bit") && is(i, &["varying"]) {
+        name = if name == "bit" {
+            "varbit".into()
+        } else {
+            "varchar".into()
+        };
+        i += 1;
+    } else if name == "double" && is(i, &["precision"]) {
+        name = "double precision".into();
+        i += 1;
+    }
+    let modifier = i < end && tokens.get(i).is_some_and(|t| t.is_punct('('));
+    if modifier {
+        i = tokens.matching_paren(i) + 1;
+    }
+    let name = match name.as_str() {
+        "int" | "integer" | "int4" => "integer".to_string(),
+        "int2" | "smallint" => "smallint".to_string(),
+        "int8" | "bigint" => "bigint".to_string(),
+        "serial" | "serial4" => "serial".to_string(),
+        "serial2" | "smallserial" => "smallserial".to_string(),
+        "serial8" | "bigserial" => "bigserial".to_string(),
+        "character" | "char" | "bpchar" => "char".to_string(),
+        "timestamp" if is(i, &["with", "time", "zone"]) => "timestamptz".to_string(),
+        other => other.to_string(),
+    };
+    Some(ColumnType {
+        table: String::new(),
+        column: String::new(),
+        token: start,
+        name,
+        modifier,
+        in_create_table: false,
+    })
 }
 
 #[cfg(test)]
@@ -396,5 +573,55 @@ mod tests {
             created_table(&Tokens::new("CREATE TYPE t AS ENUM ()")),
             None
         );
+        assert_eq!(
+            created_index_name(&Tokens::new(
+                "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS s.i ON t (a)"
+            )),
+            Some("i".into())
+        );
+        assert_eq!(
+            created_index_name(&Tokens::new("CREATE INDEX ON t (a)")),
+            None
+        );
+    }
+
+    #[test]
+    fn reads_column_types_where_they_are_written() {
+        let types = |sql: &str| -> Vec<(String, String, bool, bool)> {
+            column_types(&Tokens::new(sql))
+                .into_iter()
+                .map(|t| (t.column, t.name, t.modifier, t.in_create_table))
+                .collect()
+        };
+        let own = |c: &str, n: &str, m: bool, new: bool| (c.to_string(), n.to_string(), m, new);
+        assert_eq!(
+            types(
+                "CREATE TABLE IF NOT EXISTS s.t (id serial PRIMARY KEY, a character varying(20), \
+                 b pg_catalog.int4, c timestamp(3) with time zone, d timestamp without time zone, \
+                 e numeric(10, 2), CONSTRAINT k UNIQUE (a), \"F\" char(2), LIKE other)"
+            ),
+            vec![
+                own("id", "serial", false, true),
+                own("a", "varchar", true, true),
+                own("b", "integer", false, true),
+                own("c", "timestamptz", true, true),
+                own("d", "timestamp", false, true),
+                own("e", "numeric", true, true),
+                own("F", "char", true, true),
+            ]
+        );
+        assert_eq!(
+            types(
+                "ALTER TABLE t ADD COLUMN IF NOT EXISTS a int2, ALTER COLUMN b TYPE varchar(5), \
+                 ALTER c SET DATA TYPE timestamp, ADD CONSTRAINT x CHECK (a > 0), DROP COLUMN z"
+            ),
+            vec![
+                own("a", "smallint", false, false),
+                own("b", "varchar", true, false),
+                own("c", "timestamp", false, false),
+            ]
+        );
+        assert!(types("CREATE TABLE t AS SELECT 1 AS a").is_empty());
+        assert!(types("CREATE TABLE p1 PARTITION OF p FOR VALUES IN (1)").is_empty());
     }
 }

@@ -21,6 +21,12 @@ pub use crate::core::words::{count, human_ms, plural};
 pub trait Report: Serialize {
     /// The text printed on stdout in human mode (tables, summaries). May be empty.
     fn human(&self) -> String;
+
+    /// The SARIF document printed with `--format sarif`, for the reports that have one (the
+    /// command line refuses the format for the others).
+    fn sarif(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +154,14 @@ impl Printer {
         match self.settings.format {
             Format::Json => {
                 let _ = serde_json::to_writer_pretty(&mut stdout, report);
+                let _ = writeln!(stdout);
+            }
+            Format::Sarif => {
+                match report.sarif() {
+                    Some(document) => serde_json::to_writer_pretty(&mut stdout, &document),
+                    None => serde_json::to_writer_pretty(&mut stdout, report),
+                }
+                .ok();
                 let _ = writeln!(stdout);
             }
             Format::Human => {

@@ -1,6 +1,9 @@
 //! `adding-constraint-without-not-valid`: a FOREIGN KEY or CHECK added to an existing table is
 //! validated against every row while writes are blocked. `NOT VALID` then `VALIDATE
 //! CONSTRAINT` splits that into a quick change and a scan under a weaker lock.
+//!
+//! Squawk: `constraint-missing-not-valid` (and `adding-foreign-key-constraint` for `ADD
+//! CONSTRAINT … FOREIGN KEY`; its inline `REFERENCES` case is our `adding-foreign-key-constraint`).
 
 use super::{FileView, Hit, Rule};
 use crate::lint::sql::Action;
@@ -8,6 +11,8 @@ use crate::lint::sql::Action;
 pub const RULE: Rule = Rule {
     name: "adding-constraint-without-not-valid",
     summary: "FOREIGN KEY or CHECK added to an existing table without NOT VALID",
+    squawk: &["constraint-missing-not-valid"],
+    opt_in: false,
     check,
 };
 

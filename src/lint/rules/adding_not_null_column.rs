@@ -1,5 +1,7 @@
 //! `adding-not-null-column`: a NOT NULL column without a default cannot be added to a table
 //! that has rows, and makes every existing writer fail once it is there.
+//!
+//! Squawk: `adding-required-field`.
 
 use super::{FileView, Hit, Rule};
 use crate::lint::sql::Action;
@@ -7,6 +9,8 @@ use crate::lint::sql::Action;
 pub const RULE: Rule = Rule {
     name: "adding-not-null-column",
     summary: "NOT NULL column without a default added to an existing table",
+    squawk: &["adding-required-field"],
+    opt_in: false,
     check,
 };
 

@@ -2,6 +2,8 @@
 //! clock_timestamp(), gen_random_uuid(), a serial or identity column, a stored generated
 //! column) makes PostgreSQL rewrite the whole table under an ACCESS EXCLUSIVE lock. Constant
 //! and stable defaults such as now() do not.
+//!
+//! Squawk: `adding-field-with-default`.
 
 use super::adding_not_null_column::SERIAL_TYPES;
 use super::{FileView, Hit, Rule};
@@ -10,6 +12,8 @@ use crate::lint::sql::{Action, TokenKind};
 pub const RULE: Rule = Rule {
     name: "adding-volatile-default",
     summary: "column added with a volatile default or generated value (rewrites the table)",
+    squawk: &["adding-field-with-default"],
+    opt_in: false,
     check,
 };
 

@@ -1,5 +1,7 @@
 //! `changing-column-type`: `ALTER COLUMN … TYPE` on an existing table rewrites it (and its
 //! indexes) under an ACCESS EXCLUSIVE lock, except for binary-compatible changes.
+//!
+//! Squawk: `changing-column-type` (the same name).
 
 use super::{FileView, Hit, Rule};
 use crate::lint::sql::Action;
@@ -7,6 +9,8 @@ use crate::lint::sql::Action;
 pub const RULE: Rule = Rule {
     name: "changing-column-type",
     summary: "column type changed on an existing table (usually rewrites it)",
+    squawk: &[],
+    opt_in: false,
     check,
 };
 

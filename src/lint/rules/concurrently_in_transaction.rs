@@ -1,12 +1,16 @@
 //! `concurrently-in-transaction`: CREATE/DROP INDEX CONCURRENTLY, REINDEX CONCURRENTLY and
 //! DETACH PARTITION CONCURRENTLY cannot run inside a transaction, and every migration runs in
 //! one unless it is marked `-- migrate:no-transaction`.
+//!
+//! Squawk: `ban-concurrent-index-creation-in-transaction` (which covers index creation only).
 
 use super::{FileView, Hit, Rule};
 
 pub const RULE: Rule = Rule {
     name: "concurrently-in-transaction",
     summary: "CONCURRENTLY operation in a transactional migration (fails at run time)",
+    squawk: &["ban-concurrent-index-creation-in-transaction"],
+    opt_in: false,
     check,
 };
 

@@ -1,5 +1,7 @@
 //! `dropping-column`: dropping a column of an existing table breaks clients that still read or
 //! write it, and cannot be undone with the data.
+//!
+//! Squawk: `ban-drop-column`.
 
 use super::{FileView, Hit, Rule};
 use crate::lint::sql::Action;
@@ -7,6 +9,8 @@ use crate::lint::sql::Action;
 pub const RULE: Rule = Rule {
     name: "dropping-column",
     summary: "column of an existing table dropped",
+    squawk: &["ban-drop-column"],
+    opt_in: false,
     check,
 };
 

@@ -1,5 +1,7 @@
 //! `dropping-table`: dropping an existing table breaks clients that still use it, and takes
 //! its data with it.
+//!
+//! Squawk: `ban-drop-table`.
 
 use super::{FileView, Hit, Rule};
 use crate::lint::sql;
@@ -7,6 +9,8 @@ use crate::lint::sql;
 pub const RULE: Rule = Rule {
     name: "dropping-table",
     summary: "existing table dropped",
+    squawk: &["ban-drop-table"],
+    opt_in: false,
     check,
 };
 

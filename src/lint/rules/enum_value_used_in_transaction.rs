@@ -1,6 +1,8 @@
 //! `enum-value-used-in-transaction`: a label added by `ALTER TYPE … ADD VALUE` cannot be used
 //! before the transaction that added it commits ("unsafe use of new value"), and every
 //! migration runs in one transaction unless it is marked `-- migrate:no-transaction`.
+//!
+//! Squawk has no such rule.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +12,8 @@ use crate::lint::sql::TokenKind;
 pub const RULE: Rule = Rule {
     name: "enum-value-used-in-transaction",
     summary: "enum label added and used in the same transactional migration",
+    squawk: &[],
+    opt_in: false,
     check,
 };
 

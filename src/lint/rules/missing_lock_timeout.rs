@@ -2,6 +2,9 @@
 //! bounded wait instead of queueing behind a long transaction while every other query queues
 //! behind it. migrate sets `lock_timeout` from the config (10s unless set to 0) or from a
 //! `-- migrate:lock-timeout` directive; this rule fires when neither applies.
+//!
+//! Squawk: `require-lock-timeout`, the lock half of `require-timeout-settings` (whose
+//! statement half is `require-statement-timeout`, opt-in here).
 
 use super::{FileView, Hit, Rule};
 use crate::lint::sql;
@@ -9,6 +12,8 @@ use crate::lint::sql;
 pub const RULE: Rule = Rule {
     name: "missing-lock-timeout",
     summary: "existing tables locked with no lock_timeout (config, directive or SET)",
+    squawk: &["require-lock-timeout", "require-timeout-settings"],
+    opt_in: false,
     check,
 };
 

@@ -1,5 +1,7 @@
 //! `renaming-column`: renaming a column of an existing table breaks every client that still
 //! uses the old name, the moment the migration commits.
+//!
+//! Squawk: `renaming-column` (the same name).
 
 use super::{FileView, Hit, Rule};
 use crate::lint::sql::Action;
@@ -7,6 +9,8 @@ use crate::lint::sql::Action;
 pub const RULE: Rule = Rule {
     name: "renaming-column",
     summary: "column of an existing table renamed (breaks running clients)",
+    squawk: &[],
+    opt_in: false,
     check,
 };
 

@@ -1,5 +1,7 @@
 //! `renaming-table`: renaming an existing table breaks every client that still uses the old
 //! name.
+//!
+//! Squawk: `renaming-table` (the same name).
 
 use super::{FileView, Hit, Rule};
 use crate::lint::sql::Action;
@@ -7,6 +9,8 @@ use crate::lint::sql::Action;
 pub const RULE: Rule = Rule {
     name: "renaming-table",
     summary: "existing table renamed (breaks running clients)",
+    squawk: &[],
+    opt_in: false,
     check,
 };
 

@@ -1,6 +1,8 @@
 //! `setting-not-null-without-check`: `SET NOT NULL` scans the whole table under an ACCESS
 //! EXCLUSIVE lock, unless a validated `CHECK (col IS NOT NULL)` already proves it (PostgreSQL
 //! 12+ then skips the scan).
+//!
+//! Squawk: `adding-not-nullable-field`.
 
 use super::{FileView, Hit, Rule};
 use crate::lint::sql::Action;
@@ -8,6 +10,8 @@ use crate::lint::sql::Action;
 pub const RULE: Rule = Rule {
     name: "setting-not-null-without-check",
     summary: "SET NOT NULL on an existing table without a validated CHECK (col IS NOT NULL)",
+    squawk: &["adding-not-nullable-field"],
+    opt_in: false,
     check,
 };
 
