@@ -39,6 +39,8 @@ pub struct FileConfig {
     pub health: super::health::HealthSection,
     #[serde(default)]
     pub targets: super::targets::TargetsSection,
+    #[serde(default)]
+    pub check: super::check::CheckSection,
     /// `[env.NAME]` sections override the top-level sections when `--env NAME` is given.
     #[serde(default)]
     pub env: BTreeMap<String, EnvSection>,
@@ -79,6 +81,9 @@ pub struct EnvSection {
     /// Its keys override the top-level `[targets]` ones.
     #[serde(default)]
     pub targets: super::targets::TargetsSection,
+    /// Its keys override the top-level `[check]` ones.
+    #[serde(default)]
+    pub check: super::check::CheckSection,
 }
 
 /// `[drift]`: objects `migrate drift` leaves out, merged with `--ignore`.
