@@ -513,6 +513,10 @@ pub struct CheckArgs {
     /// [default: [check] lock_budget, else 1s]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub lock_budget: Option<Duration>,
+    /// Apply the new migrations on the shadow database without observing them (no locks,
+    /// rewrites or scans reported)
+    #[arg(long, conflicts_with_all = ["with_data", "lock_budget"])]
+    pub no_observe: bool,
     #[command(flatten)]
     pub fleet: FleetArgs,
 }

@@ -345,12 +345,16 @@ async fn check(context: &Context, args: &CheckArgs) -> anyhow::Result<CheckRepor
                 applied_first: &applied_first,
                 new: &new_migrations,
                 with_data: args.with_data.unwrap_or(settings.check.with_data),
+                observe: !args.no_observe,
             };
             let outcome = on_shadow(context, pg, args, &set, history, &work, &ignore).await?;
             reversibility.migrations = outcome.checks;
             drift = Some(outcome.drift);
             observed.migrations = outcome.observed;
             observed.with_data = outcome.filled;
+            if args.no_observe {
+                observed.skipped = Some("--no-observe".to_string());
+            }
         }
         (Some(_), _) => {
             reversibility.skipped = Some("invalid migration files".to_string());
@@ -404,6 +408,8 @@ struct ShadowWork<'a> {
     new: &'a [&'a Migration],
     /// Rows to generate in each table the new migrations touch (0: none).
     with_data: u64,
+    /// Observe the new migrations (else they are applied by the engine, as `up` does).
+    observe: bool,
 }
 
 /// What `check` found on the shadow database.
@@ -479,7 +485,11 @@ async fn on_shadow(
                 0 => None,
                 rows => Some(observation::fill_for(&session, work.new, rows).await?),
             };
-            let mut observer = Observer::start(&session).await?;
+            let mut observer = if work.observe {
+                Some(Observer::start(&session).await?)
+            } else {
+                None
+            };
             let checks = test_pending(
                 &session,
                 &held,
@@ -488,10 +498,11 @@ async fn on_shadow(
                 &base,
                 &options,
                 &quiet,
-                &mut observer,
+                observer.as_mut(),
             )
             .await?;
-            anyhow::Ok((checks, observer.observed, filled))
+            let observed = observer.map(|o| o.observed).unwrap_or_default();
+            anyhow::Ok((checks, observed, filled))
         }
         .await;
         let unlocked = session.unlock(held).await;
@@ -554,7 +565,7 @@ async fn test_pending(
     base: &Snapshot,
     options: &SnapshotOptions,
     printer: &crate::output::Printer,
-    observer: &mut Observer,
+    mut observer: Option<&mut Observer>,
 ) -> anyhow::Result<Vec<MigrationCheck>> {
     let mut checks = Vec::new();
     let mut before = base.clone();
@@ -572,7 +583,11 @@ async fn test_pending(
             checks.push(check);
             continue;
         }
-        if let Err(error) = observer.apply(session, migration).await {
+        let applied = match observer.as_deref_mut() {
+            Some(observer) => observer.apply(session, migration).await,
+            None => apply(session, held, set, migration, printer).await,
+        };
+        if let Err(error) = applied {
             check.status = CheckStatus::UpFailed;
             check.error = Some(render_error(&error));
             checks.push(check);

@@ -301,40 +301,93 @@ async fn insert_sql(
     let mut values = Vec::new();
     let mut parents = Vec::new();
     let mut handled = BTreeSet::new();
-    for fk in foreign_keys.iter().filter(|fk| fk.child == table.oid) {
-        let required = fk
+    // Wider keys first: a row of the parent of a multi-column key (`(org_id, project_id)`)
+    // also satisfies the narrower keys of those columns.
+    let mut keys: Vec<&ForeignKey> = foreign_keys
+        .iter()
+        .filter(|fk| fk.child == table.oid)
+        .collect();
+    keys.sort_by_key(|fk| std::cmp::Reverse(fk.columns.len()));
+    for fk in keys {
+        let open: Vec<i16> = fk
             .columns
             .iter()
+            .copied()
+            .filter(|attnum| !handled.contains(attnum))
+            .collect();
+        if open.is_empty() {
+            continue;
+        }
+        let required = open
+            .iter()
             .any(|attnum| columns.get(attnum).is_some_and(|c| c.not_null));
-        let parent = tables.get(&fk.parent);
-        match (fk.columns.as_slice(), fk.parent_columns.as_slice(), parent) {
-            ([attnum], [parent_attnum], Some(parent)) if fk.parent != table.oid => {
+        let parent = tables.get(&fk.parent).filter(|_| fk.parent != table.oid);
+        let overlaps = open.len() < fk.columns.len();
+        match parent {
+            Some(parent) if !overlaps => {
                 let parent_columns = self::columns(client, parent.oid).await?;
-                let (Some(column), Some(parent_column)) =
-                    (columns.get(attnum), parent_columns.get(parent_attnum))
-                else {
+                let pairs: Option<Vec<(&Column, &Column)>> = fk
+                    .columns
+                    .iter()
+                    .zip(&fk.parent_columns)
+                    .map(|(attnum, parent_attnum)| {
+                        Some((columns.get(attnum)?, parent_columns.get(parent_attnum)?))
+                    })
+                    .collect();
+                let Some(pairs) = pairs else {
                     continue;
                 };
                 let alias = format!("p{}", parents.len());
+                // One aggregate query: the arrays are aligned, element i of each is row i.
+                let aggregates: Vec<String> = pairs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (_, parent_column))| {
+                        format!("array_agg({}) AS k{i}", quote_ident(&parent_column.name))
+                    })
+                    .collect();
+                let selected: Vec<String> = pairs
+                    .iter()
+                    .map(|(_, parent_column)| quote_ident(&parent_column.name))
+                    .collect();
                 parents.push(format!(
-                    "{alias} AS (SELECT array_agg({col}) AS keys FROM (SELECT {col} FROM {parent} LIMIT 100000) s)",
-                    col = quote_ident(&parent_column.name),
-                    parent = parent.qualified(),
+                    "{alias} AS MATERIALIZED (SELECT {} FROM (SELECT {} FROM {} LIMIT 100000) s)",
+                    aggregates.join(", "),
+                    selected.join(", "),
+                    parent.qualified(),
                 ));
-                names.push(quote_ident(&column.name));
-                values.push(format!(
-                    "(SELECT keys[1 + (g % greatest(cardinality(keys), 1))] FROM {alias})"
-                ));
-                handled.insert(*attnum);
+                for (i, (column, _)) in pairs.iter().enumerate() {
+                    names.push(quote_ident(&column.name));
+                    values.push(format!(
+                        "{alias}.k{i}[1 + (g % greatest(pg_catalog.cardinality({alias}.k0), 1))]"
+                    ));
+                }
+                handled.extend(fk.columns.iter().copied());
             }
             _ if required => {
-                return Ok(Err(
-                    "a NOT NULL multi-column or self-referencing foreign key".to_string(),
-                ));
+                // One NULL column is enough: the key is not checked (MATCH SIMPLE), and the
+                // NOT NULL columns get their values from other keys or their types.
+                let nullable: Vec<i16> = open
+                    .iter()
+                    .copied()
+                    .filter(|attnum| columns.get(attnum).is_some_and(|c| !c.not_null))
+                    .collect();
+                if !nullable.is_empty() {
+                    handled.extend(nullable);
+                    continue;
+                }
+                return Ok(Err(format!(
+                    "a NOT NULL foreign key ({}) the generator cannot satisfy (self-referencing, or overlapping another key)",
+                    fk.columns
+                        .iter()
+                        .filter_map(|attnum| columns.get(attnum).map(|c| c.name.clone()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
             }
             _ => {
-                // Nullable: left NULL.
-                handled.extend(fk.columns.iter().copied());
+                // Nullable: left NULL, so the key is not checked (MATCH SIMPLE).
+                handled.extend(open);
             }
         }
     }
@@ -366,9 +419,11 @@ async fn insert_sql(
     } else {
         format!("{} ({}) ", table.qualified(), names.join(", "))
     };
-    // With no values (every column has its default) this inserts default rows.
+    // With no values (every column has its default) this inserts default rows. The parents'
+    // keys are read once (one row each, joined).
+    let from: String = (0..parents.len()).map(|i| format!(", p{i}")).collect();
     let select = format!(
-        "{with}SELECT {} FROM pg_catalog.generate_series(1, {rows}) g",
+        "{with}SELECT {} FROM pg_catalog.generate_series(1, {rows}) g{from}",
         values.join(", ")
     );
     Ok(Ok(format!("INSERT INTO {target}{select}")))

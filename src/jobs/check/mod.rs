@@ -317,7 +317,21 @@ pub fn render(section: &ObservationSection) -> String {
             "full scan",
             "duration",
         ]);
-        for statement in &migration.observed.statements {
+        // Statements that only touched objects they created are counted, not listed.
+        let (shown, quiet): (Vec<&StatementObservation>, Vec<&StatementObservation>) =
+            migration.observed.statements.iter().partition(|statement| {
+                statement.rewrote()
+                    || !statement.scans.is_empty()
+                    || statement.locks.iter().any(|lock| lock.existed_before)
+            });
+        if shown.is_empty() {
+            out.push_str(&format!(
+                "  {}: no lock on an existing relation, no rewrite, no scan\n",
+                count(quiet.len(), "statement")
+            ));
+            continue;
+        }
+        for statement in shown {
             let locks = statement
                 .locks
                 .iter()
@@ -365,6 +379,12 @@ pub fn render(section: &ObservationSection) -> String {
         out.push_str(&rows.to_string());
         if !out.ends_with('\n') {
             out.push('\n');
+        }
+        if !quiet.is_empty() {
+            out.push_str(&format!(
+                "  and {} on new objects only (listed in the JSON report)\n",
+                count(quiet.len(), "statement")
+            ));
         }
     }
     if !section.findings.is_empty() {
