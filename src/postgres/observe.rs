@@ -139,9 +139,10 @@ pub struct StatementObservation {
     pub observed_by: &'static str,
     /// Locks taken by this statement (not already held before it).
     pub locks: Vec<LockTaken>,
-    /// Tables and indexes whose storage was rewritten (relfilenode changed).
+    /// Tables and indexes that existed before the observed migrations whose storage was
+    /// rewritten (relfilenode changed).
     pub rewrites: Vec<String>,
-    /// Tables read in full.
+    /// Tables that existed before the observed migrations, read in full.
     pub scans: Vec<Scan>,
 }
 
@@ -520,7 +521,11 @@ fn observation(
         .iter()
         .filter_map(|(oid, now)| {
             let then = before.relations.get(oid)?;
-            (then.relfilenode != 0 && now.relfilenode != then.relfilenode).then(|| now.name.clone())
+            // Relations created by the new migrations hold no production data.
+            (existing.contains_key(oid)
+                && then.relfilenode != 0
+                && now.relfilenode != then.relfilenode)
+                .then(|| now.name.clone())
         })
         .collect();
     let write_locked: BTreeSet<u32> = locks
@@ -533,7 +538,8 @@ fn observation(
         .iter()
         .filter_map(|(oid, (count, rows))| {
             let (count_before, rows_before) = before.scans.get(oid).copied().unwrap_or((0, 0));
-            // Tables created by the statement are not scans of existing data.
+            // Only tables that existed before the new migrations hold production data.
+            existing.get(oid)?;
             let name = before.relations.get(oid)?.name.clone();
             (count > &count_before).then(|| Scan {
                 relation: name,
