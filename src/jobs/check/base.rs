@@ -161,3 +161,57 @@ pub fn split<'a>(
     };
     (applied_first, new, scope)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set() -> (tempfile::TempDir, MigrationSet) {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in [
+            ("V1__big.sql", "CREATE TABLE big (a int);\n"),
+            ("V2__index.sql", "CREATE INDEX big_a ON big (a);\n"),
+            ("R__view.sql", "CREATE OR REPLACE VIEW v AS SELECT 1;\n"),
+        ] {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let set = migration::load_dir(dir.path()).unwrap();
+        (dir, set)
+    }
+
+    fn labels(migrations: &[&Migration]) -> Vec<String> {
+        migrations.iter().map(|m| m.label()).collect()
+    }
+
+    #[test]
+    fn the_base_decides_what_is_new() {
+        let (_dir, set) = set();
+        let pending: Vec<&Migration> = set.versioned.iter().chain(&set.repeatable).collect();
+
+        let (first, new, scope) = split(&Base::Database, &set, &pending);
+        assert!(first.is_empty());
+        assert_eq!(labels(&new), ["V1 big", "V2 index", "R view"]);
+        assert_eq!(scope.base, "database");
+
+        let (first, new, _) = split(&Base::Since(1), &set, &pending);
+        assert_eq!(labels(&first), ["V1 big"]);
+        assert_eq!(labels(&new), ["V2 index", "R view"]);
+
+        // At the git ref: V1 and the view as it is now (same checksum).
+        let view = set.repeatable_by_name("view").unwrap().checksum.clone();
+        let git = Base::Git {
+            reference: "main".to_string(),
+            versions: [1].into_iter().collect(),
+            repeatables: [("view".to_string(), view)].into_iter().collect(),
+        };
+        let (first, new, scope) = split(&git, &set, &pending);
+        assert_eq!(labels(&first), ["V1 big", "R view"]);
+        assert_eq!(labels(&new), ["V2 index"]);
+        assert_eq!(scope.reference.as_deref(), Some("main"));
+
+        // The target applied V2 already: new by the base, but not observed.
+        let (_, new, scope) = split(&git, &set, &pending[..1]);
+        assert!(new.is_empty());
+        assert_eq!(scope.already_applied, ["V2 index"]);
+    }
+}
