@@ -1,7 +1,9 @@
-//! `migrate check`: the CI gate. Validates the files against the history, lints the pending
-//! migrations, proves each pending migration reversible on a shadow database (snapshot, up,
-//! down, the snapshot must be equal again, up again) and, since the database given is the
-//! live one, compares it with the expected schema. One report; exit 0 clean, 2 problems.
+//! `migrate check`: the CI gate. Validates the files against the history, lints the new
+//! migrations (not at `--base REF`, after `--since V`, else pending on the target), proves each
+//! new migration reversible on a shadow database (snapshot, up, down, the snapshot must be
+//! equal again, up again) while observing its first up (`jobs::check`: locks, rewrites, scans,
+//! findings over the lock budget) and, since the database given is the live one, compares it
+//! with the expected schema. One report; exit 0 clean, 2 problems.
 
 use serde::Serialize;
 
