@@ -518,6 +518,25 @@ pub struct CheckArgs {
     /// Leave objects matching PATTERN out of the drift comparison (see `drift --ignore`)
     #[arg(long, value_name = "PATTERN")]
     pub ignore: Vec<String>,
+    /// The migration files present at git ref REF count as applied: only the others are new
+    /// (linted and observed, after everything before them is applied to the shadow database)
+    #[arg(long, value_name = "REF", conflicts_with = "since")]
+    pub base: Option<String>,
+    /// Versions up to and including V count as applied: only later ones are new
+    #[arg(long, value_name = "V", value_parser = version_parser(1))]
+    pub since: Option<u64>,
+    /// Fill the tables the new migrations touch with N generated rows each before observing
+    /// them [default: [check] with_data, else 0]
+    #[arg(long, value_name = "N")]
+    pub with_data: Option<u64>,
+    /// A lock blocking reads or writes on an existing table, held longer, is a finding
+    /// [default: [check] lock_budget, else 1s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_budget: Option<Duration>,
+    /// Apply the new migrations on the shadow database without observing them (no locks,
+    /// rewrites or scans reported)
+    #[arg(long, conflicts_with_all = ["with_data", "lock_budget"])]
+    pub no_observe: bool,
     #[command(flatten)]
     pub fleet: FleetArgs,
 }

@@ -1,7 +1,9 @@
-//! `migrate check`: the CI gate. Validates the files against the history, lints the pending
-//! migrations, proves each pending migration reversible on a shadow database (snapshot, up,
-//! down, the snapshot must be equal again, up again) and, since the database given is the
-//! live one, compares it with the expected schema. One report; exit 0 clean, 2 problems.
+//! `migrate check`: the CI gate. Validates the files against the history, lints the new
+//! migrations (not at `--base REF`, after `--since V`, else pending on the target), proves each
+//! new migration reversible on a shadow database (snapshot, up, down, the snapshot must be
+//! equal again, up again) while observing its first up (`jobs::check`: locks, rewrites, scans,
+//! findings over the lock budget) and, since the database given is the live one, compares it
+//! with the expected schema. One report; exit 0 clean, 2 problems.
 
 use serde::Serialize;
 
@@ -12,6 +14,8 @@ use super::validate::Problem;
 use crate::cli::CheckArgs;
 use crate::config::PgSettings;
 use crate::errors::{Outcome, under_lock};
+use crate::jobs::check::base::{self, Base};
+use crate::jobs::check::{self as observation, ObservationSection, Observer};
 use crate::lint::SourceFile;
 use crate::output::{Report, count};
 use crate::postgres::diff::{self, Difference, IgnoreSet};
@@ -35,6 +39,8 @@ pub struct CheckReport {
     pub validate: ValidateSection,
     pub lint: LintReport,
     pub reversibility: ReversibilitySection,
+    /// What the new migrations did on the shadow database: locks, rewrites, scans.
+    pub observation: ObservationSection,
     /// Absent when no database is configured or the expected schema could not be built.
     pub drift: Option<PostgresDrift>,
     /// Steps that could not run, and why.
@@ -135,7 +141,8 @@ impl Report for CheckReport {
                 .iter()
                 .filter(|m| m.status.is_problem())
                 .count()
-            + self.drift.as_ref().map_or(0, |d| d.differences.len());
+            + self.drift.as_ref().map_or(0, |d| d.differences.len())
+            + self.observation.findings.len();
         out.push_str(&format!(
             "check: {}{}\n",
             if self.clean {
@@ -153,9 +160,26 @@ impl Report for CheckReport {
             count(self.validate.problems.len(), "problem")
         };
         let lint = if self.lint.clean {
-            format!("ok ({})", count(self.lint.files.len(), "pending file"))
-        } else {
+            format!("ok ({})", count(self.lint.files.len(), "new file"))
+        } else if self.observation.overruled.is_empty() {
             count(self.lint.findings.len(), "finding")
+        } else {
+            format!(
+                "{} ({} overruled by the observation)",
+                count(self.lint.findings.len(), "finding"),
+                self.observation.overruled.len()
+            )
+        };
+        let observed = match &self.observation.skipped {
+            Some(reason) => format!("skipped: {reason}"),
+            None if self.observation.findings.is_empty() => format!(
+                "ok ({})",
+                count(self.observation.migrations.len(), "new migration")
+            ),
+            None => format!(
+                "{} over the budget",
+                count(self.observation.findings.len(), "lock")
+            ),
         };
         let tested = &self.reversibility.migrations;
         let reversibility = match &self.reversibility.skipped {
@@ -182,6 +206,7 @@ impl Report for CheckReport {
             ("validate", validate),
             ("lint", lint),
             ("reversibility", reversibility),
+            ("observation", observed),
             ("drift", drift),
         ] {
             out.push_str(&format!("  {step:<14} {result}\n"));
@@ -232,6 +257,7 @@ impl Report for CheckReport {
                 out.push_str(&render_differences(&check.differences, "    "));
             }
         }
+        out.push_str(&observation::render(&self.observation));
         if let Some(drift) = self.drift.as_ref().filter(|d| !d.clean) {
             out.push('\n');
             out.push_str(&drift.human());
@@ -293,10 +319,16 @@ async fn check(context: &Context, args: &CheckArgs) -> anyhow::Result<CheckRepor
         problems,
     };
 
-    // Lint the pending files.
+    // Which pending files are new: only those are linted and observed.
     let history = live_history.clone().unwrap_or_default();
     let pending_migrations = pending(&set, &history);
-    let files = pending_migrations
+    let base = match (&args.base, args.since) {
+        (Some(reference), _) => base::at_git_ref(&settings.migrations_dir, reference)?,
+        (None, Some(version)) => Base::Since(version),
+        (None, None) => Base::Database,
+    };
+    let (applied_first, new_migrations, scope) = base::split(&base, &set, &pending_migrations);
+    let files = new_migrations
         .iter()
         .map(|m| SourceFile::from_migration(m))
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -308,36 +340,60 @@ async fn check(context: &Context, args: &CheckArgs) -> anyhow::Result<CheckRepor
     // Reversibility and drift, on a shadow database.
     let mut reversibility = ReversibilitySection::default();
     let mut drift = None;
+    let budget = args.lock_budget.unwrap_or(settings.check.lock_budget);
+    let mut observed = ObservationSection {
+        lock_budget_ms: budget.as_millis() as u64,
+        scope: Some(scope),
+        ..ObservationSection::default()
+    };
     match (&settings.postgres, &live_history) {
         (Some(pg), Some(history)) if set.problems.is_empty() => {
             let ignore = IgnoreSet::new(&super::drift::ignore_patterns(settings, &args.ignore));
-            let outcome = on_shadow(
-                context,
-                pg,
-                args,
-                &set,
-                history,
-                &pending_migrations,
-                &ignore,
-            )
-            .await?;
-            reversibility.migrations = outcome.0;
-            drift = Some(outcome.1);
+            let work = ShadowWork {
+                applied_first: &applied_first,
+                new: &new_migrations,
+                with_data: args.with_data.unwrap_or(settings.check.with_data),
+                observe: !args.no_observe,
+            };
+            let outcome = on_shadow(context, pg, args, &set, history, &work, &ignore).await?;
+            reversibility.migrations = outcome.checks;
+            drift = Some(outcome.drift);
+            observed.migrations = outcome.observed;
+            observed.with_data = outcome.filled;
+            if args.no_observe {
+                observed.skipped = Some("--no-observe".to_string());
+            }
         }
         (Some(_), _) => {
             reversibility.skipped = Some("invalid migration files".to_string());
+            observed.skipped = Some("invalid migration files".to_string());
             notes.push("drift was not checked: invalid migration files".to_string());
         }
-        (None, _) => reversibility.skipped = Some("no PostgreSQL URL".to_string()),
+        (None, _) => {
+            reversibility.skipped = Some("no PostgreSQL URL".to_string());
+            observed.skipped = Some("no PostgreSQL URL".to_string());
+        }
     }
+    let (findings, overruled) = observation::judge(&observed.migrations, &lint.findings, budget);
+    observed.findings = findings;
+    observed.overruled = overruled;
+    // The observation wins over the lint's guess: an overruled finding is no problem.
+    let lint_ok = lint.invalid_files.is_empty()
+        && lint.findings.iter().all(|finding| {
+            observed
+                .overruled
+                .iter()
+                .any(|o| o.rule == finding.rule && o.file == finding.file && o.line == finding.line)
+        });
     reversibility.ok = reversibility
         .migrations
         .iter()
         .all(|m| !m.status.is_problem());
 
     let clean = validate.ok
-        && lint.clean
+        && lint_ok
         && reversibility.ok
+        && observed.findings.is_empty()
         && drift.as_ref().is_none_or(|d: &PostgresDrift| d.clean);
     Ok(CheckReport {
         format_version: FORMAT_VERSION,
@@ -346,9 +402,30 @@ async fn check(context: &Context, args: &CheckArgs) -> anyhow::Result<CheckRepor
         validate,
         lint,
         reversibility,
+        observation: observed,
         drift,
         notes,
     })
+}
+
+/// What `check` does on the shadow database after building the live database's schema.
+struct ShadowWork<'a> {
+    /// Pending on the target but not new: applied first, not tested.
+    applied_first: &'a [&'a Migration],
+    /// The new migrations: tested and observed.
+    new: &'a [&'a Migration],
+    /// Rows to generate in each table the new migrations touch (0: none).
+    with_data: u64,
+    /// Observe the new migrations (else they are applied by the engine, as `up` does).
+    observe: bool,
+}
+
+/// What `check` found on the shadow database.
+struct ShadowOutcome {
+    checks: Vec<MigrationCheck>,
+    drift: PostgresDrift,
+    observed: Vec<observation::ObservedMigration>,
+    filled: Option<crate::postgres::fill::FillReport>,
 }
 
 /// Builds the live database's expected schema on a shadow database (for drift), then tests
@@ -359,9 +436,9 @@ async fn on_shadow(
     args: &CheckArgs,
     set: &MigrationSet,
     live_history: &[HistoryRow],
-    pending_migrations: &[&Migration],
+    work: &ShadowWork<'_>,
     ignore: &IgnoreSet,
-) -> anyhow::Result<(Vec<MigrationCheck>, PostgresDrift)> {
+) -> anyhow::Result<ShadowOutcome> {
     let printer = &context.printer;
     let options = SnapshotOptions::for_history_table(&pg.history_table);
     let live = Session::open(pg).await?;
@@ -402,16 +479,40 @@ async fn on_shadow(
         let checks = under_lock(
             held,
             async |held| {
-                test_pending(
+                let mut base = expected.clone();
+                if !work.applied_first.is_empty() {
+                    apply_base(&session, held, set, work.applied_first, &quiet)
+                        .await
+                        .map_err(|err| {
+                            shadow::prefixed(
+                                err,
+                                "cannot apply the migrations before the new ones on the shadow database",
+                            )
+                        })?;
+                    base = snapshot::take(&session.client, &options).await?;
+                }
+                let filled = match work.with_data {
+                    0 => None,
+                    rows => Some(observation::fill_for(&session, work.new, rows).await?),
+                };
+                let mut observer = if work.observe {
+                    Some(Observer::start(&session).await?)
+                } else {
+                    None
+                };
+                let checks = test_pending(
                     &session,
                     held,
                     set,
-                    pending_migrations,
-                    &expected,
+                    work.new,
+                    &base,
                     &options,
                     &quiet,
+                    observer.as_mut(),
                 )
-                .await
+                .await?;
+                let observed = observer.map(|o| o.observed).unwrap_or_default();
+                anyhow::Ok((checks, observed, filled))
             },
             |held| session.unlock(held),
         )
@@ -425,7 +526,7 @@ async fn on_shadow(
             printer.warn(format!("{err:#}"));
         }
     }
-    let (expected, applied, checks) = tested?;
+    let (expected, applied, (checks, observed, filled)) = tested?;
     let info = ExpectedInfo {
         source,
         from: shadow_settings.target.to_string(),
@@ -440,11 +541,31 @@ async fn on_shadow(
         ignore,
         Vec::new(),
     );
-    Ok((checks, drift))
+    Ok(ShadowOutcome {
+        checks,
+        drift,
+        observed,
+        filled,
+    })
 }
 
-/// Up, down, up again for each pending migration, comparing snapshots. Stops testing after a
-/// failure that leaves the shadow database in an unknown state.
+/// Applies the pending migrations that are not new, in the order `up` runs them.
+async fn apply_base(
+    session: &Session,
+    held: &Held,
+    set: &MigrationSet,
+    migrations: &[&Migration],
+    printer: &crate::output::Printer,
+) -> anyhow::Result<()> {
+    for migration in migrations {
+        apply(session, held, set, migration, printer).await?;
+    }
+    Ok(())
+}
+
+/// Up (observed), down, up again for each new migration, comparing snapshots. Stops testing
+/// after a failure that leaves the shadow database in an unknown state.
+#[allow(clippy::too_many_arguments)]
 async fn test_pending(
     session: &Session,
     held: &Held,
@@ -453,6 +574,7 @@ async fn test_pending(
     base: &Snapshot,
     options: &SnapshotOptions,
     printer: &crate::output::Printer,
+    mut observer: Option<&mut Observer>,
 ) -> anyhow::Result<Vec<MigrationCheck>> {
     let mut checks = Vec::new();
     let mut before = base.clone();
@@ -470,7 +592,11 @@ async fn test_pending(
             checks.push(check);
             continue;
         }
-        if let Err(error) = apply(session, held, set, migration, printer).await {
+        let applied = match observer.as_deref_mut() {
+            Some(observer) => observer.apply(session, migration).await,
+            None => apply(session, held, set, migration, printer).await,
+        };
+        if let Err(error) = applied {
             check.status = CheckStatus::UpFailed;
             check.error = Some(render_error(&error));
             checks.push(check);

@@ -42,6 +42,7 @@ pub struct FileConfig {
     pub targets: super::targets::TargetsSection,
     #[serde(default)]
     pub lint: LintSection,
+    pub check: super::check::CheckSection,
     /// `[env.NAME]` sections override the top-level sections when `--env NAME` is given.
     #[serde(default)]
     pub env: BTreeMap<String, EnvSection>,
@@ -82,6 +83,9 @@ pub struct EnvSection {
     /// Its keys override the top-level `[targets]` ones.
     #[serde(default)]
     pub targets: super::targets::TargetsSection,
+    /// Its keys override the top-level `[check]` ones.
+    #[serde(default)]
+    pub check: super::check::CheckSection,
 }
 
 /// `[lint]`: the opt-in lint rules to run (rule or Squawk names, or `"all"`).

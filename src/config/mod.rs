@@ -5,6 +5,7 @@
 //! the file and the defaults underneath.
 
 pub mod anonymize;
+pub mod check;
 pub mod dotenv;
 pub mod file;
 pub mod health;
@@ -58,6 +59,8 @@ pub struct Settings {
     pub drift_ignore: Vec<String>,
     /// `[health]` thresholds.
     pub health: health::HealthSettings,
+    /// `[check]`: lock budget and generated data of `migrate check`.
+    pub check: check::CheckSettings,
     /// `[targets]`: the fleet a command can run against.
     pub targets: targets::TargetsSettings,
     /// `[postgres]` as merged, for the connection settings of other URLs (fleet targets).
@@ -363,6 +366,7 @@ fn resolve_with(
         },
         maintain: maintain_settings(maintain)?,
         health: health::resolve(health)?,
+        check: check::resolve(check::merge(file.check, env_section.check)),
         targets: targets::resolve(targets::merge(file.targets, env_section.targets))?,
         postgres_section: postgres.clone(),
         anonymize,

@@ -5,6 +5,7 @@
 
 pub mod anonymize;
 pub mod backup;
+pub mod check;
 pub mod export;
 pub mod fleet;
 pub mod generate;
