@@ -267,7 +267,7 @@ mod tests {
             detailed.context,
             [
                 "usage: migrate backup [OPTIONS] <COMMAND>",
-                "subcommands: create, list, verify, restore, prune"
+                "subcommands: create, list, verify, restore, prune, physical"
             ]
         );
     }

@@ -42,6 +42,7 @@ pub struct FileConfig {
     pub targets: super::targets::TargetsSection,
     #[serde(default)]
     pub lint: LintSection,
+    #[serde(default)]
     pub check: super::check::CheckSection,
     /// `[env.NAME]` sections override the top-level sections when `--env NAME` is given.
     #[serde(default)]

@@ -132,16 +132,14 @@ enum Claim {
 }
 
 fn claim_of(rule: &str) -> Option<Claim> {
+    // Findings carry the rule's own name; Squawk's names are resolved to it first.
+    let rule = crate::lint::rules::by_name(rule).map_or(rule, |r| r.name);
     match rule {
-        "adding-volatile-default" | "changing-column-type" | "adding-field-with-default" => {
-            Some(Claim::Rewrite)
+        "adding-volatile-default" | "changing-column-type" => Some(Claim::Rewrite),
+        "adding-constraint-without-not-valid" | "setting-not-null-without-check" => {
+            Some(Claim::FullScan)
         }
-        "adding-constraint-without-not-valid"
-        | "constraint-missing-not-valid"
-        | "setting-not-null-without-check" => Some(Claim::FullScan),
-        "create-index-non-concurrently" | "require-concurrent-index-creation" => {
-            Some(Claim::BlocksWrites)
-        }
+        "create-index-non-concurrently" => Some(Claim::BlocksWrites),
         _ => None,
     }
 }
@@ -457,6 +455,7 @@ mod tests {
             rule,
             file: "V2__x.sql".to_string(),
             line,
+            column: 1,
             code: String::new(),
             message: String::new(),
             fix: format!("fix of {rule}"),
