@@ -686,8 +686,31 @@ impl<'a> Writer<'a> {
     // ----------------------------------------------------------------------------------
     // Functions
 
+    /// Whether `function` is a constructor the server made for a range type (`floatrange()`,
+    /// `floatmultirange()`): it comes and goes with the type.
+    fn range_constructor(&self, function: &Object) -> bool {
+        let name = function.name.split('(').next().unwrap_or("");
+        [self.from, self.to].iter().any(|snapshot| {
+            snapshot.objects.values().any(|o| {
+                o.kind == ObjectKind::Range && {
+                    let local = sql::local_of(&o.name);
+                    let multirange = if local.contains("range") {
+                        local.replacen("range", "multirange", 1)
+                    } else {
+                        format!("{local}_multirange")
+                    };
+                    let schema = sql::schema_of(&o.name);
+                    name == o.name || name == format!("{schema}.{multirange}")
+                }
+            })
+        })
+    }
+
     fn functions(&mut self) {
         for (change, a, b) in self.changes(ObjectKind::Function) {
+            if self.range_constructor(b.or(a).expect("one side")) {
+                continue;
+            }
             match change {
                 Change::Added => {
                     let b = b.expect("added");
@@ -2202,10 +2225,13 @@ pub fn render(
         out.push_str("-- migrate:no-transaction\n");
     }
     if let Some(timeout) = lock_timeout {
-        out.push_str(&format!(
-            "-- migrate:lock-timeout {}ms\n",
-            timeout.as_millis()
-        ));
+        let millis = timeout.as_millis();
+        let value = if millis % 1000 == 0 {
+            format!("{}s", millis / 1000)
+        } else {
+            format!("{millis}ms")
+        };
+        out.push_str(&format!("-- migrate:lock-timeout {value}\n"));
     }
     for line in header {
         out.push_str(&format!("-- {line}\n"));
