@@ -508,6 +508,10 @@ pub struct SchemaDumpArgs {
     /// Write to FILE (e.g. schema.snapshot.json) instead of stdout
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Write the schema as a SQL script that rebuilds it in an empty database (written by
+    /// `diff`'s writer, independent of pg_dump, proven on a shadow database)
+    #[arg(long)]
+    pub sql: bool,
 }
 
 #[derive(Debug, Args)]

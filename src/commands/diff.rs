@@ -76,6 +76,14 @@ fn parse_source(text: &str, context: &Context) -> anyhow::Result<Source> {
 }
 
 pub async fn run(context: &Context, args: &DiffArgs) -> anyhow::Result<Outcome> {
+    // On Ctrl-C the work is dropped, and with it the shadow databases' guards.
+    tokio::select! {
+        outcome = diff(context, args) => outcome,
+        _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted: nothing was written"),
+    }
+}
+
+async fn diff(context: &Context, args: &DiffArgs) -> anyhow::Result<Outcome> {
     let pg = context.settings.require_postgres()?.clone();
     let printer = &context.printer;
     let from = parse_source(args.from.as_deref().unwrap_or("migrations"), context)?;

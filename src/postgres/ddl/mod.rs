@@ -2243,6 +2243,17 @@ pub fn render(
     out
 }
 
+/// A whole schema as one SQL script (`schema dump --sql`): `plan` from an empty database.
+pub fn render_script(plan: &Plan, header: &[String]) -> String {
+    let mut out = String::new();
+    for line in header {
+        out.push_str(&format!("-- {line}\n"));
+    }
+    out.push('\n');
+    render_statements(&mut out, &plan.statements);
+    out
+}
+
 fn render_statements(out: &mut String, statements: &[Statement]) {
     for statement in statements {
         for hazard in &statement.hazards {

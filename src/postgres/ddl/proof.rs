@@ -124,6 +124,17 @@ pub async fn rebuild(
     label: &str,
     printer: &Printer,
 ) -> anyhow::Result<ShadowDb> {
+    Ok(rebuild_with_script(live, schema, label, printer).await?.0)
+}
+
+/// [`rebuild`], also returning the statements that built the schema from an empty database
+/// (`schema dump --sql`): proven, since the copy they made compared equal to `schema`.
+pub async fn rebuild_with_script(
+    live: &PgSettings,
+    schema: &Snapshot,
+    label: &str,
+    printer: &Printer,
+) -> anyhow::Result<(ShadowDb, super::Plan)> {
     let shadow = ShadowDb::create(live).await?;
     printer.verbose(format!(
         "created shadow database {} to rebuild {label}",
@@ -134,7 +145,7 @@ pub async fn rebuild(
         let script = super::plan(&empty, schema);
         if !script.refused.is_empty() {
             return Err(refused_error(
-                &format!("cannot rebuild {label} on a shadow database for the proof"),
+                &format!("cannot rebuild {label} on a shadow database"),
                 &script.refused,
             ));
         }
@@ -148,24 +159,23 @@ pub async fn rebuild(
         .map_err(|err| {
             crate::postgres::shadow::prefixed(
                 err,
-                &format!("cannot rebuild {label} on a shadow database for the proof"),
+                &format!("cannot rebuild {label} on a shadow database"),
             )
         })?;
+        drop(client);
         let copy = snapshot::take_database(&shadow.settings.target, &options(live)).await?;
         let differences = diff::compare(schema, &copy, &IgnoreSet::default()).differences;
         if !differences.is_empty() {
             return Err(differences_error(
-                &format!(
-                    "cannot rebuild {label} on a shadow database for the proof: the copy differs"
-                ),
+                &format!("cannot rebuild {label} on a shadow database: the copy differs"),
                 &differences,
             ));
         }
-        anyhow::Ok(())
+        anyhow::Ok(script)
     }
     .await;
     match built {
-        Ok(()) => Ok(shadow),
+        Ok(script) => Ok((shadow, script)),
         Err(err) => {
             let _ = shadow.drop_now().await;
             Err(err)
