@@ -179,7 +179,7 @@ async fn diff(context: &Context, args: &DiffArgs) -> anyhow::Result<Outcome> {
     if verify {
         let shadow = match from_loaded.shadow {
             Some(shadow) => shadow,
-            None => proof::rebuild(&pg, from_snapshot, &report.from, printer).await?,
+            None => proof::copy_or_rebuild(&pg, &from, from_snapshot, printer).await?,
         };
         let (up_text, down_text) = text
             .split_once("\n-- migrate:down\n")

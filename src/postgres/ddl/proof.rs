@@ -5,9 +5,9 @@
 //! The proof runs on a shadow database that holds the "from" schema: the up part is applied
 //! and the result must equal "to" by the catalog comparison `drift` makes (`super::super::diff`);
 //! then the down part is applied and the result must equal "from" again. A source that cannot
-//! be replayed (a URL, a snapshot) is rebuilt on the shadow database by the writer itself
-//! (its schema written from an empty database), and that copy is compared with the source
-//! before anything else.
+//! be replayed is copied (a small database of the same server nobody else uses, as a
+//! template) or rebuilt on the shadow database by the writer itself (its schema written from
+//! an empty database); either copy is compared with the source before anything else.
 
 use std::path::{Path, PathBuf};
 
@@ -112,6 +112,87 @@ pub async fn load(
                     Err(err)
                 }
             }
+        }
+    }
+}
+
+/// Largest source database that is copied (`CREATE DATABASE … TEMPLATE`) for the proof;
+/// bigger ones are rebuilt by the writer instead of copying their data.
+const COPY_LIMIT_BYTES: i64 = 256 * 1024 * 1024;
+
+/// A shadow database holding `schema` read from `source`: a file-level copy when the source
+/// is a small database of the same server that nobody else is connected to, else rebuilt by
+/// the writer ([`rebuild`]). Either way the copy is compared with `schema` first.
+pub async fn copy_or_rebuild(
+    live: &PgSettings,
+    source: &Source,
+    schema: &Snapshot,
+    printer: &Printer,
+) -> anyhow::Result<ShadowDb> {
+    if let Source::Url(target) = source
+        && same_server(live, target)
+        && let Some(shadow) = try_copy(live, target, schema, printer).await
+    {
+        return Ok(shadow);
+    }
+    rebuild(live, schema, &source.label(), printer).await
+}
+
+fn same_server(live: &PgSettings, target: &PgTarget) -> bool {
+    let address = |config: &tokio_postgres::Config| {
+        (
+            format!("{:?}", config.get_hosts()),
+            config.get_ports().to_vec(),
+        )
+    };
+    address(live.target.driver_config()) == address(target.driver_config())
+}
+
+async fn try_copy(
+    live: &PgSettings,
+    target: &PgTarget,
+    schema: &Snapshot,
+    printer: &Printer,
+) -> Option<ShadowDb> {
+    let client = target.connect("migrate diff size").await.ok()?;
+    let size: i64 = client
+        .query_one("SELECT pg_database_size(current_database())", &[])
+        .await
+        .ok()?
+        .get(0);
+    drop(client);
+    if size > COPY_LIMIT_BYTES {
+        printer.verbose(format!(
+            "{target} holds {size} bytes: rebuilt for the proof instead of copied"
+        ));
+        return None;
+    }
+    // Our own connections to it may take a moment to go away.
+    let mut shadow = None;
+    for attempt in 0..5u64 {
+        tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+        if let Ok(created) = ShadowDb::create_from(live, target.database()).await {
+            shadow = Some(created);
+            break;
+        }
+    }
+    let shadow = shadow?;
+    let copy = snapshot::take_database(&shadow.settings.target, &options(live)).await;
+    match copy {
+        Ok(copy)
+            if diff::compare(schema, &copy, &IgnoreSet::default())
+                .differences
+                .is_empty() =>
+        {
+            printer.verbose(format!(
+                "copied {target} to shadow database {}",
+                shadow.name()
+            ));
+            Some(shadow)
+        }
+        _ => {
+            let _ = shadow.drop_now().await;
+            None
         }
     }
 }
