@@ -69,10 +69,29 @@ pub async fn load(
     printer: &Printer,
 ) -> anyhow::Result<Loaded> {
     match source {
-        Source::Url(target) => Ok(Loaded {
-            snapshot: snapshot::take_database(target, &options(live)).await?,
-            shadow: None,
-        }),
+        Source::Url(target) => {
+            // A copy made first is what the proof needs anyway; its snapshot is the source's.
+            if keep_shadow
+                && same_server(live, target)
+                && let Some(shadow) = copy_database(live, target, printer).await
+            {
+                return match snapshot::take_database(&shadow.settings.target, &options(live)).await
+                {
+                    Ok(snapshot) => Ok(Loaded {
+                        snapshot,
+                        shadow: Some(shadow),
+                    }),
+                    Err(err) => {
+                        let _ = shadow.drop_now().await;
+                        Err(err)
+                    }
+                };
+            }
+            Ok(Loaded {
+                snapshot: snapshot::take_database(target, &options(live)).await?,
+                shadow: None,
+            })
+        }
         Source::Snapshot(path) => Ok(Loaded {
             snapshot: Snapshot::load(path)?,
             shadow: None,
@@ -148,10 +167,10 @@ fn same_server(live: &PgSettings, target: &PgTarget) -> bool {
     address(live.target.driver_config()) == address(target.driver_config())
 }
 
-async fn try_copy(
+/// A file-level copy of `target` when it is small and nobody else is connected to it.
+async fn copy_database(
     live: &PgSettings,
     target: &PgTarget,
-    schema: &Snapshot,
     printer: &Printer,
 ) -> Option<ShadowDb> {
     let client = target.connect("migrate diff size").await.ok()?;
@@ -168,15 +187,27 @@ async fn try_copy(
         return None;
     }
     // Our own connections to it may take a moment to go away.
-    let mut shadow = None;
     for attempt in 0..5u64 {
         tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
-        if let Ok(created) = ShadowDb::create_from(live, target.database()).await {
-            shadow = Some(created);
-            break;
+        if let Ok(shadow) = ShadowDb::create_from(live, target.database()).await {
+            printer.verbose(format!(
+                "copied {target} to shadow database {}",
+                shadow.name()
+            ));
+            return Some(shadow);
         }
     }
-    let shadow = shadow?;
+    None
+}
+
+/// [`copy_database`], checked against `schema` (the source may have changed since).
+async fn try_copy(
+    live: &PgSettings,
+    target: &PgTarget,
+    schema: &Snapshot,
+    printer: &Printer,
+) -> Option<ShadowDb> {
+    let shadow = copy_database(live, target, printer).await?;
     let copy = snapshot::take_database(&shadow.settings.target, &options(live)).await;
     match copy {
         Ok(copy)
@@ -184,10 +215,6 @@ async fn try_copy(
                 .differences
                 .is_empty() =>
         {
-            printer.verbose(format!(
-                "copied {target} to shadow database {}",
-                shadow.name()
-            ));
             Some(shadow)
         }
         _ => {
