@@ -186,6 +186,10 @@ pub enum Command {
     /// Normalized schema snapshots: `schema dump [-o FILE]`
     #[command(after_help = examples::SCHEMA)]
     Schema(SchemaArgs),
+    /// Write the migration from one PostgreSQL schema to another, with its down part, proven
+    /// on a shadow database
+    #[command(after_help = examples::DIFF)]
+    Diff(DiffArgs),
     /// Flag unsafe operations in pending (or the given) migration files (exit 2 on findings)
     #[command(after_help = examples::LINT)]
     Lint(LintArgs),
@@ -485,6 +489,29 @@ pub struct DriftArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The schema to start from: a postgres:// URL, `migrations` (the migration directory on a
+    /// shadow database), a .sql file (on a shadow database) or a `schema dump` snapshot file
+    #[arg(long, value_name = "SOURCE")]
+    pub from: Option<String>,
+    /// The schema to reach (same forms as --from) [default: the configured database]
+    #[arg(long, value_name = "SOURCE")]
+    pub to: Option<String>,
+    /// Write the next migration file V{n}__NAME.sql and print its path
+    #[arg(long, value_name = "NAME", conflicts_with = "print")]
+    pub name: Option<String>,
+    /// Print the migration to stdout (the default without --name)
+    #[arg(long)]
+    pub print: bool,
+    /// Skip the proof on a shadow database (the output says it is not verified)
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Allow the up part to drop tables and columns (their data is lost)
+    #[arg(long)]
+    pub allow_destructive: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct SchemaArgs {
     #[command(subcommand)]
     pub action: SchemaAction,
@@ -501,6 +528,10 @@ pub struct SchemaDumpArgs {
     /// Write to FILE (e.g. schema.snapshot.json) instead of stdout
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Write the schema as a SQL script that rebuilds it in an empty database (written by
+    /// `diff`'s writer, independent of pg_dump, proven on a shadow database)
+    #[arg(long)]
+    pub sql: bool,
 }
 
 #[derive(Debug, Args)]
@@ -897,6 +928,12 @@ Examples:
     pub const SCHEMA: &str = "\
 Examples:
   migrate schema dump -o schema.snapshot.json";
+
+    pub const DIFF: &str = "\
+Examples:
+  migrate diff --name add_invoices                the dev database's changes as the next migration
+  migrate diff --from before.sql --to after.sql --print
+  migrate diff --from migrations --to postgres://localhost/staging --print";
 
     pub const LINT: &str = "\
 Examples:

@@ -8,6 +8,7 @@ pub mod baseline;
 pub mod check;
 pub mod completions;
 pub mod database;
+pub mod diff;
 pub mod down;
 pub mod drift;
 pub mod export;
@@ -161,6 +162,7 @@ pub async fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Man(args) => man::run(&context.printer, args),
         Command::Drift(args) => drift::run(&context, args).await,
         Command::Schema(args) => schema::run(&context, args).await,
+        Command::Diff(args) => diff::run(&context, args).await,
         Command::Lint(args) => lint::run(&context, args).await,
         Command::Check(args) => check::run(&context, args).await,
         Command::Backup(args) => backup::run(&context, args).await,

@@ -25,15 +25,7 @@ impl Report for NewReport {
 
 pub fn run(context: &Context, args: &NewArgs) -> anyhow::Result<Outcome> {
     let name = &args.name;
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        bail!(
-            "invalid migration name `{name}`: use lowercase letters, digits and underscores (e.g. add_users_email_index)"
-        );
-    }
+    check_name(name)?;
     let (dir, extension) = if args.mongo {
         (&context.settings.mongo_migrations_dir, "json")
     } else {
@@ -63,6 +55,38 @@ pub fn run(context: &Context, args: &NewArgs) -> anyhow::Result<Outcome> {
         version,
     });
     Ok(Outcome::Clean)
+}
+
+/// Refuses a migration name that is not lowercase letters, digits and underscores.
+pub(crate) fn check_name(name: &str) -> anyhow::Result<()> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        bail!(
+            "invalid migration name `{name}`: use lowercase letters, digits and underscores (e.g. add_users_email_index)"
+        );
+    }
+    Ok(())
+}
+
+/// Writes `text` as the next versioned SQL migration `V{n}__{name}.sql` (numbered as `new`
+/// numbers it); returns its path and version.
+pub(crate) fn write_next(
+    context: &Context,
+    name: &str,
+    text: &str,
+) -> anyhow::Result<(PathBuf, u64)> {
+    let dir = &context.settings.migrations_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let version = next_version(dir, "sql", context.settings.versioning)?;
+    let path = dir.join(format!("V{version}__{name}.sql"));
+    if path.exists() {
+        bail!("{} already exists", path.display());
+    }
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok((path, version))
 }
 
 fn sql_template(no_transaction: bool, repeatable: bool) -> String {

@@ -84,6 +84,7 @@ impl Uses {
             Command::Status(_)
             | Command::Validate(_)
             | Command::Drift(_)
+            | Command::Diff(_)
             | Command::Check(_)
             | Command::Anonymize(_)
             | Command::Export(_)

@@ -2,6 +2,7 @@
 
 pub mod connect;
 pub mod database;
+pub mod ddl;
 pub mod diff;
 pub mod engine;
 pub mod fill;

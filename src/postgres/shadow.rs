@@ -41,13 +41,22 @@ pub struct ShadowDb {
 impl ShadowDb {
     /// Creates `migrate_shadow_<pid>_<random>` from `template0` on the live server.
     pub async fn create(live: &PgSettings) -> anyhow::Result<ShadowDb> {
+        Self::create_from(live, "template0").await
+    }
+
+    /// Creates a shadow database as a file-level copy of database `template` of the live
+    /// server (which fails while anyone else is connected to `template`).
+    pub async fn create_from(live: &PgSettings, template: &str) -> anyhow::Result<ShadowDb> {
         let admin = live
             .target
             .connect(&format!("migrate {} shadow", crate::TOOL_VERSION))
             .await?;
         let name = unique_name();
         admin
-            .batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE template0"))
+            .batch_execute(&format!(
+                "CREATE DATABASE \"{name}\" TEMPLATE \"{}\"",
+                template.replace('"', "\"\"")
+            ))
             .await
             .map_err(|err| {
                 let mut error = Detailed::new(format!(

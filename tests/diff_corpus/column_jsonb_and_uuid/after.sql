@@ -1,0 +1,1 @@
+CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty integer, ext_id uuid DEFAULT gen_random_uuid(), meta jsonb NOT NULL DEFAULT '{}'::jsonb, created_at timestamptz NOT NULL DEFAULT now());

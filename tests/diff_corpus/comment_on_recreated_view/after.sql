@@ -1,0 +1,3 @@
+CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty integer, created_at timestamptz NOT NULL DEFAULT now());
+CREATE VIEW big_items AS SELECT id, name FROM items WHERE qty > 10;
+COMMENT ON VIEW big_items IS 'big ones';

@@ -1,0 +1,1 @@
+CREATE TYPE money_amount AS (amount numeric(12,2), currency char(3));

@@ -1,0 +1,2 @@
+CREATE TYPE st AS ENUM ('open', 'done');
+CREATE TABLE t (id int, s st);

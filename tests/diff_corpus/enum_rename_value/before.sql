@@ -1,0 +1,2 @@
+CREATE TYPE st AS ENUM ('todo', 'done');
+CREATE TABLE t (id int, s st);

@@ -1,0 +1,2 @@
+CREATE TYPE st AS ENUM ('b', 'a');
+CREATE TABLE t (id int, ss st[]);

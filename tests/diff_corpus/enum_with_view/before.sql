@@ -1,0 +1,3 @@
+CREATE TYPE st AS ENUM ('a', 'b', 'c');
+CREATE TABLE t (id int, s st);
+CREATE VIEW open_t AS SELECT id FROM t WHERE s <> 'c';

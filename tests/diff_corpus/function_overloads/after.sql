@@ -1,0 +1,2 @@
+CREATE FUNCTION g(a int) RETURNS int LANGUAGE sql AS $$ SELECT a $$;
+CREATE FUNCTION g(a text) RETURNS text LANGUAGE sql AS $$ SELECT a $$;

@@ -1,0 +1,1 @@
+CREATE FUNCTION g(a int) RETURNS int LANGUAGE sql AS $$ SELECT a $$;

@@ -1,0 +1,14 @@
+DO $$ BEGIN CREATE ROLE diff_app; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+DO $$ BEGIN CREATE ROLE diff_ro; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+CREATE TYPE prio AS ENUM ('low', 'high');
+CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty integer NOT NULL DEFAULT 0, prio prio NOT NULL DEFAULT 'low', created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE notes (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, item_id bigint NOT NULL REFERENCES items(id) ON DELETE CASCADE, body text NOT NULL CHECK (body <> ''), created_at timestamptz NOT NULL DEFAULT now());
+CREATE INDEX notes_item_idx ON notes (item_id, created_at DESC);
+CREATE INDEX items_prio_idx ON items (prio) WHERE prio = 'high';
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.created_at := now(); RETURN NEW; END $$;
+CREATE TRIGGER items_touch BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION touch();
+CREATE VIEW item_notes AS SELECT i.id, i.name, count(n.id) AS notes FROM items i LEFT JOIN notes n ON n.item_id = i.id GROUP BY i.id, i.name;
+GRANT SELECT ON item_notes TO diff_ro;
+ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY notes_all ON notes USING (true);
+COMMENT ON TABLE notes IS 'free text notes';

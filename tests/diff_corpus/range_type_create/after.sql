@@ -1,0 +1,1 @@
+CREATE TYPE floatrange AS RANGE (subtype = float8);

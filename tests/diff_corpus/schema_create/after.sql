@@ -1,0 +1,2 @@
+CREATE SCHEMA reporting;
+COMMENT ON SCHEMA reporting IS 'read models';

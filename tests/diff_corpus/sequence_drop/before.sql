@@ -1,0 +1,2 @@
+CREATE SEQUENCE s;
+CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty integer, created_at timestamptz NOT NULL DEFAULT now());

@@ -1,0 +1,2 @@
+CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty integer, created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE tags (id int PRIMARY KEY, item_id bigint REFERENCES items(id));

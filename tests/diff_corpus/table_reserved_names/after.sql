@@ -1,0 +1,1 @@
+CREATE TABLE "user" (id int PRIMARY KEY, "order" int, "Mixed Case" text, "select" boolean DEFAULT true);

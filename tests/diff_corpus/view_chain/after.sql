@@ -1,0 +1,3 @@
+CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, qty integer, created_at timestamptz NOT NULL DEFAULT now());
+CREATE VIEW big_items AS SELECT id, name, qty FROM items WHERE qty > 100;
+CREATE VIEW big_names AS SELECT name FROM big_items;
