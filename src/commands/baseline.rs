@@ -8,7 +8,7 @@ use crate::errors::under_lock;
 use crate::errors::{Detailed, Outcome};
 use crate::output::Report;
 use crate::postgres::engine::Session;
-use crate::postgres::history::RowKind;
+use crate::postgres::history::{HistoryEdit, RecordedRow, RowKind};
 
 #[derive(Debug, Serialize)]
 pub struct BaselineReport {
@@ -103,30 +103,22 @@ async fn import_refinery(
         }
         return Err(error.into());
     }
-    session.client.batch_execute("BEGIN").await?;
-    for row in &rows {
-        // Checked above: every row has its file.
-        let Some(file) = set.by_version(row.version) else {
-            continue;
-        };
-        if let Err(err) = session
-            .history
-            .insert_recorded(
-                &session.client,
-                row.version,
-                &row.name,
-                RowKind::Versioned,
-                Some(&file.checksum),
-                row.applied_on,
-                "refinery import",
-            )
-            .await
-        {
-            let _ = session.client.batch_execute("ROLLBACK").await;
-            return Err(err.into());
-        }
-    }
-    session.client.batch_execute("COMMIT").await?;
+    // Checked above: every row has its file.
+    let edits: Vec<HistoryEdit> = rows
+        .iter()
+        .filter_map(|row| {
+            let file = set.by_version(row.version)?;
+            Some(HistoryEdit::Record(RecordedRow {
+                version: row.version,
+                name: row.name.clone(),
+                kind: RowKind::Versioned,
+                checksum: Some(file.checksum.clone()),
+                applied_at: row.applied_on,
+                applied_by: "refinery import".to_string(),
+            }))
+        })
+        .collect();
+    session.edit_history(&edits).await?;
     Ok(BaselineReport {
         database: session.settings.target.to_string(),
         source: "refinery",

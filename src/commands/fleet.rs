@@ -370,12 +370,11 @@ async fn run_one(
                     if let Some(pg) = &one.settings.postgres
                         && let Ok(session) = crate::postgres::engine::Session::open(pg).await
                         && let Ok(history) = session.read_history().await
-                        && let Ok(row) = session.client.query_one("SELECT now()", &[]).await
+                        && let Ok(now) = session.server_now().await
                     {
                         result.version_after = crate::postgres::plan::current_version(&history);
                         // Those recorded since this target started (server time; the target's
                         // elapsed time bounds the run from above).
-                        let now: chrono::DateTime<chrono::Utc> = row.get(0);
                         let since = now
                             - chrono::Duration::from_std(started.elapsed()).unwrap_or_default()
                             - chrono::Duration::milliseconds(100);

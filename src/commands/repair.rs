@@ -9,7 +9,7 @@ use crate::errors::Outcome;
 use crate::errors::under_lock;
 use crate::output::{Report, table};
 use crate::postgres::engine::Session;
-use crate::postgres::history::{RowKind, RowState};
+use crate::postgres::history::{HistoryEdit as Op, RowKind, RowState};
 
 #[derive(Debug, Serialize)]
 pub struct RepairReport {
@@ -48,15 +48,6 @@ impl Report for RepairReport {
             }
         )
     }
-}
-
-/// One history write of a repair.
-#[derive(Debug, Clone)]
-enum Op {
-    MarkApplied(Option<u64>, String),
-    DeleteVersion(u64),
-    DeleteRepeatable(String),
-    UpdateChecksum(Option<u64>, String, crate::postgres::migration::Checksum),
 }
 
 /// What a repair would change, as a pure function of the files and the history: the plan that
@@ -140,40 +131,6 @@ fn plan(
     planned
 }
 
-/// Runs the plan's writes in one transaction: all of the repair or none of it.
-async fn execute(session: &Session, ops: &[Op]) -> anyhow::Result<()> {
-    let (client, history) = (&session.client, &session.history);
-    client.batch_execute("BEGIN").await?;
-    let writes = async {
-        for op in ops {
-            match op {
-                Op::MarkApplied(version, name) => {
-                    history.mark_applied(client, *version, name).await?
-                }
-                Op::DeleteVersion(version) => history.delete_version(client, *version).await?,
-                Op::DeleteRepeatable(name) => history.delete_repeatable(client, name).await?,
-                Op::UpdateChecksum(version, name, checksum) => {
-                    history
-                        .update_checksum(client, *version, name, checksum)
-                        .await?
-                }
-            };
-        }
-        anyhow::Ok(())
-    }
-    .await;
-    match writes {
-        Ok(()) => {
-            client.batch_execute("COMMIT").await?;
-            Ok(())
-        }
-        Err(err) => {
-            let _ = client.batch_execute("ROLLBACK").await;
-            Err(err.context("repair failed: nothing was changed (its writes were rolled back)"))
-        }
-    }
-}
-
 pub async fn run(context: &Context, args: &RepairArgs) -> anyhow::Result<Outcome> {
     super::guard_protected(context, "repair", args.dry_run)?;
     let pg = context.settings.require_postgres()?;
@@ -187,7 +144,10 @@ pub async fn run(context: &Context, args: &RepairArgs) -> anyhow::Result<Outcome
             let planned = plan(&set, &history, args.mark_applied);
             if !args.dry_run && !planned.is_empty() {
                 let ops: Vec<Op> = planned.iter().map(|(_, op)| op.clone()).collect();
-                execute(&session, &ops).await?;
+                session
+                    .edit_history(&ops)
+                    .await
+                    .map_err(|err| err.context("repair failed"))?;
             }
             anyhow::Ok(planned.into_iter().map(|(change, _)| change).collect())
         },

@@ -7,7 +7,7 @@ use futures_util::FutureExt;
 use serde::Serialize;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-use super::history::{HistoryRow, HistoryTable};
+use super::history::{HistoryEdit, HistoryRow, HistoryTable};
 use super::lock::{self, Held, LockKey};
 use super::migration::{Migration, MigrationSet, TimeoutOverride};
 use super::plan::{Action, Step};
@@ -205,8 +205,68 @@ impl Session {
         }
     }
 
+    /// Writes `edits` to the history table in one transaction: all of them or none (a failed
+    /// edit rolls the others back and says so). `repair` and `baseline --from-refinery` write
+    /// through here; no command runs BEGIN/COMMIT itself.
+    pub async fn edit_history(&self, edits: &[HistoryEdit]) -> anyhow::Result<()> {
+        let (client, history) = (&self.client, &self.history);
+        client.batch_execute("BEGIN").await?;
+        let writes = async {
+            for edit in edits {
+                match edit {
+                    HistoryEdit::MarkApplied(version, name) => {
+                        history.mark_applied(client, *version, name).await?
+                    }
+                    HistoryEdit::DeleteVersion(version) => {
+                        history.delete_version(client, *version).await?
+                    }
+                    HistoryEdit::DeleteRepeatable(name) => {
+                        history.delete_repeatable(client, name).await?
+                    }
+                    HistoryEdit::UpdateChecksum(version, name, checksum) => {
+                        history
+                            .update_checksum(client, *version, name, checksum)
+                            .await?
+                    }
+                    HistoryEdit::Record(record) => {
+                        history
+                            .insert_recorded(
+                                client,
+                                record.version,
+                                &record.name,
+                                record.kind,
+                                record.checksum.as_ref(),
+                                record.applied_at,
+                                &record.applied_by,
+                            )
+                            .await?;
+                        1 // one row inserted, as the other arms count theirs
+                    }
+                };
+            }
+            anyhow::Ok(())
+        }
+        .await;
+        match writes {
+            Ok(()) => {
+                client.batch_execute("COMMIT").await?;
+                Ok(())
+            }
+            Err(err) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                Err(err.context("nothing was changed (the history writes were rolled back)"))
+            }
+        }
+    }
+
     pub async fn unlock(&self, held: Held) -> anyhow::Result<()> {
         lock::release(&self.client, held).await
+    }
+
+    /// The server's clock (history timestamps are the server's, not this machine's).
+    pub async fn server_now(&self) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+        let row = self.client.query_one("SELECT now()", &[]).await?;
+        Ok(row.get(0))
     }
 
     pub async fn server_version(&self) -> anyhow::Result<String> {

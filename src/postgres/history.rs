@@ -610,3 +610,28 @@ fn filter_for(version: Option<u64>) -> (&'static str, Option<i64>) {
         ),
     }
 }
+
+/// One write to the history table that is not a migration run: what `repair` and `baseline
+/// --from-refinery` plan, executed as planned by `Session::edit_history`.
+#[derive(Debug, Clone)]
+pub enum HistoryEdit {
+    /// Mark a dirty row applied (`repair --mark-applied`).
+    MarkApplied(Option<u64>, String),
+    DeleteVersion(u64),
+    DeleteRepeatable(String),
+    /// Record the file's current checksum for an applied migration.
+    UpdateChecksum(Option<u64>, String, Checksum),
+    /// A row for a migration applied elsewhere (a baseline, an imported history).
+    Record(RecordedRow),
+}
+
+/// A history row written without running its migration.
+#[derive(Debug, Clone)]
+pub struct RecordedRow {
+    pub version: u64,
+    pub name: String,
+    pub kind: RowKind,
+    pub checksum: Option<Checksum>,
+    pub applied_at: Option<DateTime<Utc>>,
+    pub applied_by: String,
+}
