@@ -65,29 +65,6 @@ impl Archiving {
     fn sql(&self, sql: &str) -> Vec<Vec<Option<String>>> {
         query(&self.url, sql)
     }
-
-    /// Switches to a new WAL segment and waits until the server has archived it, so that
-    /// everything committed so far is in the repository.
-    fn archive_current_wal(&self) {
-        let segment = self.sql("SELECT pg_walfile_name(pg_switch_wal())")[0][0]
-            .clone()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let archived = self.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")
-                [0][0]
-                .clone()
-                .unwrap();
-            if archived.get(..24).is_some_and(|a| a >= segment.as_str()) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "WAL segment {segment} was not archived within 60 s (last: {archived})"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
 }
 
 impl Drop for Archiving {
@@ -171,22 +148,7 @@ fn restore_to_a_time_holds_exactly_the_rows_before_it_and_the_dropped_table() {
     std::thread::sleep(Duration::from_millis(1500));
     server.sql("INSERT INTO items SELECT g, 'too late' FROM generate_series(151, 200) g");
     server.sql("DROP TABLE items");
-    server.archive_current_wal();
-
-    // The listing shows the backup and a window that reaches past the noted time.
-    let listed = server.migrate(&["backup", "list", "--format", "json"]);
-    listed.assert_ok();
-    let listing = json(&listed);
-    let physical = &listing["physical"];
-    assert_eq!(physical["backups"].as_array().unwrap().len(), 1);
-    let latest = physical["window"]["latest"].as_str().unwrap();
-    let noted_at = migrate::jobs::backup::physical::parse_target_time(&noted).unwrap();
-    let latest_at = chrono::DateTime::parse_from_rfc3339(latest).unwrap();
-    assert!(
-        latest_at >= noted_at,
-        "window ends {latest}, before {noted}"
-    );
-    assert_eq!(physical["window"]["latest_source"], "archived_wal");
+    // No WAL switch here: the restore itself gets the WAL reaching the target archived.
 
     let target = server.path().join("restored");
     let target_text = target.display().to_string();
@@ -203,6 +165,23 @@ fn restore_to_a_time_holds_exactly_the_rows_before_it_and_the_dropped_table() {
         "json",
     ]);
     restored.assert_ok();
+
+    // The restore had the WAL through the noted time archived: the listing shows the backup
+    // and a window that reaches past it.
+    let listed = server.migrate(&["backup", "list", "--format", "json"]);
+    listed.assert_ok();
+    let listing = json(&listed);
+    let physical = &listing["physical"];
+    assert_eq!(physical["backups"].as_array().unwrap().len(), 1);
+    let latest = physical["window"]["latest"].as_str().unwrap();
+    let noted_at = migrate::jobs::backup::physical::parse_target_time(&noted).unwrap();
+    let latest_at = chrono::DateTime::parse_from_rfc3339(latest).unwrap();
+    assert!(
+        latest_at >= noted_at,
+        "window ends {latest}, before {noted}"
+    );
+    assert_eq!(physical["window"]["latest_source"], "archived_wal");
+
     let report = json(&restored);
     let start_command = report["restored"]["start_command"].as_str().unwrap();
     let port = report["restored"]["port"].as_u64().unwrap();

@@ -376,10 +376,15 @@ pub async fn run_restore(
     let to_time = physical::parse_target_time(to_time)
         .map_err(|message| Usage(Detailed::new(format!("--to-time: {message}"))))?;
     let pgb = physical::configured(settings)?;
+    // The WAL being written when `to_time` passed is archived only once its segment is full:
+    // without a switch the restored server stops short of the target and refuses to start.
+    if !args.dry_run && to_time <= chrono::Utc::now() {
+        physical::archive_through(settings, to_time, std::time::Duration::from_secs(60)).await;
+    }
     let plan = physical::plan_restore(settings, &pgb, to_time, data_dir).await?;
     if plan.window.latest_source == "latest_backup" && plan.to_time > plan.window.latest {
         printer.warn(format!(
-            "{} is after the newest backup and the server's archiver could not be asked: recovery fails if no archived WAL reaches it",
+            "{} is after the newest backup and no WAL archived since reaches it (the server could not be asked, or has not archived it yet): recovery stops short of the target and the restored server refuses to start",
             plan.to_time.to_rfc3339()
         ));
     }

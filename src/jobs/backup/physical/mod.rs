@@ -684,6 +684,66 @@ pub async fn archiver(settings: &Settings) -> Option<Archiver> {
     })
 }
 
+/// Before a restore to `to_time`: when the configured server answers and has not yet archived
+/// the WAL that reaches `to_time` (a moment in the past whose segment is still being written),
+/// switches to a new WAL segment and waits up to `wait` for the archiver to push the old one, so
+/// the restored server can replay up to the target. `Ok(false)`: the server could not be asked
+/// or did not archive in time (the restore then says what may be missing).
+pub async fn archive_through(
+    settings: &Settings,
+    to_time: DateTime<Utc>,
+    wait: std::time::Duration,
+) -> bool {
+    let Some(pg) = settings.postgres.as_ref() else {
+        return false;
+    };
+    let Ok(client) = pg
+        .target
+        .connect(&format!("migrate {} backup", crate::TOOL_VERSION))
+        .await
+    else {
+        return false;
+    };
+    let archived_past = |row: &tokio_postgres::Row| {
+        row.get::<_, Option<DateTime<Utc>>>(0)
+            .is_some_and(|at| at > to_time)
+    };
+    let Ok(row) = client
+        .query_one("SELECT last_archived_time FROM pg_stat_archiver", &[])
+        .await
+    else {
+        return false;
+    };
+    if archived_past(&row) {
+        return true;
+    }
+    let Ok(switched) = client
+        .query_one("SELECT pg_walfile_name(pg_switch_wal())", &[])
+        .await
+    else {
+        return false;
+    };
+    let segment: String = switched.get(0);
+    let deadline = std::time::Instant::now() + wait;
+    while std::time::Instant::now() < deadline {
+        let Ok(row) = client
+            .query_one("SELECT last_archived_wal FROM pg_stat_archiver", &[])
+            .await
+        else {
+            return false;
+        };
+        // Segment names of one timeline order as text.
+        if row
+            .get::<_, Option<String>>(0)
+            .is_some_and(|last| last.get(8..) >= segment.get(8..))
+        {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    false
+}
+
 pub async fn list(settings: &Settings, pgb: &PgBackRest) -> anyhow::Result<PhysicalListing> {
     let info = pgb.info().await?;
     let archiver = archiver(settings).await;
