@@ -121,6 +121,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// `Clean` when a check found nothing, else `Problems`.
+    pub fn clean_if(clean: bool) -> Outcome {
+        if clean {
+            Outcome::Clean
+        } else {
+            Outcome::Problems
+        }
+    }
+
     pub fn exit_code(self) -> i32 {
         match self {
             Outcome::Clean => 0,

@@ -312,11 +312,7 @@ async fn run_verify(
     let entry = open(repository, args.id.as_deref().unwrap_or(LATEST), printer)?;
     let verified = backup::verify(settings, &entry, args.restore, printer).await?;
     printer.report(&verified);
-    Ok(if verified.ok {
-        Outcome::Clean
-    } else {
-        Outcome::Problems
-    })
+    Ok(Outcome::clean_if(verified.ok))
 }
 
 // ---------------------------------------------------------------------------------------------

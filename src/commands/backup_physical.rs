@@ -142,11 +142,7 @@ pub async fn run_setup(
         fixes,
         done: Some(done),
     });
-    Ok(if ready {
-        Outcome::Clean
-    } else {
-        Outcome::Problems
-    })
+    Ok(Outcome::clean_if(ready))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,11 +318,7 @@ pub async fn run_verify(
         printer.note("test restore skipped: pgBackRest verify found problems");
     }
     printer.report(&verified);
-    Ok(if verified.ok {
-        Outcome::Clean
-    } else {
-        Outcome::Problems
-    })
+    Ok(Outcome::clean_if(verified.ok))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -168,9 +168,5 @@ pub async fn run(context: &Context, args: &HealthArgs) -> anyhow::Result<Outcome
         counts,
         stores,
     });
-    Ok(if healthy {
-        Outcome::Clean
-    } else {
-        Outcome::Problems
-    })
+    Ok(Outcome::clean_if(healthy))
 }

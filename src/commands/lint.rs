@@ -109,11 +109,7 @@ pub async fn run(context: &Context, args: &LintArgs) -> anyhow::Result<Outcome> 
         context.printer.warn(warning);
     }
     context.printer.report(&report);
-    Ok(if report.clean {
-        Outcome::Clean
-    } else {
-        Outcome::Problems
-    })
+    Ok(Outcome::clean_if(report.clean))
 }
 
 /// Lints `files` with the settings' lock_timeout default.

@@ -378,9 +378,5 @@ where
         _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted: nothing was changed on the live database"),
     };
     context.printer.report(&report);
-    Ok(if clean(&report) {
-        Outcome::Clean
-    } else {
-        Outcome::Problems
-    })
+    Ok(Outcome::clean_if(clean(&report)))
 }

@@ -172,11 +172,7 @@ pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
         problems,
     };
     context.printer.report(&report);
-    Ok(if report.ok {
-        Outcome::Clean
-    } else {
-        Outcome::Problems
-    })
+    Ok(Outcome::clean_if(report.ok))
 }
 
 /// Migrations whose state is a problem (`modified`, `missing`, `dirty`, `out-of-order`);
