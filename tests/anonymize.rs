@@ -5,18 +5,14 @@
 //! killed with SIGKILL and resumed, each subject anonymized once; a missing key changing
 //! nothing.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::support::{PgDb, Run, example_config, migrate_cmd, repo, run};
+use crate::support::{Stores, json};
 use mongodb::bson::{Document, doc};
 use serde_json::Value;
-use support::{
-    MongoDb, PgDb, RedisDb, Run, example_config, migrate_all_stores, migrate_cmd, mongo, pg, redis,
-    repo, run, workdir,
-};
 
 const KEY: &str = "test-anonymization-key-0123456789abcdef";
 
@@ -37,68 +33,35 @@ fn write_config(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
     path
 }
 
-struct Stores {
-    pg: PgDb,
-    mongo: MongoDb,
-    redis: RedisDb,
-    dir: tempfile::TempDir,
+/// What these tests run on top of the shared [`Stores`].
+trait AnonymizeRuns {
+    /// `anonymize policy NAME` with a JSON report, confirmed.
+    fn policy_json(&self, name: &str) -> Run;
+    /// The binary with `env` instead of the anonymization key.
+    fn migrate_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run;
 }
 
-impl Stores {
-    fn migrate(&self, args: &[&str]) -> Run {
-        self.migrate_env(&[("MIGRATE_ANON_KEY", KEY)], args)
-    }
-
-    /// `anonymize policy NAME` with a JSON report, confirmed.
+impl AnonymizeRuns for Stores {
     fn policy_json(&self, name: &str) -> Run {
         self.migrate(&["--format", "json", "--yes", "anonymize", "policy", name])
     }
 
     fn migrate_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
-        let mut cmd = migrate_all_stores(self.dir.path(), &self.pg, &self.mongo, &self.redis);
+        let mut cmd = self.command();
         cmd.env_remove("MIGRATE_ANON_KEY");
         for (name, value) in env {
             cmd.env(name, value);
         }
         run(cmd.args(args))
     }
-
-    fn mongo_db(&self) -> (tokio::runtime::Runtime, mongodb::Database) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let client = runtime
-            .block_on(mongodb::Client::with_uri_str(&self.mongo.url))
-            .unwrap();
-        let database = client.database(&self.mongo.name);
-        (runtime, database)
-    }
-
-    fn redis(&self) -> redis::Connection {
-        redis::Client::open(self.redis.url.as_str())
-            .unwrap()
-            .get_connection()
-            .unwrap()
-    }
 }
 
 /// Every store migrated (the application's schema, Mongo collections, Redis keyspace).
 fn stores(edit: impl Fn(String) -> String) -> Stores {
-    let stores = Stores {
-        pg: pg(),
-        mongo: mongo(),
-        redis: redis(),
-        dir: workdir(),
-    };
+    let stores = Stores::new().with_env("MIGRATE_ANON_KEY", KEY);
     write_config(stores.dir.path(), edit);
     stores.migrate(&["up"]).assert_ok();
     stores
-}
-
-fn json(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
 }
 
 /// Two users of one organization with data in every place the rules cover.
@@ -140,7 +103,7 @@ fn fill(stores: &Stores) {
                    ('{ORG}', 'd0000000-0000-4000-8000-000000000001', '{OTHER}', 'sure, Olga here');
         "
     ));
-    let (runtime, database) = stores.mongo_db();
+    let (runtime, database) = stores.mongo_database();
     runtime
         .block_on(async {
             database
@@ -155,7 +118,7 @@ fn fill(stores: &Stores) {
                 .await
         })
         .unwrap();
-    let mut r = stores.redis();
+    let mut r = stores.redis_connection();
     let user_json = format!(r#"{{"id": "{SUBJECT}", "email": "{EMAIL}", "name": "{NAME}"}}"#);
     redis::pipe()
         .cmd("SET")
@@ -240,7 +203,7 @@ fn places_holding(stores: &Stores, needle: &str) -> Vec<String> {
             places.push(format!("postgres {table} ({n})"));
         }
     }
-    let (runtime, database) = stores.mongo_db();
+    let (runtime, database) = stores.mongo_database();
     let names: Vec<String> = runtime
         .block_on(async { database.list_collection_names().await })
         .unwrap();
@@ -266,7 +229,7 @@ fn places_holding(stores: &Stores, needle: &str) -> Vec<String> {
             }
         }
     }
-    let mut r = stores.redis();
+    let mut r = stores.redis_connection();
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut r).unwrap();
     for key in keys {
         let dump: String = match redis::cmd("TYPE")
@@ -344,7 +307,7 @@ fn others_data(stores: &Stores) -> (Vec<Vec<Option<String>>>, Vec<String>, Vec<S
          UNION ALL SELECT 'audit', a::text FROM audit_logs a WHERE record_id = '{OTHER}'
          ORDER BY 1, 2"
     ));
-    let (runtime, database) = stores.mongo_db();
+    let (runtime, database) = stores.mongo_database();
     let documents: Vec<String> = runtime.block_on(async {
         use futures_util::TryStreamExt;
         database
@@ -359,7 +322,7 @@ fn others_data(stores: &Stores) -> (Vec<Vec<Option<String>>>, Vec<String>, Vec<S
             .map(|d| d.to_string())
             .collect()
     });
-    let mut r = stores.redis();
+    let mut r = stores.redis_connection();
     let mut keys = vec![
         redis::cmd("GET")
             .arg(format!("cache:user:{OTHER}"))
@@ -1330,7 +1293,7 @@ fn shared_first_names_enum_labels_and_fake_names_are_not_hits() {
 fn values_in_other_peoples_documents_and_chat_messages_are_replaced() {
     let stores = stores(|t| t);
     fill(&stores);
-    let (runtime, database) = stores.mongo_db();
+    let (runtime, database) = stores.mongo_database();
     runtime
         .block_on(async {
             database
@@ -1345,7 +1308,7 @@ fn values_in_other_peoples_documents_and_chat_messages_are_replaced() {
                 .await
         })
         .unwrap();
-    let mut r = stores.redis();
+    let mut r = stores.redis_connection();
     redis::cmd("RPUSH")
         .arg("chat:room:r1:messages")
         .arg(format!(

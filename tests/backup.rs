@@ -3,26 +3,18 @@
 //! byte fails verification; a killed backup leaves only a `.partial` that prune removes;
 //! retention keeps exactly what the policy names; bad input changes nothing.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use mongodb::bson::{Document, doc};
-use serde_json::Value;
-use support::{
+use crate::support::{
     MongoProbe, PgDb, Run, migrate_cmd, mongo, pg, redis, redis_connection, run, workdir,
 };
-
-fn repo(path: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(path)
-        .display()
-        .to_string()
-}
+use crate::support::{json, repo};
+use mongodb::bson::{Document, doc};
+use serde_json::Value;
 
 /// Runs the binary in `dir` (backups land in `dir/backups`).
 fn migrate(dir: &Path, args: &[&str]) -> Run {
@@ -35,11 +27,6 @@ fn migrate(dir: &Path, args: &[&str]) -> Run {
             &repo("seeds"),
         ])
         .args(args))
-}
-
-fn json(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
 }
 
 fn migrated_with_seeds() -> PgDb {

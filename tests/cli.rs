@@ -1,13 +1,11 @@
 //! Commands and bad input through the binary, against a real PostgreSQL: every bad input is one
 //! clear line, exit 1, and nothing written.
 
-mod support;
-
 use std::path::Path;
 
-use support::{PgDb, migrate_cmd, pg, run, workdir};
+use crate::support::{PgDb, migrate_cmd, pg, run, workdir};
 
-use support::{migrate_in as migrate, write_migration as write};
+use crate::support::{migrate_in as migrate, write_migration as write};
 
 fn history_exists(db: &PgDb) -> bool {
     db.scalar("SELECT to_regclass('migrate_history') IS NOT NULL")

@@ -2,15 +2,13 @@
 //! configured, tables on odd terminals, `.env` files, waiting for servers, `database
 //! create|drop`, `reset`, shell completions and man pages.
 
-mod support;
-
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 use std::process::Stdio;
 
-use support::write_migration as write;
-use support::{
+use crate::support::write_migration as write;
+use crate::support::{
     migrate_cmd, migrate_cmd_reading_dotenv, migrate_in as migrate, pg, repo, run, workdir,
 };
 
@@ -304,7 +302,7 @@ fn server_starting_later(port: u16, upstream: String, delay: std::time::Duration
 
 #[test]
 fn wait_timeout_waits_for_servers_that_start_later() {
-    let (db, mongo, redis) = (pg(), support::mongo(), support::redis());
+    let (db, mongo, redis) = (pg(), crate::support::mongo(), crate::support::redis());
     let dir = workdir();
     one_good_migration(dir.path());
     let ports = [free_port(), free_port(), free_port()];
@@ -407,13 +405,13 @@ fn wait_timeout_waits_for_servers_that_start_later() {
 
 /// A database name on the test server that no test created yet, dropped when this goes away.
 struct NewDatabase<'a> {
-    server: &'a support::PgDb,
+    server: &'a crate::support::PgDb,
     name: String,
     url: String,
 }
 
 impl<'a> NewDatabase<'a> {
-    fn on(server: &'a support::PgDb) -> NewDatabase<'a> {
+    fn on(server: &'a crate::support::PgDb) -> NewDatabase<'a> {
         let name = format!("{}_new", server.name);
         let url = server
             .url
@@ -550,7 +548,7 @@ fn database_create_and_drop_the_database_the_url_names() {
 
 #[test]
 fn reset_rebuilds_every_store_and_loads_the_seeds() {
-    let (db, mongo, redis) = (pg(), support::mongo(), support::redis());
+    let (db, mongo, redis) = (pg(), crate::support::mongo(), crate::support::redis());
     let dir = workdir();
     let root = dir.path();
     write(
@@ -588,9 +586,9 @@ fn reset_rebuilds_every_store_and_loads_the_seeds() {
     migrate(&["up"]).assert_ok();
     // State that a reset must remove.
     db.execute("INSERT INTO projects VALUES (99, 'stale'); CREATE TABLE scratch (x int);");
-    let probe = support::MongoProbe::new(&mongo);
+    let probe = crate::support::MongoProbe::new(&mongo);
     probe.command(mongodb::bson::doc! {"insert": "stray", "documents": [{"x": 1}]});
-    let mut conn = support::redis_connection(&redis);
+    let mut conn = crate::support::redis_connection(&redis);
     redis::cmd("SET")
         .arg("stray")
         .arg("1")

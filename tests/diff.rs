@@ -3,19 +3,17 @@
 //! migration of the application regenerated from the schema before it, and the command's
 //! contract (sources, `--name`, no difference, refusals, `--no-verify`, JSON).
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use support::{PgDb, migrate_cmd, pg, run, workdir};
+use crate::support::{PgDb, migrate_cmd, pg, run, workdir};
 
 fn corpus_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/diff_corpus")
 }
 
 /// `migrate diff ARGS` with `db` as the server for shadow databases, run in `dir`.
-fn diff_in(db: &PgDb, dir: &Path, args: &[&str]) -> support::Run {
+fn diff_in(db: &PgDb, dir: &Path, args: &[&str]) -> crate::support::Run {
     run(migrate_cmd()
         .current_dir(dir)
         .arg("--database-url")
@@ -174,7 +172,7 @@ fn write(dir: &Path, name: &str, text: &str) {
 fn name_writes_the_next_file_and_up_and_down_run_it() {
     let db = pg();
     let dir = workdir();
-    support::write_migration(
+    crate::support::write_migration(
         dir.path(),
         "V1__items.sql",
         &format!("{BEFORE}-- migrate:down\nDROP TABLE items;\n"),
@@ -203,7 +201,7 @@ fn name_writes_the_next_file_and_up_and_down_run_it() {
         "{text}"
     );
     // The engine takes the file as written: up, no drift against after.sql, down.
-    support::migrate_in(&db, dir.path(), &["up", "--store", "pg"]).assert_ok();
+    crate::support::migrate_in(&db, dir.path(), &["up", "--store", "pg"]).assert_ok();
     assert_eq!(
         db.scalar("SELECT count(*) FROM pg_indexes WHERE indexname = 'items_name_idx'")
             .as_deref(),
@@ -212,7 +210,7 @@ fn name_writes_the_next_file_and_up_and_down_run_it() {
     let same = diff_in(&db, dir.path(), &["--from", &db.url, "--to", "after.sql"]);
     same.assert_ok();
     assert!(same.stderr.contains("no difference"), "{}", same.stderr);
-    support::migrate_in(&db, dir.path(), &["down", "--store", "pg", "--yes"]).assert_ok();
+    crate::support::migrate_in(&db, dir.path(), &["down", "--store", "pg", "--yes"]).assert_ok();
     assert_eq!(
         db.scalar("SELECT count(*) FROM information_schema.columns WHERE column_name = 'qty'")
             .as_deref(),
@@ -429,12 +427,12 @@ fn json_report_carries_the_migration() {
 fn defaults_turn_a_hand_made_change_into_the_next_migration() {
     let db = pg();
     let dir = workdir();
-    support::write_migration(
+    crate::support::write_migration(
         dir.path(),
         "V1__items.sql",
         &format!("{BEFORE}-- migrate:down\nDROP TABLE items;\n"),
     );
-    support::migrate_in(&db, dir.path(), &["up", "--store", "pg"]).assert_ok();
+    crate::support::migrate_in(&db, dir.path(), &["up", "--store", "pg"]).assert_ok();
     db.execute("ALTER TABLE items ADD COLUMN note text; COMMENT ON TABLE items IS 'stock'");
     let out = diff_in(&db, dir.path(), &["--print"]);
     out.assert_ok();
@@ -515,7 +513,7 @@ fn schema_dump_sql_rebuilds_the_application_schema() {
     run(migrate_cmd()
         .current_dir(dir.path())
         .args(["--database-url", &db.url, "--migrations"])
-        .arg(support::repo("migrations"))
+        .arg(crate::support::repo("migrations"))
         .args(["up", "--store", "pg"]))
     .assert_ok();
     let dump = run(migrate_cmd().current_dir(dir.path()).args([
@@ -543,13 +541,13 @@ fn schema_dump_sql_rebuilds_the_application_schema() {
 fn an_idle_url_source_is_copied_for_the_proof() {
     let from = pg();
     let dir = workdir();
-    support::write_migration(
+    crate::support::write_migration(
         dir.path(),
         "V1__items.sql",
         &format!("{BEFORE}-- migrate:down\nDROP TABLE items;\n"),
     );
     // Through the binary: the harness keeps no connection open to the database.
-    support::migrate_in(&from, dir.path(), &["up", "--store", "pg"]).assert_ok();
+    crate::support::migrate_in(&from, dir.path(), &["up", "--store", "pg"]).assert_ok();
     write(dir.path(), "after.sql", AFTER);
     let out = run(migrate_cmd()
         .current_dir(dir.path())

@@ -1,12 +1,11 @@
 //! `drift`, `schema dump` and `check` through the binary against a real PostgreSQL: no false
 //! alarm on a freshly migrated database, every hand-made change reported with its object.
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::json;
+use crate::support::{PgDb, migrate_cmd, pg, run, workdir};
 use serde_json::Value;
-use support::{PgDb, migrate_cmd, pg, run, workdir};
 
 /// A migration set with what drift must get right: enums, a domain, identity and serial
 /// columns, a generated column, partial and unique indexes, forced RLS with policies, triggers,
@@ -130,21 +129,12 @@ fn write_migrations(dir: &Path) {
     }
 }
 
-fn migrate(db: &PgDb, dir: &Path, args: &[&str]) -> support::Run {
+fn migrate(db: &PgDb, dir: &Path, args: &[&str]) -> crate::support::Run {
     run(migrate_cmd()
         .current_dir(dir)
         .arg("--database-url")
         .arg(&db.url)
         .args(args))
-}
-
-fn json(result: &support::Run) -> Value {
-    serde_json::from_str(&result.stdout).unwrap_or_else(|err| {
-        panic!(
-            "stdout is not JSON ({err})\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            result.stdout, result.stderr
-        )
-    })
 }
 
 /// A database migrated with [`MIGRATIONS`], with its working directory.

@@ -2,12 +2,11 @@
 //! `up` is clean (exit 0); a dropped index, a loosened validator, a key without its required
 //! TTL and a key of no declared pattern are each reported by name (exit 2).
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::json;
+use crate::support::{MongoDb, RedisDb, migrate_cmd, mongo, redis, redis_connection, run, workdir};
 use mongodb::bson::{Document, doc};
-use support::{MongoDb, RedisDb, migrate_cmd, mongo, redis, redis_connection, run, workdir};
 
 /// The application's Mongo migrations, copied into `dir/mongo_migrations`.
 fn app_migrations(dir: &Path) {
@@ -35,7 +34,7 @@ fn write_config(dir: &Path, namespace: &str) {
     .unwrap();
 }
 
-fn migrate(dir: &Path, mongo: &MongoDb, redis: &RedisDb, args: &[&str]) -> support::Run {
+fn migrate(dir: &Path, mongo: &MongoDb, redis: &RedisDb, args: &[&str]) -> crate::support::Run {
     run(migrate_cmd()
         .current_dir(dir)
         .arg("--mongodb-url")
@@ -43,11 +42,6 @@ fn migrate(dir: &Path, mongo: &MongoDb, redis: &RedisDb, args: &[&str]) -> suppo
         .arg("--redis-url")
         .arg(&redis.url)
         .args(args))
-}
-
-fn json(run: &support::Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", run.stdout))
 }
 
 fn mongo_command(db: &MongoDb, command: Document) -> Document {

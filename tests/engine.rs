@@ -1,14 +1,12 @@
 //! The PostgreSQL engine through the binary, against a real server: concurrency, crashes,
 //! dirty state, checksums and reversibility.
 
-mod support;
-
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::{PgDb, migrate_cmd, pg, workdir};
+use crate::support::{PgDb, migrate_cmd, pg, workdir};
 
-use support::{migrate_in as migrate, write_migration as write};
+use crate::support::{migrate_in as migrate, write_migration as write};
 
 fn history_count(db: &PgDb) -> i64 {
     db.scalar("SELECT count(*) FROM migrate_history")

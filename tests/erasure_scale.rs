@@ -5,36 +5,18 @@
 //! then every table, collection and key searched independently of migrate (rows as text through
 //! `grep -F -w`, every document, every key) for each one's e-mail, full name, phone and IP.
 
-mod support;
-
 use std::collections::{HashMap, HashSet};
 use std::process::Command;
 
+use crate::support::Stores;
+use crate::support::example_config;
 use mongodb::bson::{Document, doc};
 use serde_json::Value;
-use support::{
-    MongoDb, PgDb, RedisDb, Run, example_config, migrate_all_stores, mongo, pg, redis, run, workdir,
-};
 
 const KEY: &str = "scale-anonymization-key-0123456789abcdef";
 /// People chosen: the first 100 are erased, the next 100 are the control group.
 const PEOPLE: i64 = 200;
 const ERASED: i64 = 100;
-
-struct Stores {
-    pg: PgDb,
-    mongo: MongoDb,
-    redis: RedisDb,
-    dir: tempfile::TempDir,
-}
-
-impl Stores {
-    fn migrate(&self, args: &[&str]) -> Run {
-        let mut cmd = migrate_all_stores(self.dir.path(), &self.pg, &self.mongo, &self.redis);
-        cmd.env("MIGRATE_ANON_KEY", KEY);
-        run(cmd.args(args))
-    }
-}
 
 /// One chosen person and what the fixture wrote about them.
 #[derive(Debug, Clone)]
@@ -71,12 +53,7 @@ fn ip(n: i64) -> String {
 
 #[test]
 fn a_hundred_people_are_erased_from_the_200k_task_dataset_without_residue_or_false_hits() {
-    let stores = Stores {
-        pg: pg(),
-        mongo: mongo(),
-        redis: redis(),
-        dir: workdir(),
-    };
+    let stores = Stores::new().with_env("MIGRATE_ANON_KEY", KEY);
     std::fs::write(stores.dir.path().join("migrate.toml"), example_config()).unwrap();
     stores.migrate(&["up"]).assert_ok();
     stores

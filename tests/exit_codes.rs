@@ -2,16 +2,10 @@
 //! found problems, 64 a usage error (never 2, so a typo is not read as drift). With
 //! `--format json`, every failure still prints one JSON document on stdout.
 
-mod support;
+use crate::support::json;
+use crate::support::{migrate_cmd, pg, run, workdir};
 
-use support::{migrate_cmd, pg, run, workdir};
-
-use support::{migrate_in as migrate, write_migration as write};
-
-fn json(run: &support::Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", run.stdout))
-}
+use crate::support::{migrate_in as migrate, write_migration as write};
 
 /// The usage errors a user can make: unknown subcommand, unknown flag, bad flag value, a
 /// missing required argument, conflicting flags, a command group without its subcommand.

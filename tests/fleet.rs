@@ -1,15 +1,13 @@
 //! Fleets: one command on many PostgreSQL databases (`--targets FILE`, `[targets]`), against
 //! the harness's real server, and a real PgBouncer in transaction mode for the refusal.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use support::{PgDb, migrate_cmd, pg, repo, run, workdir};
+use crate::support::{PgDb, migrate_cmd, pg, repo, run, workdir};
 
 fn app_migrations() -> String {
     repo("migrations")
@@ -29,7 +27,7 @@ fn newest() -> i64 {
 }
 
 /// `migrate ARGS` in `dir` with the application's migrations.
-fn migrate(dir: &Path, args: &[&str]) -> support::Run {
+fn migrate(dir: &Path, args: &[&str]) -> crate::support::Run {
     run(migrate_cmd()
         .current_dir(dir)
         .args(["--migrations", &app_migrations()])

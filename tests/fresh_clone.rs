@@ -7,14 +7,12 @@
 //! into `$CARGO_TARGET_DIR` (the binary under test) and reports it as cargo does, so the
 //! scripts run as they would after a real build into a non-default target directory.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::{repo, run, workdir};
 use migrate::sandbox::{self, Service};
-use support::{repo, run, workdir};
 
 /// A copy of what a clone holds that the scripts use.
 struct Clone {

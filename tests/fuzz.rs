@@ -8,15 +8,12 @@
 //! CI runs a bounded number of cases (`MIGRATE_FUZZ_CASES`, default 400 per target); raise it
 //! locally for a longer run. A failing input is shrunk by proptest and printed.
 
+use crate::support::repo;
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 
 use migrate::postgres::splitter;
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
 
 /// Every file of the given directories with one of the extensions.
 fn files(dirs: &[&str], extensions: &[&str]) -> Vec<Vec<u8>> {

@@ -2,11 +2,8 @@
 //! seed gives the same rows, byte for byte, in two databases; the data is valid and shaped as
 //! reported; a seed cannot be loaded twice; another seed gives other data.
 
-mod support;
-
-use std::path::PathBuf;
-
-use support::{PgDb, migrate_cmd, pg, run};
+use crate::support::repo;
+use crate::support::{PgDb, migrate_cmd, pg, run};
 
 const TABLES: &[&str] = &[
     "users",
@@ -19,15 +16,8 @@ const TABLES: &[&str] = &[
     "activity_logs",
 ];
 
-fn repo(path: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(path)
-        .display()
-        .to_string()
-}
-
-fn migrate(db: &PgDb, args: &[&str]) -> support::Run {
-    let workdir = support::workdir();
+fn migrate(db: &PgDb, args: &[&str]) -> crate::support::Run {
+    let workdir = crate::support::workdir();
     run(migrate_cmd()
         .current_dir(workdir.path())
         .args([

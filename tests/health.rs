@@ -1,17 +1,15 @@
 //! `migrate health` against real servers: each finding is provoked for real, reported with the
 //! right object, and gone once the cause is fixed.
 
-mod support;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use support::{PgDb, migrate_cmd, mongo, pg, redis, redis_connection, run, workdir};
+use crate::support::{PgDb, migrate_cmd, mongo, pg, redis, redis_connection, run, workdir};
 
 /// Runs `migrate health --format json` with `config` as migrate.toml and the given URLs.
-fn health(config: &str, urls: &[(&str, &str)], extra: &[&str]) -> (support::Run, Value) {
+fn health(config: &str, urls: &[(&str, &str)], extra: &[&str]) -> (crate::support::Run, Value) {
     let dir = workdir();
     std::fs::write(dir.path().join("migrate.toml"), config).unwrap();
     let mut cmd = migrate_cmd();
@@ -30,7 +28,7 @@ fn health(config: &str, urls: &[(&str, &str)], extra: &[&str]) -> (support::Run,
     (result, value)
 }
 
-fn pg_health(db: &PgDb, config: &str) -> (support::Run, Value) {
+fn pg_health(db: &PgDb, config: &str) -> (crate::support::Run, Value) {
     health(config, &[("--database-url", &db.url)], &["--store", "pg"])
 }
 
@@ -59,7 +57,7 @@ fn eventually(
     check: &str,
     object: &str,
     present: bool,
-) -> (support::Run, Value) {
+) -> (crate::support::Run, Value) {
     let start = Instant::now();
     loop {
         let (result, report) = pg_health(db, config);
@@ -368,7 +366,7 @@ fn redis_keys_without_their_declared_ttl_are_counted() {
 #[test]
 fn mongo_collections_are_sized_and_untracked_index_use_is_said() {
     let db = mongo();
-    let probe = support::MongoProbe::new(&db);
+    let probe = crate::support::MongoProbe::new(&db);
     probe.command(
         mongodb::bson::doc! {"insert": "notes", "documents": [{"n": 1}, {"n": 2}, {"n": 3}]},
     );

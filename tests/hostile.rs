@@ -18,11 +18,9 @@
 //!
 //! Lines `\x00` in a file's text stand for a NUL byte, so the corpus stays plain text.
 
-mod support;
-
 use std::path::Path;
 
-use support::{PgDb, migrate_cmd, pg, run, workdir};
+use crate::support::{PgDb, migrate_cmd, pg, run, workdir};
 
 #[derive(Debug, Default)]
 struct Case {

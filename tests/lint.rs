@@ -1,12 +1,10 @@
 //! `migrate lint` through the binary: findings with file, line and fix, exit 2, the ignore
 //! comment, and pending files only when a database is given.
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::{PgDb, migrate_cmd, pg, run, workdir};
 use serde_json::Value;
-use support::{PgDb, migrate_cmd, pg, run, workdir};
 
 /// One file with several problems, each on a known line.
 const RISKY: &str = "-- Adds due dates and cleans up.
@@ -25,7 +23,7 @@ CREATE INDEX notes_id_idx ON notes (id);
 DROP TABLE notes;
 ";
 
-fn findings(result: &support::Run) -> Vec<(String, u64)> {
+fn findings(result: &crate::support::Run) -> Vec<(String, u64)> {
     let report: Value = serde_json::from_str(&result.stdout)
         .unwrap_or_else(|err| panic!("not JSON ({err}):\n{}\n{}", result.stdout, result.stderr));
     report["findings"]
@@ -41,7 +39,7 @@ fn findings(result: &support::Run) -> Vec<(String, u64)> {
         .collect()
 }
 
-fn lint_file(dir: &Path, file: &str, extra: &[&str]) -> support::Run {
+fn lint_file(dir: &Path, file: &str, extra: &[&str]) -> crate::support::Run {
     run(migrate_cmd()
         .current_dir(dir)
         .args(extra)
@@ -128,7 +126,7 @@ fn ignore_comment_disables_the_named_rules_for_the_file() {
     assert!(result.stderr.contains("no-such-rule"), "{}", result.stderr);
 }
 
-fn migrate(db: &PgDb, dir: &Path, args: &[&str]) -> support::Run {
+fn migrate(db: &PgDb, dir: &Path, args: &[&str]) -> crate::support::Run {
     run(migrate_cmd()
         .current_dir(dir)
         .arg("--database-url")

@@ -3,12 +3,11 @@
 //! done), `[lint] enable` for the opt-in rules, Squawk names in `-- lint:ignore`, and the
 //! application's own migrations.
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::json;
+use crate::support::{PgDb, migrate_cmd, pg, run, workdir};
 use serde_json::Value;
-use support::{PgDb, migrate_cmd, pg, run, workdir};
 
 /// Problems on known lines and columns, for rules that are on by default.
 const RISKY: &str = "-- migrate:lock-timeout 5s
@@ -19,12 +18,7 @@ ALTER TABLE tasks
 TRUNCATE audit CASCADE;
 ";
 
-fn json(result: &support::Run) -> Value {
-    serde_json::from_str(&result.stdout)
-        .unwrap_or_else(|err| panic!("not JSON ({err}):\n{}\n{}", result.stdout, result.stderr))
-}
-
-fn migrate(db: &PgDb, dir: &Path, args: &[&str]) -> support::Run {
+fn migrate(db: &PgDb, dir: &Path, args: &[&str]) -> crate::support::Run {
     run(migrate_cmd()
         .current_dir(dir)
         .arg("--database-url")

@@ -3,31 +3,25 @@
 //! lists them, idempotent re-runs, down, concurrency, a killed runner's lock and resume, index
 //! conflicts, and bad input that changes nothing. The last test runs all three stores at once.
 
-mod support;
-
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::support::json;
+use crate::support::{MongoDb, MongoProbe, migrate_cmd, mongo, pg, redis, run, workdir};
 use mongodb::bson::{Bson, Document, doc};
-use support::{MongoDb, MongoProbe, migrate_cmd, mongo, pg, redis, run, workdir};
 
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::create_dir_all(dir.join("mongo_migrations")).unwrap();
     std::fs::write(dir.join("mongo_migrations").join(name), text).unwrap();
 }
 
-fn migrate(db: &MongoDb, dir: &Path, args: &[&str]) -> support::Run {
+fn migrate(db: &MongoDb, dir: &Path, args: &[&str]) -> crate::support::Run {
     run(migrate_cmd()
         .current_dir(dir)
         .arg("--mongodb-url")
         .arg(&db.url)
         .args(args))
-}
-
-fn json(run: &support::Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", run.stdout))
 }
 
 /// The application's own migrations, copied into a scratch directory.

@@ -3,13 +3,12 @@
 //! durations, findings over the lock budget, lint guesses overruled, and which migrations are
 //! new (`--since`, `--base`, the target's history). Every assertion reads the JSON report.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
+use crate::support::json;
+use crate::support::{PgDb, Run, migrate_in, pg, workdir, write_migration};
 use serde_json::Value;
-use support::{PgDb, Run, migrate_in, pg, workdir, write_migration};
 
 /// The table every scenario starts from, created by an earlier (merged) migration.
 const BIG: &str = "CREATE TABLE big (
@@ -25,15 +24,6 @@ DROP TABLE big;
 
 /// Rows generated per table: enough for a rewrite to take measurable time.
 const ROWS: &str = "50000";
-
-fn json(result: &Run) -> Value {
-    serde_json::from_str(&result.stdout).unwrap_or_else(|err| {
-        panic!(
-            "not JSON ({err}):\n{}\n--- stderr ---\n{}",
-            result.stdout, result.stderr
-        )
-    })
-}
 
 /// Writes V1 (the table) and V2 (`new`), runs `check --since 1 --with-data ROWS` with the
 /// given budget and returns the report (after checking the exit code).

@@ -2,11 +2,9 @@
 //! CronJobs under `deploy/` run `migrate` with exactly the arguments this test runs, against
 //! real servers with the application's configuration in its production environment.
 
-mod support;
-
 use std::path::Path;
 
-use support::{
+use crate::support::{
     example_config, migrate_all_stores, migrate_cmd, mongo, pg, redis, repo, run, workdir,
 };
 

@@ -3,15 +3,14 @@
 //! --physical`, `backup list`, `backup verify --physical [--restore]`, `backup restore --physical
 //! --to-time`, `backup prune --physical`, and the refusals and errors around them.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::json;
+use crate::support::{Run, migrate_cmd, run, workdir};
 use migrate::sandbox::{self, Service, StartOptions};
-use support::{Run, migrate_cmd, run, workdir};
 
 /// A PostgreSQL sandbox that archives into a pgBackRest repository, with a `migrate.toml`
 /// holding its `[backup.physical]`; stopped when dropped.
@@ -106,11 +105,6 @@ fn try_query(url: &str, sql: &str) -> Result<Vec<Vec<Option<String>>>, String> {
             })
             .collect())
     })
-}
-
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
 }
 
 /// A server started on a restored data directory with the command `restore` printed; stopped

@@ -2,13 +2,12 @@
 //! private server per test where server-wide state (notify flags, ACL users, function libraries)
 //! is changed, and a real three-node Redis Cluster started here.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{migrate_cmd, run, workdir};
+use crate::support::json;
+use crate::support::{migrate_cmd, run, workdir};
 
 // ---------------------------------------------------------------------------------------------
 // Servers started by these tests
@@ -156,7 +155,7 @@ fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-fn migrate(dir: &Path, url: &str, args: &[&str]) -> support::Run {
+fn migrate(dir: &Path, url: &str, args: &[&str]) -> crate::support::Run {
     run(migrate_cmd()
         .current_dir(dir)
         .arg("--redis-url")
@@ -164,7 +163,7 @@ fn migrate(dir: &Path, url: &str, args: &[&str]) -> support::Run {
         .args(args))
 }
 
-fn migrate_env(dir: &Path, url: &str, env: &[(&str, &str)], args: &[&str]) -> support::Run {
+fn migrate_env(dir: &Path, url: &str, env: &[(&str, &str)], args: &[&str]) -> crate::support::Run {
     let mut command = migrate_cmd();
     command
         .current_dir(dir)
@@ -175,11 +174,6 @@ fn migrate_env(dir: &Path, url: &str, env: &[(&str, &str)], args: &[&str]) -> su
         command.env(name, value);
     }
     run(&mut command)
-}
-
-fn json(run: &support::Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", run.stdout))
 }
 
 fn write_config(dir: &Path, text: &str) {
@@ -214,7 +208,7 @@ fn has_flags(server: &str, wanted: &str) -> bool {
     expand(wanted).is_subset(&expand(server))
 }
 
-fn applied(run: &support::Run) -> usize {
+fn applied(run: &crate::support::Run) -> usize {
     json(run)["stores"][0]["applied"].as_array().unwrap().len()
 }
 
@@ -256,7 +250,7 @@ commands = ["+@read", "+@write", "+fcall", "+fcall_ro", "-@dangerous", "+time"]
 
 #[test]
 fn setup_is_idempotent_on_the_shared_server_and_status_shows_it() {
-    let db = support::redis();
+    let db = crate::support::redis();
     let dir = workdir();
     let namespace = format!("t{}", db.db);
     let user = format!("t{}_app", db.db);
@@ -888,7 +882,7 @@ fn audit(url: &str, dir: &Path, env: &[(&str, &str)]) -> migrate::redis::audit::
 
 #[test]
 fn bad_declarations_and_unreachable_redis_are_one_line_exit_1_and_nothing_is_written() {
-    let db = support::redis();
+    let db = crate::support::redis();
     let mut connection = connect(&db.url);
     let cases = [
         (
@@ -968,7 +962,7 @@ fn bad_declarations_and_unreachable_redis_are_one_line_exit_1_and_nothing_is_wri
 
 #[test]
 fn a_server_set_up_by_a_newer_declaration_is_left_alone() {
-    let db = support::redis();
+    let db = crate::support::redis();
     let dir = workdir();
     let mut connection = connect(&db.url);
     let _: () = redis::cmd("HSET")

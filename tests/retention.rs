@@ -3,64 +3,35 @@
 //! younger ones stay, the reported counts equal what was removed, `--dry-run` changes nothing,
 //! and Redis keys get their declared TTL.
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::{Run, example_config, run};
+use crate::support::{Stores, json};
 use mongodb::bson::{DateTime, Document, doc};
 use serde_json::Value;
-use support::{
-    MongoDb, PgDb, RedisDb, Run, example_config, migrate_all_stores, mongo, pg, redis, run, workdir,
-};
 
 const KEY: &str = "test-anonymization-key-0123456789abcdef";
 const ORG: &str = "c0000000-0000-4000-8000-000000000001";
 const OWNER: &str = "a5000000-0000-4000-8000-000000000001";
 
-struct Stores {
-    pg: PgDb,
-    mongo: MongoDb,
-    redis: RedisDb,
-    dir: tempfile::TempDir,
+/// What these tests run on top of the shared [`Stores`].
+trait RetentionRuns {
+    /// The binary without the anonymization key in its environment.
+    fn migrate_without_key(&self, args: &[&str]) -> Run;
+    /// The `activityLogs` collection, with the runtime its client lives on.
+    fn activity_logs(&self) -> (tokio::runtime::Runtime, mongodb::Collection<Document>);
+    /// A count query's answer.
+    fn count(&self, sql: &str) -> u64;
 }
 
-impl Stores {
-    fn migrate(&self, args: &[&str]) -> Run {
-        run(
-            migrate_all_stores(self.dir.path(), &self.pg, &self.mongo, &self.redis)
-                .env("MIGRATE_ANON_KEY", KEY)
-                .args(args),
-        )
-    }
-
-    /// The binary without the anonymization key in its environment.
+impl RetentionRuns for Stores {
     fn migrate_without_key(&self, args: &[&str]) -> Run {
-        run(
-            migrate_all_stores(self.dir.path(), &self.pg, &self.mongo, &self.redis)
-                .env_remove("MIGRATE_ANON_KEY")
-                .args(args),
-        )
+        run(self.command().env_remove("MIGRATE_ANON_KEY").args(args))
     }
 
-    fn mongo(&self) -> (tokio::runtime::Runtime, mongodb::Collection<Document>) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let client = runtime
-            .block_on(mongodb::Client::with_uri_str(&self.mongo.url))
-            .unwrap();
-        let collection = client
-            .database(&self.mongo.name)
-            .collection::<Document>("activityLogs");
-        (runtime, collection)
-    }
-
-    fn redis(&self) -> redis::Connection {
-        redis::Client::open(self.redis.url.as_str())
-            .unwrap()
-            .get_connection()
-            .unwrap()
+    fn activity_logs(&self) -> (tokio::runtime::Runtime, mongodb::Collection<Document>) {
+        let (runtime, database) = self.mongo_database();
+        (runtime, database.collection::<Document>("activityLogs"))
     }
 
     fn count(&self, sql: &str) -> u64 {
@@ -76,19 +47,9 @@ fn write_config(dir: &Path) {
     std::fs::write(dir.join("migrate.toml"), text).unwrap();
 }
 
-fn json(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
-}
-
 /// Old and young data in every place a policy covers.
 fn filled() -> Stores {
-    let stores = Stores {
-        pg: pg(),
-        mongo: mongo(),
-        redis: redis(),
-        dir: workdir(),
-    };
+    let stores = Stores::new().with_env("MIGRATE_ANON_KEY", KEY);
     write_config(stores.dir.path());
     stores.migrate(&["up"]).assert_ok();
     stores.pg.execute(&format!(
@@ -135,7 +96,7 @@ fn filled() -> Stores {
             VALUES ('{ORG}', 'P', 'p', 'd1000000-0000-4000-8000-000000000003');
         "
     ));
-    let (runtime, collection) = stores.mongo();
+    let (runtime, collection) = stores.activity_logs();
     let day = 86_400_000i64;
     let now = DateTime::now().timestamp_millis();
     let mut documents = Vec::new();
@@ -150,7 +111,7 @@ fn filled() -> Stores {
     runtime
         .block_on(async { collection.insert_many(documents).await })
         .unwrap();
-    let mut r = stores.redis();
+    let mut r = stores.redis_connection();
     redis::pipe()
         // cache:user ttl 15min: one without a TTL, one with 2 h, one fine.
         .cmd("SET")
@@ -296,7 +257,7 @@ fn retention_removes_what_is_old_keeps_the_rest_and_reports_exact_counts() {
     );
 
     assert_eq!(policy(&report, "mongo-activity-logs")["removed"], 6);
-    let (runtime, collection) = stores.mongo();
+    let (runtime, collection) = stores.activity_logs();
     assert_eq!(
         runtime
             .block_on(async { collection.count_documents(doc! {}).await })
@@ -305,7 +266,7 @@ fn retention_removes_what_is_old_keeps_the_rest_and_reports_exact_counts() {
     );
 
     assert_eq!(policy(&report, "redis-ttl")["removed"], 2);
-    let mut r = stores.redis();
+    let mut r = stores.redis_connection();
     let ttl = |r: &mut redis::Connection, key: &str| -> i64 {
         redis::cmd("TTL").arg(key).query(r).unwrap()
     };
@@ -374,15 +335,10 @@ fn one_policy_can_be_run_alone_and_an_unknown_one_is_named() {
 /// their TTL and a quarter with a longer one, are fixed exactly, with one PEXPIRE per fix.
 #[test]
 fn the_redis_policy_fixes_a_large_keyspace_through_the_audit_scan() {
-    let stores = Stores {
-        pg: pg(),
-        mongo: mongo(),
-        redis: redis(),
-        dir: workdir(),
-    };
+    let stores = Stores::new().with_env("MIGRATE_ANON_KEY", KEY);
     write_config(stores.dir.path());
     stores.migrate(&["up"]).assert_ok();
-    let mut r = stores.redis();
+    let mut r = stores.redis_connection();
     let mut pipe = redis::pipe();
     for i in 0..20_000 {
         // session:{sessionId} is a hash with a 24 h TTL in config.example.toml.

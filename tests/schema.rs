@@ -2,21 +2,11 @@
 //! a real PostgreSQL: reversibility, tenant isolation, roles, triggers, search, materialized
 //! views, partitions and idempotent seeds.
 
-mod support;
+use crate::support::repo;
+use crate::support::{PgDb, migrate_cmd, pg, run};
 
-use std::path::PathBuf;
-
-use support::{PgDb, migrate_cmd, pg, run};
-
-fn repo(path: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(path)
-        .display()
-        .to_string()
-}
-
-fn migrate(db: &PgDb, args: &[&str]) -> support::Run {
-    let workdir = support::workdir();
+fn migrate(db: &PgDb, args: &[&str]) -> crate::support::Run {
+    let workdir = crate::support::workdir();
     run(migrate_cmd()
         .current_dir(workdir.path())
         .args([

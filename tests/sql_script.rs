@@ -2,11 +2,9 @@
 //! `psql -v ON_ERROR_STOP=1 -X -f`, leaves the same schema and the same history rows (times
 //! aside) as `migrate up` / `migrate down` on a twin database.
 
-mod support;
-
 use std::process::Command;
 
-use support::{PgDb, migrate_in, pg, repo, workdir, write_migration};
+use crate::support::{PgDb, migrate_in, pg, repo, workdir, write_migration};
 
 /// The history rows that must match, in order; times, user and rank left out.
 fn history(db: &PgDb) -> Vec<Vec<Option<String>>> {
@@ -18,11 +16,11 @@ fn history(db: &PgDb) -> Vec<Vec<Option<String>>> {
 }
 
 /// Runs `script` with psql against `db`, as the script's header says.
-fn psql(db: &PgDb, script: &str) -> support::Run {
+fn psql(db: &PgDb, script: &str) -> crate::support::Run {
     let dir = workdir();
     let file = dir.path().join("plan.sql");
     std::fs::write(&file, script).unwrap();
-    support::run(Command::new("psql").args([
+    crate::support::run(Command::new("psql").args([
         "-v",
         "ON_ERROR_STOP=1",
         "-X",
@@ -33,7 +31,7 @@ fn psql(db: &PgDb, script: &str) -> support::Run {
     ]))
 }
 
-fn app(db: &PgDb, args: &[&str]) -> support::Run {
+fn app(db: &PgDb, args: &[&str]) -> crate::support::Run {
     let dir = workdir();
     let mut all = vec![
         "--migrations",

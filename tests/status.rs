@@ -2,13 +2,12 @@
 //! store is current), each store's current version at the top of its JSON entry, broken files
 //! listed as `invalid`, and a baseline shown once.
 
-mod support;
-
 use std::path::Path;
 
-use support::{MongoDb, PgDb, RedisDb, migrate_cmd, mongo, pg, redis, run, workdir};
+use crate::support::json;
+use crate::support::{MongoDb, PgDb, RedisDb, migrate_cmd, mongo, pg, redis, run, workdir};
 
-use support::write_migration as write;
+use crate::support::write_migration as write;
 
 const V1: &str = "CREATE TABLE a (id int);\n-- migrate:down\nDROP TABLE a;\n";
 const V2: &str = "CREATE TABLE b (id int);\n-- migrate:down\nDROP TABLE b;\n";
@@ -27,18 +26,19 @@ fn write_config(dir: &Path, version: u32) {
     .unwrap();
 }
 
-fn migrate(dir: &Path, db: &PgDb, mongo: &MongoDb, redis: &RedisDb, args: &[&str]) -> support::Run {
+fn migrate(
+    dir: &Path,
+    db: &PgDb,
+    mongo: &MongoDb,
+    redis: &RedisDb,
+    args: &[&str],
+) -> crate::support::Run {
     run(migrate_cmd()
         .current_dir(dir)
         .args(["--database-url", &db.url])
         .args(["--mongodb-url", &mongo.url])
         .args(["--redis-url", &redis.url])
         .args(args))
-}
-
-fn json(run: &support::Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
 }
 
 /// `(store, version)` of each entry of a JSON status, in order.
@@ -200,16 +200,16 @@ fn an_empty_scaffold_is_an_invalid_row_not_only_a_warning() {
     let dir = workdir();
     let dir = dir.path();
     write(dir, "V1__a.sql", V1);
-    support::migrate_in(&db, dir, &["up"]).assert_ok();
+    crate::support::migrate_in(&db, dir, &["up"]).assert_ok();
     // `new` writes a file with no statement yet; another file does not parse.
-    support::migrate_in(&db, dir, &["new", "add_tasks"]).assert_ok();
+    crate::support::migrate_in(&db, dir, &["new", "add_tasks"]).assert_ok();
     write(
         dir,
         "V3__broken.sql",
         "CREATE TABLE x (id int);\n-- migrate:bogus\n",
     );
 
-    let human = support::migrate_in(&db, dir, &["status"]);
+    let human = crate::support::migrate_in(&db, dir, &["status"]);
     human.assert_ok();
     let rows: Vec<Vec<&str>> = human
         .stdout
@@ -245,7 +245,8 @@ fn an_empty_scaffold_is_an_invalid_row_not_only_a_warning() {
         human.stderr
     );
 
-    let json_status = support::migrate_in(&db, dir, &["--format", "json", "status", "--exit-code"]);
+    let json_status =
+        crate::support::migrate_in(&db, dir, &["--format", "json", "status", "--exit-code"]);
     json_status.assert_code(2);
     let value = json(&json_status);
     let entry = &value["stores"][0]["migrations"][1];
@@ -254,7 +255,7 @@ fn an_empty_scaffold_is_an_invalid_row_not_only_a_warning() {
     assert_eq!(value["stores"][0]["summary"]["problems"], 2);
 
     // `validate` names each broken file once (as a file problem).
-    let validate = support::migrate_in(&db, dir, &["--format", "json", "validate"]);
+    let validate = crate::support::migrate_in(&db, dir, &["--format", "json", "validate"]);
     validate.assert_code(2);
     assert_eq!(json(&validate)["problems"].as_array().unwrap().len(), 2);
 }
@@ -265,9 +266,10 @@ fn an_applied_file_that_no_longer_parses_is_invalid_not_missing() {
     let dir = workdir();
     let dir = dir.path();
     write(dir, "V1__a.sql", V1);
-    support::migrate_in(&db, dir, &["up"]).assert_ok();
+    crate::support::migrate_in(&db, dir, &["up"]).assert_ok();
     write(dir, "V1__a.sql", "");
-    let result = support::migrate_in(&db, dir, &["--format", "json", "status", "--exit-code"]);
+    let result =
+        crate::support::migrate_in(&db, dir, &["--format", "json", "status", "--exit-code"]);
     result.assert_code(2);
     let entry = &json(&result)["stores"][0]["migrations"][0];
     assert_eq!(entry["state"], "invalid");
@@ -285,9 +287,9 @@ fn a_baseline_is_one_row_counted_as_baseline() {
     let dir = dir.path();
     write(dir, "V1__a.sql", V1);
     write(dir, "V2__b.sql", V2);
-    support::migrate_in(&db, dir, &["baseline", "1"]).assert_ok();
+    crate::support::migrate_in(&db, dir, &["baseline", "1"]).assert_ok();
 
-    let human = support::migrate_in(&db, dir, &["status"]);
+    let human = crate::support::migrate_in(&db, dir, &["status"]);
     human.assert_ok();
     let version_1_rows = human
         .stdout
@@ -303,7 +305,7 @@ fn a_baseline_is_one_row_counted_as_baseline() {
         human.stdout
     );
 
-    let value = json(&support::migrate_in(
+    let value = json(&crate::support::migrate_in(
         &db,
         dir,
         &["--format", "json", "status"],
@@ -321,6 +323,6 @@ fn a_baseline_is_one_row_counted_as_baseline() {
         store["summary"],
         serde_json::json!({"applied": 0, "baseline": 1, "pending": 1, "problems": 0})
     );
-    support::migrate_in(&db, dir, &["up"]).assert_ok();
-    support::migrate_in(&db, dir, &["status", "--exit-code"]).assert_ok();
+    crate::support::migrate_in(&db, dir, &["up"]).assert_ok();
+    crate::support::migrate_in(&db, dir, &["status", "--exit-code"]).assert_ok();
 }

@@ -1,12 +1,10 @@
 //! TLS against a real PostgreSQL with its own certificate authority: `sslmode` disable,
 //! require, verify-ca and verify-full behave as with libpq.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
-use support::{migrate_cmd, run};
+use crate::support::{migrate_cmd, run};
 
 /// A dedicated server (TLS is switched on for it alone, not for the shared test server).
 fn tls_server(certs: &Path) -> String {
@@ -170,7 +168,7 @@ fn sslmodes_behave_like_libpq() {
     psql(&base, &format!("CREATE DATABASE {db}"));
     let ca = certs.path().join("ca.crt").display().to_string();
 
-    let work = support::workdir();
+    let work = crate::support::workdir();
     std::fs::create_dir_all(work.path().join("migrations")).unwrap();
     std::fs::write(
         work.path().join("migrations/V1__tls.sql"),

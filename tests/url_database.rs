@@ -4,20 +4,14 @@
 //! from the environment. (`anonymize`, `export` and `retention` are covered the same way by
 //! their own tests, which run with the unchanged example config.)
 
-mod support;
-
 use mongodb::bson::doc;
 use serde_json::Value;
 
-use support::{
+use crate::support::json;
+use crate::support::{
     MongoProbe, example_config, migrate_all_stores, mongo, pg, redis, redis_connection, repo, run,
     workdir,
 };
-
-fn json(result: &support::Run) -> Value {
-    serde_json::from_str(&result.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", result.stdout, result.stderr))
-}
 
 /// The `database` of the given store's entry in a report's `stores` array.
 fn database_of<'a>(report: &'a Value, store: &str) -> &'a str {
@@ -104,7 +98,7 @@ fn every_command_uses_the_databases_the_urls_name() {
     );
 
     // The same precedence when the URL comes from MONGODB_URL instead of a flag.
-    let status = run(support::migrate_cmd()
+    let status = run(crate::support::migrate_cmd()
         .current_dir(dir.path())
         .env("MONGODB_URL", &mongo.url)
         .args(["--format", "json", "--database-url", &pg.url])

@@ -2,16 +2,10 @@
 //! named before it runs and followed by its duration; `maintain` lists each step once (its
 //! report), and under `-v` also names each statement while it runs.
 
-mod support;
-
-use support::{
-    Run, example_config, migrate_all_stores, migrate_cmd, mongo, pg, redis, repo, run, workdir,
+use crate::support::json;
+use crate::support::{
+    example_config, migrate_all_stores, migrate_cmd, mongo, pg, redis, repo, run, workdir,
 };
-
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", run.stdout, run.stderr))
-}
 
 /// The stderr line right after the first line equal to `announced`, which must be there.
 fn line_after<'a>(stderr: &'a str, announced: &str) -> &'a str {

@@ -2,11 +2,10 @@
 //!
 //! Servers come from `MIGRATE_TEST_PG_URL` / `MIGRATE_TEST_REDIS_URL` / `MIGRATE_TEST_MONGO_URL`
 //! when set; otherwise a shared sandbox under `target/test-sandbox` is started lazily (once per
-//! process and service; the sandbox's lock makes this safe across test binaries) and left
-//! running. A server that cannot be provided fails the test with a clear message.
-#![allow(dead_code)]
+//! process and service; the sandbox's lock makes this safe across processes, e.g. two `cargo
+//! test` runs) and left running. A server that cannot be provided fails the test with a clear
+//! message.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::Command;
@@ -18,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use migrate::sandbox::{self, Service};
 
 mod mongo_probe;
-#[allow(unused_imports)] // not every test binary probes Mongo
+
 pub use mongo_probe::MongoProbe;
 
 // ---------------------------------------------------------------------------------------------
@@ -428,159 +427,40 @@ pub fn redis_connection(db: &RedisDb) -> redis::Connection {
 /// mapped onto 1..databases-1; the sandbox server has 10000 databases.
 pub fn redis() -> RedisDb {
     let server = server_url(Service::Redis);
-    let mut conn = Resp::connect(&server).unwrap_or_else(|e| {
+    let fail = |step: &str, e: redis::RedisError| -> ! {
         panic!(
-            "test harness: cannot connect to redis {}: {e}",
+            "test harness: redis {step} on {} failed: {e}",
             redact(&server)
         )
-    });
-    let databases = match conn.cmd(&["CONFIG", "GET", "databases"]) {
-        Ok(Reply::Array(items)) => items
-            .get(1)
-            .and_then(|r| match r {
-                Reply::Bulk(Some(b)) => String::from_utf8_lossy(b).parse::<u64>().ok(),
-                _ => None,
-            })
-            .unwrap_or(16),
-        _ => 16,
     };
-    let n = match conn
-        .cmd(&["SELECT", "0"])
-        .and_then(|_| conn.cmd(&["INCR", "migrate_test:next_db"]))
-    {
-        Ok(Reply::Int(n)) => u64::try_from(n).unwrap_or(0),
-        other => panic!("test harness: redis INCR migrate_test:next_db failed: {other:?}"),
-    };
+    let client = redis::Client::open(server.as_str()).unwrap_or_else(|e| fail("URL", e));
+    let mut conn = client
+        .get_connection_with_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|e| fail("connect", e));
+    let databases: u64 = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("databases")
+        .query::<Vec<String>>(&mut conn)
+        .ok()
+        .and_then(|pair| pair.get(1).and_then(|n| n.parse().ok()))
+        .unwrap_or(16);
+    let n: u64 = redis::cmd("INCR")
+        .arg("migrate_test:next_db")
+        .query(&mut conn)
+        .unwrap_or_else(|e| fail("INCR migrate_test:next_db", e));
     let db = if databases > 1 {
         u32::try_from(n % (databases - 1) + 1).expect("database index fits u32")
     } else {
         0
     };
-    let db_s = db.to_string();
-    for args in [&["SELECT", db_s.as_str()][..], &["FLUSHDB"][..]] {
-        match conn.cmd(args) {
-            Ok(Reply::Simple(_)) => {}
-            other => panic!("test harness: redis {} failed: {other:?}", args.join(" ")),
-        }
-    }
+    redis::cmd("SELECT")
+        .arg(db)
+        .exec(&mut conn)
+        .and_then(|()| redis::cmd("FLUSHDB").exec(&mut conn))
+        .unwrap_or_else(|e| fail(&format!("SELECT {db} + FLUSHDB"), e));
     RedisDb {
-        url: with_path(&server, &db_s),
+        url: with_path(&server, &db.to_string()),
         db,
-    }
-}
-
-#[derive(Debug)]
-enum Reply {
-    Simple(String),
-    Error(String),
-    Int(i64),
-    Bulk(Option<Vec<u8>>),
-    Array(Vec<Reply>),
-}
-
-/// A minimal RESP2 client: enough for AUTH, CONFIG GET, SELECT, INCR and FLUSHDB.
-struct Resp {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Resp {
-    fn connect(url: &str) -> Result<Resp, String> {
-        let u = url::Url::parse(url).map_err(|e| format!("bad url: {e}"))?;
-        if u.scheme() != "redis" {
-            return Err(format!("unsupported scheme {} (only redis://)", u.scheme()));
-        }
-        let host = u.host_str().unwrap_or("127.0.0.1");
-        let port = u.port().unwrap_or(6379);
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let stream = tcp_connect(&if host.contains(':') {
-            format!("[{host}]:{port}")
-        } else {
-            format!("{host}:{port}")
-        })
-        .map_err(|e| e.to_string())?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .map_err(|e| e.to_string())?;
-        let writer = stream.try_clone().map_err(|e| e.to_string())?;
-        let mut conn = Resp {
-            reader: BufReader::new(stream),
-            writer,
-        };
-        if let Some(pw) = u.password() {
-            let user = u.username();
-            let reply = if user.is_empty() {
-                conn.cmd(&["AUTH", pw])?
-            } else {
-                conn.cmd(&["AUTH", user, pw])?
-            };
-            if !matches!(reply, Reply::Simple(_)) {
-                return Err(format!("AUTH failed: {reply:?}"));
-            }
-        }
-        Ok(conn)
-    }
-
-    fn cmd(&mut self, args: &[&str]) -> Result<Reply, String> {
-        let mut buf = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            buf.extend_from_slice(a.as_bytes());
-            buf.extend_from_slice(b"\r\n");
-        }
-        self.writer.write_all(&buf).map_err(|e| e.to_string())?;
-        match self.read()? {
-            Reply::Error(e) => Err(e),
-            r => Ok(r),
-        }
-    }
-
-    fn line(&mut self) -> Result<String, String> {
-        let mut line = String::new();
-        self.reader
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
-        if !line.ends_with("\r\n") {
-            return Err("connection closed".to_string());
-        }
-        line.truncate(line.len() - 2);
-        Ok(line)
-    }
-
-    fn read(&mut self) -> Result<Reply, String> {
-        let line = self.line()?;
-        let (kind, rest) = line.split_at(1.min(line.len()));
-        let num = || {
-            rest.parse::<i64>()
-                .map_err(|e| format!("bad reply {line:?}: {e}"))
-        };
-        Ok(match kind {
-            "+" => Reply::Simple(rest.to_string()),
-            "-" => Reply::Error(rest.to_string()),
-            ":" => Reply::Int(num()?),
-            "$" => {
-                let n = num()?;
-                if n < 0 {
-                    Reply::Bulk(None)
-                } else {
-                    let mut data = vec![0; n as usize + 2];
-                    self.reader
-                        .read_exact(&mut data)
-                        .map_err(|e| e.to_string())?;
-                    data.truncate(n as usize);
-                    Reply::Bulk(Some(data))
-                }
-            }
-            "*" => {
-                let n = num()?;
-                let mut items = Vec::new();
-                for _ in 0..n.max(0) {
-                    items.push(self.read()?);
-                }
-                Reply::Array(items)
-            }
-            _ => return Err(format!("bad reply {line:?}")),
-        })
     }
 }
 
@@ -711,4 +591,75 @@ pub fn migrate_all_stores(
         &repo("mongo_migrations"),
     ]);
     cmd
+}
+
+/// stdout of a `--format json` run as one JSON document; panics with both streams otherwise.
+pub fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e})\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            run.stdout, run.stderr
+        )
+    })
+}
+
+/// One test's three stores and the scratch directory the binary runs in, with the
+/// environment every run gets (the anonymization key, say).
+pub struct Stores {
+    pub pg: PgDb,
+    pub mongo: MongoDb,
+    pub redis: RedisDb,
+    pub dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Stores {
+    /// A fresh database in each store and an empty scratch directory.
+    pub fn new() -> Self {
+        Stores {
+            pg: pg(),
+            mongo: mongo(),
+            redis: redis(),
+            dir: workdir(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Sets `name=value` for every later run of the binary.
+    pub fn with_env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// The binary against the three stores ([`migrate_all_stores`]) with this test's environment.
+    pub fn command(&self) -> Command {
+        let mut cmd = migrate_all_stores(self.dir.path(), &self.pg, &self.mongo, &self.redis);
+        for (name, value) in &self.env {
+            cmd.env(name, value);
+        }
+        cmd
+    }
+
+    /// Runs the binary with `args` to completion.
+    pub fn migrate(&self, args: &[&str]) -> Run {
+        run(self.command().args(args))
+    }
+
+    /// The test's Mongo database, with the runtime its client lives on.
+    pub fn mongo_database(&self) -> (tokio::runtime::Runtime, mongodb::Database) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = runtime
+            .block_on(mongodb::Client::with_uri_str(&self.mongo.url))
+            .unwrap();
+        let database = client.database(&self.mongo.name);
+        (runtime, database)
+    }
+
+    /// A connection to the test's Redis database.
+    pub fn redis_connection(&self) -> redis::Connection {
+        redis_connection(&self.redis)
+    }
 }
