@@ -506,6 +506,99 @@ CREATE TABLE places (id int PRIMARY KEY, spot point NOT NULL);
     assert_eq!(statement["scans"][0]["rows"], 300);
 }
 
+/// CHECK constraints that the first generated values break (an enum tied to a nullable
+/// time, a hex digest, an ordering of two times, a positive amount) are satisfied by other
+/// values of their columns, and the report names them; a constraint no value of the tried
+/// shapes can meet leaves its table skipped with the server's reason.
+#[test]
+fn generated_data_is_adjusted_to_pass_check_constraints() {
+    let db = pg();
+    let dir = workdir();
+    write_migration(
+        dir.path(),
+        "V1__schema.sql",
+        "CREATE TYPE decision AS ENUM ('pending', 'approved', 'rejected');
+CREATE TABLE approvals (
+    id bigserial PRIMARY KEY,
+    decision decision NOT NULL DEFAULT 'pending',
+    decided_at timestamptz,
+    CONSTRAINT decided_when_decided CHECK ((decision = 'pending') = (decided_at IS NULL))
+);
+CREATE TABLE files (
+    id bigserial PRIMARY KEY,
+    sha256 text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    size bigint NOT NULL CHECK (size > 0),
+    started_at timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    CONSTRAINT finished_after_start CHECK (finished_at IS NULL OR finished_at >= started_at)
+);
+CREATE TABLE odd (id int PRIMARY KEY, code text NOT NULL CHECK (code = 'exactly-this-and-nothing-else'));
+",
+    );
+    write_migration(
+        dir.path(),
+        "V2__touch.sql",
+        "CREATE INDEX approvals_decided ON approvals (decided_at);\nCREATE INDEX files_size ON files (size);\nCREATE INDEX odd_code ON odd (code);\n",
+    );
+    let result = migrate_in(
+        &db,
+        dir.path(),
+        &[
+            "--format",
+            "json",
+            "check",
+            "--since",
+            "1",
+            "--with-data",
+            "500",
+        ],
+    );
+    result.assert_code(2);
+    let report = json(&result);
+    let fill = &report["observation"]["with_data"];
+    let filled = |name: &str| {
+        fill["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["table"] == name)
+            .unwrap_or_else(|| panic!("{name} not filled: {fill:#}"))
+            .clone()
+    };
+    let approvals = filled("public.approvals");
+    assert_eq!(approvals["rows"], 500);
+    assert_eq!(
+        approvals["adjusted_for"][0], "decided_when_decided",
+        "{approvals:#}"
+    );
+    let files = filled("public.files");
+    assert_eq!(files["rows"], 500);
+    let adjusted: Vec<&str> = files["adjusted_for"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(adjusted.contains(&"files_sha256_check"), "{files:#}");
+    let skipped: Vec<&Value> = fill["skipped"].as_array().unwrap().iter().collect();
+    assert_eq!(skipped.len(), 1, "{fill:#}");
+    assert_eq!(skipped[0]["table"], "public.odd");
+    assert!(
+        skipped[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("odd_code_check"),
+        "{fill:#}"
+    );
+    // The index builds read the generated rows.
+    let scanned: Vec<u64> = statements(&report, "V2 touch")
+        .iter()
+        .take(2)
+        .map(|s| s["scans"][0]["rows"].as_u64().unwrap())
+        .collect();
+    assert_eq!(scanned, [500, 500]);
+}
+
 #[test]
 fn create_index_concurrently_is_sampled_and_lets_writes_through() {
     let report = observe_v2(

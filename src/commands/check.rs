@@ -489,12 +489,16 @@ async fn on_shadow(
                                 "cannot apply the migrations before the new ones on the shadow database",
                             )
                         })?;
-                    base = snapshot::take(&session.client, &options).await?;
                 }
                 let filled = match work.with_data {
                     0 => None,
                     rows => Some(observation::fill_for(&session, work.new, rows).await?),
                 };
+                // The schema the new migrations start from: loading data can add objects
+                // (`seed generate` creates the current month's partitions).
+                if !work.applied_first.is_empty() || filled.is_some() {
+                    base = snapshot::take(&session.client, &options).await?;
+                }
                 let mut observer = if work.observe {
                     Some(Observer::start(&session).await?)
                 } else {

@@ -6,9 +6,11 @@
 //! foreign key takes values from the parent's existing rows (NULL when the parent is empty
 //! and the column allows it); other columns get a value from their type (numbers offset past
 //! the column's current maximum, texts with a per-run prefix so unique columns do not collide
-//! with existing rows). A table the generator cannot fill (a type it does not know in a NOT NULL
-//! column, a multi-column foreign key, a CHECK constraint the values break) is skipped with
-//! the reason; triggers stay on. The filled tables are analyzed afterwards.
+//! with existing rows). When a CHECK constraint rejects those values, the columns it names get
+//! other values (see [`insert_within_checks`]). A table the generator cannot fill (a type it
+//! does not know in a NOT NULL column, a CHECK constraint no value tried meets) is skipped with
+//! the reason; triggers stay on. The filled tables are analyzed afterwards (and vacuumed where
+//! the probes for CHECK constraints left rolled-back rows).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -23,6 +25,10 @@ use super::tokens::quote_ident;
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FillReport {
     pub rows_per_table: u64,
+    /// The application's own tables, loaded by `seed generate` before the generic filler ran
+    /// (with this repository's schema).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated: Option<Generated>,
     pub tables: Vec<FilledTable>,
     pub skipped: Vec<SkippedTable>,
     pub duration_ms: u64,
@@ -33,6 +39,28 @@ pub struct FilledTable {
     pub table: String,
     pub rows: u64,
     pub duration_ms: u64,
+    /// CHECK constraints the first values broke, satisfied by other values of their columns.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub adjusted_for: Vec<String>,
+}
+
+/// What `seed generate` loaded for `--with-data`, or why it could not.
+#[derive(Debug, Clone, Serialize)]
+pub struct Generated {
+    /// `seed generate --tasks N`: N tasks, and the users, projects, comments and activity
+    /// that go with them.
+    pub tasks: u64,
+    pub tables: Vec<GeneratedTable>,
+    pub duration_ms: u64,
+    /// Set when the load failed (it was rolled back; the generic filler filled the tables).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GeneratedTable {
+    pub table: String,
+    pub rows: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -44,12 +72,35 @@ pub struct SkippedTable {
 impl FillReport {
     /// One line for humans.
     pub fn describe(&self) -> String {
-        let mut line = format!(
+        let mut line = String::new();
+        if let Some(generated) = &self.generated {
+            match &generated.failed {
+                None => line.push_str(&format!(
+                    "with data: seed generate --tasks {} loaded {} rows into {} ({})\n  ",
+                    generated.tasks,
+                    generated.tables.iter().map(|t| t.rows).sum::<u64>(),
+                    crate::output::count(generated.tables.len(), "table"),
+                    crate::output::human_ms(generated.duration_ms)
+                )),
+                Some(reason) => line.push_str(&format!(
+                    "with data: seed generate could not load this schema ({reason}); \
+                     its tables were filled from their column types\n  "
+                )),
+            }
+        }
+        line.push_str(&format!(
             "with data: {} rows in each of {} ({})",
             self.rows_per_table,
             crate::output::count(self.tables.len(), "table"),
             crate::output::human_ms(self.duration_ms)
-        );
+        ));
+        for table in self.tables.iter().filter(|t| !t.adjusted_for.is_empty()) {
+            line.push_str(&format!(
+                "\n  values of {} chosen to pass {}",
+                table.table,
+                table.adjusted_for.join(", ")
+            ));
+        }
         for skipped in &self.skipped {
             line.push_str(&format!(
                 "\n  not filled: {}: {}",
@@ -114,12 +165,15 @@ const FOREIGN_KEYS: &str = "SELECT conrelid, conkey, confrelid, confkey FROM pg_
      WHERE contype = 'f'";
 
 /// Fills the tables whose names appear in `sql_texts` (and the parents their foreign keys
-/// need) with `rows` rows each. `exclude` names tables never filled (the history table).
+/// need) with `rows` rows each. `exclude` names tables never filled (the history table);
+/// `loaded` names tables another generator filled already (`schema.table`): they are not
+/// filled again, but their rows serve as parents.
 pub async fn fill(
     client: &Client,
     sql_texts: &[&str],
     rows: u64,
     exclude: &[&str],
+    loaded: &[String],
 ) -> anyhow::Result<FillReport> {
     let started = Instant::now();
     let tables: BTreeMap<u32, Table> = client
@@ -183,13 +237,19 @@ pub async fn fill(
         ..FillReport::default()
     };
     let mut filled = Vec::new();
+    // Tables whose probes left rolled-back rows behind: vacuumed, so that the observed
+    // statements do not read those dead rows.
+    let mut probed = Vec::new();
     for oid in order {
         let Some(table) = tables.get(&oid) else {
             continue;
         };
+        if loaded.contains(&table.display()) {
+            continue;
+        }
         let table_started = Instant::now();
-        let insert = match insert_sql(client, table, &tables, &foreign_keys, rows, &salt).await? {
-            Ok(sql) => sql,
+        let draft = match insert_sql(client, table, &tables, &foreign_keys, &salt).await? {
+            Ok(draft) => draft,
             Err(reason) => {
                 report.skipped.push(SkippedTable {
                     table: table.display(),
@@ -198,22 +258,31 @@ pub async fn fill(
                 continue;
             }
         };
-        match client.execute(&insert, &[]).await {
-            Ok(inserted) => {
-                filled.push(table.qualified());
+        match insert_within_checks(client, table, draft, rows, &salt).await? {
+            Ok((inserted, adjusted)) => {
+                if adjusted.is_empty() {
+                    filled.push(table.qualified());
+                } else {
+                    probed.push(table.qualified());
+                }
                 report.tables.push(FilledTable {
                     table: table.display(),
                     rows: inserted,
                     duration_ms: table_started.elapsed().as_millis() as u64,
+                    adjusted_for: adjusted,
                 });
             }
-            Err(err) => report.skipped.push(SkippedTable {
+            Err(reason) => report.skipped.push(SkippedTable {
                 table: table.display(),
-                reason: err
-                    .as_db_error()
-                    .map_or_else(|| err.to_string(), |db| db.message().to_string()),
+                reason,
             }),
         }
+    }
+    if !probed.is_empty() {
+        client
+            .batch_execute(&format!("VACUUM (ANALYZE) {}", probed.join(", ")))
+            .await
+            .map_err(|err| engine::query_error("cannot vacuum the filled tables", &err))?;
     }
     if !filled.is_empty() {
         client
@@ -225,8 +294,231 @@ pub async fn fill(
     Ok(report)
 }
 
+/// Inserts the draft's rows. When a CHECK constraint rejects them, the columns it names are
+/// given other values (NULL where allowed, each enum label, hex digests, later times, small
+/// positive numbers), tried on a few rows in a rolled-back transaction, until one combination
+/// passes; then the whole insert runs again. Gives the rows inserted and the constraints that
+/// needed other values, or why the table stays empty.
+async fn insert_within_checks(
+    client: &Client,
+    table: &Table,
+    mut draft: Draft,
+    rows: u64,
+    salt: &str,
+) -> anyhow::Result<Result<(u64, Vec<String>), String>> {
+    let mut adjusted: Vec<String> = Vec::new();
+    loop {
+        let error = match client.execute(&draft.sql(rows), &[]).await {
+            Ok(inserted) => return Ok(Ok((inserted, adjusted))),
+            Err(err) => err,
+        };
+        let Some(db) = error.as_db_error() else {
+            return Err(engine::query_error(
+                &format!("cannot fill {}", table.display()),
+                &error,
+            ));
+        };
+        let reason = db.message().to_string();
+        let constraint = match (db.code(), db.constraint()) {
+            (&tokio_postgres::error::SqlState::CHECK_VIOLATION, Some(name))
+                if !adjusted.iter().any(|done| done == name) && adjusted.len() < 8 =>
+            {
+                name.to_string()
+            }
+            _ => return Ok(Err(reason)),
+        };
+        match satisfy(
+            client,
+            table,
+            &mut draft,
+            &constraint,
+            &adjusted,
+            rows,
+            salt,
+        )
+        .await?
+        {
+            true => adjusted.push(constraint),
+            false => return Ok(Err(reason)),
+        }
+    }
+}
+
+/// The most combinations of values tried for one constraint.
+const MAX_PROBES: usize = 256;
+
+/// Rows each probe inserts: enough that values cycling over `g` show their variety.
+const PROBE_ROWS: u64 = 16;
+
+/// Finds values of the columns `constraint` names that let the draft's rows pass it (and the
+/// constraints satisfied before it), and puts them in the draft; false when no combination
+/// tried passes. A probe stopped by another CHECK constraint not yet worked on has passed
+/// this one: that constraint's turn comes next.
+async fn satisfy(
+    client: &Client,
+    table: &Table,
+    draft: &mut Draft,
+    constraint: &str,
+    adjusted: &[String],
+    rows: u64,
+    salt: &str,
+) -> anyhow::Result<bool> {
+    let attnums: Vec<i16> = client
+        .query_opt(
+            "SELECT conkey FROM pg_catalog.pg_constraint WHERE conrelid = $1 AND conname = $2",
+            &[&table.oid, &constraint],
+        )
+        .await
+        .map_err(|err| engine::query_error("cannot read a check constraint", &err))?
+        .and_then(|row| row.get::<_, Option<Vec<i16>>>(0))
+        .unwrap_or_default();
+    let mut choices: Vec<(String, Vec<Option<String>>)> = Vec::new();
+    for attnum in attnums {
+        let Some(column) = draft.columns.get(&attnum) else {
+            continue;
+        };
+        if column.skip {
+            continue;
+        }
+        let labels = if column.type_kind == "e" {
+            enum_labels(client, &column.base_type).await?
+        } else {
+            Vec::new()
+        };
+        let mut options = vec![draft.expression(&column.name).cloned()];
+        for option in alternatives(column, &labels, salt) {
+            if !options.contains(&option) {
+                options.push(option);
+            }
+        }
+        choices.push((column.name.clone(), options));
+    }
+    if choices.is_empty() {
+        return Ok(false);
+    }
+    let original: Vec<Option<String>> = choices
+        .iter()
+        .map(|(name, _)| draft.expression(name).cloned())
+        .collect();
+    // Every combination, odometer order, the current values first.
+    let mut at = vec![0usize; choices.len()];
+    for _ in 0..MAX_PROBES {
+        for ((name, options), index) in choices.iter().zip(&at) {
+            draft.set(name, options[*index].clone());
+        }
+        let passed = match probe(client, &draft.sql(rows.min(PROBE_ROWS))).await? {
+            Ok(()) => true,
+            Err(Some(other)) => other != constraint && !adjusted.contains(&other),
+            Err(None) => false,
+        };
+        if passed {
+            return Ok(true);
+        }
+        let mut digit = 0;
+        loop {
+            if digit == at.len() {
+                for ((name, _), value) in choices.iter().zip(original) {
+                    draft.set(name, value);
+                }
+                return Ok(false);
+            }
+            at[digit] += 1;
+            if at[digit] < choices[digit].1.len() {
+                break;
+            }
+            at[digit] = 0;
+            digit += 1;
+        }
+    }
+    for ((name, _), value) in choices.iter().zip(original) {
+        draft.set(name, value);
+    }
+    Ok(false)
+}
+
+/// Runs `insert` in a transaction that is rolled back: does it pass? When not, the CHECK
+/// constraint that stopped it, if one did.
+async fn probe(client: &Client, insert: &str) -> anyhow::Result<Result<(), Option<String>>> {
+    client
+        .batch_execute("BEGIN")
+        .await
+        .map_err(|err| engine::query_error("cannot begin a probe", &err))?;
+    let passed = client.batch_execute(insert).await.map_err(|err| {
+        err.as_db_error()
+            .filter(|db| *db.code() == tokio_postgres::error::SqlState::CHECK_VIOLATION)
+            .and_then(|db| db.constraint().map(str::to_string))
+    });
+    client
+        .batch_execute("ROLLBACK")
+        .await
+        .map_err(|err| engine::query_error("cannot roll a probe back", &err))?;
+    Ok(passed)
+}
+
+async fn enum_labels(client: &Client, type_name: &str) -> anyhow::Result<Vec<String>> {
+    Ok(client
+        .query(
+            "SELECT e.enumlabel::text FROM pg_catalog.pg_enum e \
+             WHERE e.enumtypid = $1::text::regtype ORDER BY e.enumsortorder LIMIT 32",
+            &[&type_name],
+        )
+        .await
+        .map_err(|err| engine::query_error("cannot read an enum's labels", &err))?
+        .iter()
+        .map(|row| row.get(0))
+        .collect())
+}
+
+/// Other values for a column a CHECK constraint names, beyond the generator's first choice:
+/// its default (`None`), NULL where allowed, each enum label, and for its type a few shapes
+/// that constraints commonly ask for.
+fn alternatives(column: &Column, labels: &[String], salt: &str) -> Vec<Option<String>> {
+    let cast = &column.type_name;
+    let mut options = Vec::new();
+    if column.has_default {
+        options.push(None);
+    }
+    if !column.not_null {
+        options.push(Some(format!("NULL::{cast}")));
+    }
+    for label in labels {
+        options.push(Some(format!("{}::{cast}", super::quote::literal(label))));
+    }
+    let seeded = format!("('{salt}-' || g)");
+    match (column.base_type.as_str(), column.category.as_str()) {
+        ("smallint" | "integer" | "bigint" | "numeric" | "real" | "double precision", _) => {
+            options.push(Some(format!("((g % 1000) + 1)::{cast}")));
+            options.push(Some(format!("0::{cast}")));
+            options.push(Some(format!("1::{cast}")));
+        }
+        ("date", _)
+        | ("timestamp without time zone" | "timestamp with time zone", _)
+        | ("time without time zone" | "time with time zone", _) => {
+            options.push(Some(format!(
+                "(pg_catalog.now() + pg_catalog.make_interval(secs => g * 37))::{cast}"
+            )));
+            options.push(Some(format!("pg_catalog.now()::{cast}")));
+        }
+        (_, "S") => {
+            options.push(Some(format!(
+                "pg_catalog.encode(pg_catalog.sha256({seeded}::bytea), 'hex')::{cast}"
+            )));
+            options.push(Some(format!("pg_catalog.md5({seeded})::{cast}")));
+            options.push(Some(format!(
+                "pg_catalog.lower(pg_catalog.translate({seeded}, '-', '_'))::{cast}"
+            )));
+            options.push(Some(format!("('{salt}' || g || '@example.org')::{cast}")));
+            options.push(Some(format!(
+                "('https://example.org/{salt}/' || g)::{cast}"
+            )));
+        }
+        _ => {}
+    }
+    options
+}
+
 /// Lower-cased words of the texts that could be table names.
-fn identifiers(texts: &[&str]) -> BTreeSet<String> {
+pub fn identifiers(texts: &[&str]) -> BTreeSet<String> {
     texts
         .iter()
         .flat_map(|text| text.split(|ch: char| !(ch.is_alphanumeric() || ch == '_' || ch == '$')))
@@ -293,9 +585,8 @@ async fn insert_sql(
     table: &Table,
     tables: &BTreeMap<u32, Table>,
     foreign_keys: &[ForeignKey],
-    rows: u64,
     salt: &str,
-) -> anyhow::Result<Result<String, String>> {
+) -> anyhow::Result<Result<Draft, String>> {
     let columns = columns(client, table.oid).await?;
     let mut names = Vec::new();
     let mut values = Vec::new();
@@ -409,24 +700,76 @@ async fn insert_sql(
             None => {}
         }
     }
-    let with = if parents.is_empty() {
-        String::new()
-    } else {
-        format!("WITH {} ", parents.join(", "))
-    };
-    let target = if names.is_empty() {
-        format!("{} ", table.qualified())
-    } else {
-        format!("{} ({}) ", table.qualified(), names.join(", "))
-    };
-    // With no values (every column has its default) this inserts default rows. The parents'
-    // keys are read once (one row each, joined).
-    let from: String = (0..parents.len()).map(|i| format!(", p{i}")).collect();
-    let select = format!(
-        "{with}SELECT {} FROM pg_catalog.generate_series(1, {rows}) g{from}",
-        values.join(", ")
-    );
-    Ok(Ok(format!("INSERT INTO {target}{select}")))
+    Ok(Ok(Draft {
+        target: table.qualified(),
+        names,
+        values,
+        parents,
+        columns,
+    }))
+}
+
+/// One table's INSERT before it is rendered: the columns given values and their expressions
+/// of `g` (the row number), the parents' keys it reads, and the columns as the catalog has
+/// them (a CHECK constraint that rejects the rows is worked around by changing values).
+struct Draft {
+    target: String,
+    names: Vec<String>,
+    values: Vec<String>,
+    parents: Vec<String>,
+    columns: BTreeMap<i16, Column>,
+}
+
+impl Draft {
+    /// `INSERT … SELECT` of `rows` rows. With no values (every column has its default) this
+    /// inserts default rows. The parents' keys are read once (one row each, joined).
+    fn sql(&self, rows: u64) -> String {
+        let with = if self.parents.is_empty() {
+            String::new()
+        } else {
+            format!("WITH {} ", self.parents.join(", "))
+        };
+        let target = if self.names.is_empty() {
+            format!("{} ", self.target)
+        } else {
+            format!("{} ({}) ", self.target, self.names.join(", "))
+        };
+        let from: String = (0..self.parents.len()).map(|i| format!(", p{i}")).collect();
+        let values = if self.values.is_empty() {
+            // `SELECT FROM` yields rows without columns: DEFAULT VALUES, `rows` times.
+            String::new()
+        } else {
+            self.values.join(", ")
+        };
+        format!(
+            "{with}INSERT INTO {target}SELECT {values} FROM pg_catalog.generate_series(1, {rows}) g{from}"
+        )
+    }
+
+    /// The expression given to `column` now (`None`: left to its default).
+    fn expression(&self, column: &str) -> Option<&String> {
+        let quoted = quote_ident(column);
+        let at = self.names.iter().position(|name| *name == quoted)?;
+        self.values.get(at)
+    }
+
+    /// Gives `column` the expression `value` (`None`: leaves it to its default).
+    fn set(&mut self, column: &str, value: Option<String>) {
+        let quoted = quote_ident(column);
+        let at = self.names.iter().position(|name| *name == quoted);
+        match (at, value) {
+            (Some(at), Some(value)) => self.values[at] = value,
+            (Some(at), None) => {
+                self.names.remove(at);
+                self.values.remove(at);
+            }
+            (None, Some(value)) => {
+                self.names.push(quoted);
+                self.values.push(value);
+            }
+            (None, None) => {}
+        }
+    }
 }
 
 /// A type-appropriate expression of `g` (the row number) for a column, cast to its type.

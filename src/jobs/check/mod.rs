@@ -3,6 +3,9 @@
 //! gives against `[check] lock_budget`, and where it contradicts a lint guess.
 
 pub mod base;
+mod data;
+
+pub use data::fill_for;
 
 use std::time::Duration;
 
@@ -11,7 +14,7 @@ use serde::Serialize;
 use crate::lint::Finding;
 use crate::output::{count, human_ms, table};
 use crate::postgres::engine::Session;
-use crate::postgres::fill::{self, FillReport};
+use crate::postgres::fill::FillReport;
 use crate::postgres::migration::Migration;
 use crate::postgres::observe::{
     self, MigrationObservation, Relations, StatementObservation, is_table,
@@ -48,19 +51,6 @@ impl Observer {
         });
         Ok(())
     }
-}
-
-/// Fills the tables `migrations` touch with `rows` generated rows each (never the history
-/// table).
-pub async fn fill_for(
-    session: &Session,
-    migrations: &[&Migration],
-    rows: u64,
-) -> anyhow::Result<FillReport> {
-    let texts: Vec<&str> = migrations.iter().map(|m| m.up.as_str()).collect();
-    let qualified = format!("{}.{}", session.history.schema(), session.history.table());
-    let exclude = [session.history.table(), qualified.as_str()];
-    fill::fill(&session.client, &texts, rows, &exclude).await
 }
 
 /// The observation section of the check report.
