@@ -1,5 +1,7 @@
 //! Errors as users read them: one line, then context lines, then hints.
 
+use crate::core::plan::{Direction, DirtyReason, Item, PlanError, Store};
+
 /// An error that already knows how it should be shown.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -78,9 +80,11 @@ pub struct Rendered {
 /// Flattens an error chain. Passwords are redacted from every line, whatever produced it.
 pub fn render(error: &anyhow::Error) -> Rendered {
     let redact = |text: String| crate::redact::redact_url(&text);
+    let planned = error.downcast_ref::<PlanError>().map(plan_error);
     let detailed = error
         .downcast_ref::<Detailed>()
-        .or_else(|| error.downcast_ref::<Usage>().map(|usage| &usage.0));
+        .or_else(|| error.downcast_ref::<Usage>().map(|usage| &usage.0))
+        .or(planned.as_ref());
     if let Some(detailed) = detailed {
         return Rendered {
             message: redact(detailed.message.clone()),
@@ -93,7 +97,8 @@ pub fn render(error: &anyhow::Error) -> Rendered {
     let mut context = Vec::new();
     let mut hints = Vec::new();
     for cause in chain {
-        if let Some(detailed) = cause.downcast_ref::<Detailed>() {
+        let planned = cause.downcast_ref::<PlanError>().map(plan_error);
+        if let Some(detailed) = cause.downcast_ref::<Detailed>().or(planned.as_ref()) {
             message = format!("{message}: {}", detailed.message);
             context.extend(detailed.context.iter().cloned());
             hints.extend(detailed.hints.iter().cloned());
@@ -108,6 +113,190 @@ pub fn render(error: &anyhow::Error) -> Rendered {
         message: redact(message),
         context: context.into_iter().map(redact).collect(),
         hints: hints.into_iter().map(redact).collect(),
+    }
+}
+
+impl From<PlanError> for Detailed {
+    fn from(error: PlanError) -> Detailed {
+        plan_error(&error)
+    }
+}
+
+/// What users read when a plan cannot be made (the one place these texts are written).
+pub fn plan_error(error: &PlanError) -> Detailed {
+    let mongo = matches!(error.store(), Store::Mongo { .. });
+    let store = if mongo { "mongo " } else { "" };
+    let listed = |mut detailed: Detailed, items: &[Item]| {
+        for item in items {
+            detailed = detailed.context(match &item.file {
+                Some(file) => format!("{} ({file})", item.label),
+                None => item.label.clone(),
+            });
+        }
+        detailed
+    };
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    match error {
+        PlanError::Dirty {
+            store: Store::Mongo { history },
+            rows,
+            ..
+        } => {
+            // Mongo names the first dirty migration it cannot go past, with its own advice.
+            let Some(row) = rows.first() else {
+                return Detailed::new("a dirty mongo migration; nothing was changed");
+            };
+            let cause = row
+                .cause
+                .as_deref()
+                .map_or_else(String::new, |e| format!(": {e}"));
+            let stopped = format!("{}{cause}", row.position);
+            let repair = format!(
+                "undo or finish the migration's work by hand, then remove its record: db.{history}.deleteOne({{_id: {}}})",
+                row.version.unwrap_or(0)
+            );
+            let label = &row.label;
+            match &row.reason {
+                DirtyReason::FileChanged {
+                    recorded,
+                    on_disk,
+                    file,
+                } => Detailed::new(format!(
+                    "mongo migration {label} is dirty and its file changed since the run that stopped; nothing was changed"
+                ))
+                .context(stopped)
+                .context(format!(
+                    "checksum {recorded} in history, {on_disk} on disk ({file})"
+                ))
+                .hint("restore the file as it was to resume it, or:")
+                .hint(repair),
+                DirtyReason::HalfDone(Direction::Up) => Detailed::new(format!(
+                    "mongo migration {label} is half-applied; nothing was changed"
+                ))
+                .context(stopped)
+                .hint("run `migrate up --store mongo` to finish it first"),
+                DirtyReason::HalfDone(Direction::Down) => Detailed::new(format!(
+                    "mongo migration {label} is half-reverted; nothing was changed"
+                ))
+                .context(stopped)
+                .hint("run `migrate down --store mongo` to finish reverting it first"),
+                DirtyReason::FileGone => Detailed::new(format!(
+                    "mongo migration {label} is dirty and its file is gone; nothing was changed"
+                ))
+                .context(stopped)
+                .hint(repair),
+                DirtyReason::Failed => Detailed::new(format!(
+                    "mongo migration {label} is dirty; nothing was changed"
+                ))
+                .context(stopped)
+                .hint(repair),
+                DirtyReason::NotResumable(reason) => Detailed::new(format!(
+                    "mongo migration {label} is dirty and cannot be resumed: {reason}; nothing was changed"
+                ))
+                .context(stopped)
+                .hint(repair),
+            }
+        }
+        PlanError::Dirty {
+            store: Store::Postgres,
+            command,
+            rows,
+        } => {
+            let mut detailed = Detailed::new(format!(
+                "the database has {} dirty migration{} from a failed run; nothing was changed",
+                rows.len(),
+                plural(rows.len())
+            ));
+            for row in rows {
+                let cause = row
+                    .cause
+                    .as_deref()
+                    .map_or_else(String::new, |e| format!(": {e}"));
+                detailed = detailed.context(format!("{} {}{cause}", row.label, row.position));
+                // `down` finishes no dirty migration: there is nothing more to say about why.
+                let reason = match (&row.reason, command) {
+                    (_, Direction::Down) | (DirtyReason::Failed, _) => None,
+                    (DirtyReason::FileGone, _) => Some("its file is missing".to_string()),
+                    (DirtyReason::HalfDone(Direction::Down), _) => {
+                        Some("its down part failed; `up` does not resume a down part".to_string())
+                    }
+                    (DirtyReason::HalfDone(Direction::Up), _) => {
+                        Some("its up part failed; `down` does not finish an up part".to_string())
+                    }
+                    (DirtyReason::FileChanged { .. }, _) => {
+                        Some("its file changed since the run that failed".to_string())
+                    }
+                    (DirtyReason::NotResumable(reason), _) => Some(reason.clone()),
+                };
+                if let Some(reason) = reason {
+                    detailed = detailed.context(format!("  not resumed: {reason}"));
+                }
+            }
+            detailed.hint(
+                "finish or undo the failed migration's work by hand, then run `migrate repair` (or `migrate repair --mark-applied` if you completed it)",
+            )
+        }
+        PlanError::Modified { items, .. } => {
+            let detailed = listed(
+                Detailed::new(format!(
+                    "applied {store}migrations were modified after they were applied; nothing was changed"
+                )),
+                items,
+            );
+            detailed.hint(if mongo {
+                "undo the edits and write a new migration instead"
+            } else {
+                "undo the edits (write a new migration instead), or run `migrate repair` to accept the files as they are now"
+            })
+        }
+        PlanError::OutOfOrder { newest, items, .. } => listed(
+            Detailed::new(format!(
+                "{} pending {store}migration{} older than V{newest}, which is already applied; nothing was changed",
+                items.len(),
+                if items.len() == 1 { " is" } else { "s are" }
+            )),
+            items,
+        )
+        .hint(
+            "rename the file to a version above the newest applied one, or pass --allow-out-of-order",
+        ),
+        PlanError::BelowBaseline { baseline, .. } => Detailed::new(format!(
+            "cannot revert below the baseline V{baseline}: migrations up to it were never run by migrate"
+        ))
+        .hint(format!("use --to {baseline} or higher")),
+        PlanError::Irreversible { items, .. } => listed(
+            Detailed::new(format!(
+                "{} {store}migration{} in the plan cannot be reverted: no down {}; nothing was changed",
+                items.len(),
+                plural(items.len()),
+                if mongo { "ops" } else { "part" }
+            )),
+            items,
+        )
+        .hint(if mongo {
+            "add a `down` list with the ops that undo the `up` list"
+        } else {
+            "add a `-- migrate:down` section with the statements that undo the up part"
+        }),
+        PlanError::MissingFiles { items, .. } => listed(
+            Detailed::new(format!(
+                "applied {store}migrations to revert have no file; nothing was changed"
+            )),
+            items,
+        )
+        .hint("restore the files from version control"),
+        PlanError::ModifiedToRevert { items, .. } => listed(
+            Detailed::new(format!(
+                "{}migrations to revert were modified after they were applied; nothing was changed",
+                store
+            )),
+            items,
+        )
+        .hint(if mongo {
+            "their down ops may not match what was applied: undo the edits"
+        } else {
+            "their down part may not match what was applied: undo the edits, or `migrate repair` to accept them"
+        }),
     }
 }
 

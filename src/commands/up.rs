@@ -309,7 +309,7 @@ pub(crate) async fn sql_script(
     plan: impl FnOnce(
         &MigrationSet,
         &[crate::postgres::history::HistoryRow],
-    ) -> Result<Vec<plan::Step>, crate::errors::Detailed>,
+    ) -> Result<Vec<plan::Step>, crate::core::plan::PlanError>,
 ) -> anyhow::Result<SqlScript> {
     let settings = &context.settings;
     let pg = settings.require_postgres()?;

@@ -1,14 +1,16 @@
 //! Planning, as pure functions of files and history: what `up` and `down` would do, and what
-//! `status`/`validate` say about each migration. The executor runs exactly these plans.
-
-use std::collections::{BTreeMap, BTreeSet};
+//! `status`/`validate` say about each migration. The executor runs exactly these plans. The
+//! rules are in `core::plan::rules`; this module describes PostgreSQL files and history to them
+//! and decides which dirty migrations can be resumed (statement by statement).
 
 use serde::Serialize;
 
 use super::history::{self, Direction, HistoryRow, RowKind, RowState};
 use super::migration::{Kind, Migration, MigrationSet};
-pub use crate::core::plan::{DownTarget, Entry, InvalidFile, State, UpOptions, mark_invalid};
-use crate::errors::Detailed;
+use crate::core::plan::rules::{self, Planned};
+pub use crate::core::plan::{
+    DirtyReason, DownTarget, Entry, InvalidFile, PlanError, State, Store, UpOptions, mark_invalid,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -61,430 +63,151 @@ impl Step {
     }
 }
 
-/// The newest baseline version recorded, if any.
-fn baseline(history: &[HistoryRow]) -> Option<u64> {
-    history
+/// The files and history as the shared planning rules see them, and the files by index.
+fn inputs<'a>(
+    set: &'a MigrationSet,
+    history: &'a [HistoryRow],
+) -> (rules::Inputs<'a>, Vec<&'a Migration>) {
+    let migrations: Vec<&Migration> = set.versioned.iter().chain(&set.repeatable).collect();
+    let files = migrations
         .iter()
-        .filter(|row| row.kind == RowKind::Baseline)
-        .filter_map(|row| row.version)
-        .max()
+        .map(|m| rules::File {
+            kind: m.kind,
+            version: m.version,
+            name: &m.name,
+            path: m.path.display().to_string(),
+            checksum: &m.checksum,
+            reversible: m.is_reversible(),
+        })
+        .collect();
+    let inputs = rules::Inputs {
+        store: Store::Postgres,
+        files,
+        rows: rows(history),
+    };
+    (inputs, migrations)
 }
 
-fn dirty_error(history: &[HistoryRow]) -> Option<Detailed> {
-    dirty_rows_error(history.iter().filter(|r| r.state == RowState::Dirty), &[])
+fn rows(history: &[HistoryRow]) -> Vec<rules::Row<'_>> {
+    history.iter().map(row).collect()
 }
 
-/// The error for dirty rows `up`/`down` cannot go past; `reasons` add a line per migration
-/// (label, why it cannot be resumed).
-fn dirty_rows_error<'a>(
-    dirty: impl Iterator<Item = &'a HistoryRow>,
-    reasons: &[(String, String)],
-) -> Option<Detailed> {
-    let dirty: Vec<&HistoryRow> = dirty.collect();
-    if dirty.is_empty() {
-        return None;
-    }
-    let mut error = Detailed::new(format!(
-        "the database has {} from a failed run; nothing was changed",
-        crate::output::count(dirty.len(), "dirty migration")
-    ));
-    for row in dirty {
-        let label = match row.version {
-            Some(v) if row.kind != RowKind::Repeatable => format!("V{v} {}", row.name),
-            _ => format!("R {}", row.name),
-        };
-        let position = row
-            .progress()
-            .map_or_else(|| "failed".to_string(), |p| p.failed_at());
-        let cause = row
-            .error
-            .as_deref()
-            .map(|e| e.strip_prefix(history::DOWN_PREFIX).unwrap_or(e))
-            .map_or_else(String::new, |e| format!(": {e}"));
-        error = error.context(format!("{label} {position}{cause}"));
-        if let Some((_, reason)) = reasons.iter().find(|(l, _)| *l == label) {
-            error = error.context(format!("  {reason}"));
+fn row(row: &HistoryRow) -> rules::Row<'_> {
+    let dirty = (row.state == RowState::Dirty).then(|| {
+        let progress = row.progress();
+        let position = progress.map_or_else(|| "failed".to_string(), |p| p.failed_at());
+        rules::Dirty {
+            direction: progress.map(|p| match p.direction {
+                Direction::Up => rules::Direction::Up,
+                Direction::Down => rules::Direction::Down,
+            }),
+            cause: row.error.as_deref().map(|e| {
+                e.strip_prefix(history::DOWN_PREFIX)
+                    .unwrap_or(e)
+                    .to_string()
+            }),
+            note: match &row.error {
+                Some(error) => format!("{position}: {error}"),
+                None => position.clone(),
+            },
+            position,
         }
+    });
+    rules::Row {
+        kind: match row.kind {
+            RowKind::Versioned => rules::RowKind::Versioned,
+            RowKind::Repeatable => rules::RowKind::Repeatable,
+            RowKind::Baseline => rules::RowKind::Baseline,
+        },
+        version: row.version,
+        name: &row.name,
+        checksum: row.checksum.as_ref(),
+        applied_at: row.applied_at,
+        execution_ms: row.execution_ms,
+        dirty,
     }
-    Some(error.hint(
-        "finish or undo the failed migration's work by hand, then run `migrate repair` (or `migrate repair --mark-applied` if you completed it)",
-    ))
 }
 
-/// Whether the dirty `row` (a statement-by-statement migration that failed in its up part) can
-/// be resumed with `file`: the statements it completed must be byte for byte what the file
-/// holds now. `Err` says why not.
-fn resumable(row: &HistoryRow, file: Option<&Migration>) -> Result<usize, String> {
-    let progress = row
-        .progress()
-        .ok_or("its progress was not recorded; resuming needs it")?;
-    if progress.direction == Direction::Down {
-        return Err("its down part failed; `up` does not resume a down part".to_string());
-    }
-    let file = file.ok_or("its file is missing")?;
-    if !file.no_transaction {
-        return Err("its file is no longer `-- migrate:no-transaction`".to_string());
-    }
-    let recorded = row.statements_checksum.as_deref().ok_or(
-        "it was recorded by an older migrate, without the checksum of its completed statements",
-    )?;
-    let statements = super::splitter::split(&file.up).map_err(|err| err.to_string())?;
-    let done = progress.done as usize;
-    if statements.len() < done {
-        return Err(format!(
-            "the file now has {} but {done} had completed",
-            crate::output::count(statements.len(), "statement")
-        ));
-    }
-    if history::prefix_checksum(statements.iter().map(|s| s.sql), done) != recorded {
-        return Err(format!(
-            "the {} that completed {} changed in the file since: resuming could run them differently from what is in the database",
-            crate::output::count(done, "statement"),
-            if done == 1 { "was" } else { "were" }
-        ));
-    }
-    Ok(done)
-}
-
-/// Applied files whose content changed since.
-fn modified<'a>(set: &'a MigrationSet, history: &[HistoryRow]) -> Vec<&'a Migration> {
-    history
-        .iter()
-        .filter(|row| row.kind == RowKind::Versioned && row.state == RowState::Applied)
-        .filter_map(|row| {
-            let file = set.by_version(row.version?)?;
-            (row.checksum.as_ref() != Some(&file.checksum)).then_some(file)
+fn steps(planned: Vec<Planned>, files: &[&Migration]) -> Vec<Step> {
+    planned
+        .into_iter()
+        .map(|p| {
+            let action = match p.action {
+                rules::Action::Apply => Action::Apply,
+                rules::Action::Reapply => Action::Reapply,
+                rules::Action::Resume => Action::Resume,
+                rules::Action::Revert => Action::Revert,
+            };
+            let mut step = Step::new(action, files[p.file]);
+            if action == Action::Resume {
+                step.resume_from = Some(p.from);
+            }
+            step
         })
         .collect()
 }
 
-/// Plans `up`: pending versioned files in order, then changed repeatable files.
+/// Whether the dirty `row` (a statement-by-statement migration that failed in its up part) can
+/// be resumed with `file`: the statements it completed must be byte for byte what the file
+/// holds now. `Err` says why not. (That its file is there and that it failed in its up part
+/// are the shared rules' checks.)
+fn resumable(row: &HistoryRow, file: &Migration) -> Result<usize, DirtyReason> {
+    let not = |reason: &str| DirtyReason::NotResumable(reason.to_string());
+    let progress = row
+        .progress()
+        .ok_or_else(|| not("its progress was not recorded; resuming needs it"))?;
+    if !file.no_transaction {
+        return Err(not("its file is no longer `-- migrate:no-transaction`"));
+    }
+    let recorded = row.statements_checksum.as_deref().ok_or_else(|| {
+        not("it was recorded by an older migrate, without the checksum of its completed statements")
+    })?;
+    let statements = super::splitter::split(&file.up)
+        .map_err(|err| DirtyReason::NotResumable(err.to_string()))?;
+    let done = progress.done as usize;
+    if statements.len() < done {
+        return Err(DirtyReason::NotResumable(format!(
+            "the file now has {} but {done} had completed",
+            crate::output::count(statements.len(), "statement")
+        )));
+    }
+    if history::prefix_checksum(statements.iter().map(|s| s.sql), done) != recorded {
+        return Err(DirtyReason::NotResumable(format!(
+            "the {} that completed {} changed in the file since: resuming could run them differently from what is in the database",
+            crate::output::count(done, "statement"),
+            if done == 1 { "was" } else { "were" }
+        )));
+    }
+    Ok(done)
+}
+
+/// Plans `up`: a statement-by-statement migration that failed part way is resumed first (at
+/// its first unfinished statement, when the statements it completed are unchanged), then
+/// pending versioned files in order, then changed repeatable files.
 pub fn plan_up(
     set: &MigrationSet,
     history: &[HistoryRow],
     options: UpOptions,
-) -> Result<Vec<Step>, Detailed> {
-    // A statement-by-statement migration that failed part way resumes at its first
-    // unfinished statement, when the statements it completed are unchanged; any other dirty
-    // row stops the run.
-    let mut resumes: Vec<Step> = Vec::new();
-    let mut reasons: Vec<(String, String)> = Vec::new();
-    let mut stuck: Vec<&HistoryRow> = Vec::new();
-    for row in history.iter().filter(|r| r.state == RowState::Dirty) {
-        let file = match row.kind {
-            RowKind::Repeatable => set.repeatable_by_name(&row.name),
-            _ => row.version.and_then(|v| set.by_version(v)),
-        };
-        match resumable(row, file) {
-            Ok(done) => {
-                // `resumable` found the file.
-                let Some(file) = file else { continue };
-                let mut step = Step::new(Action::Resume, file);
-                step.resume_from = Some(done);
-                resumes.push(step);
-            }
-            Err(reason) => {
-                let label = match row.version {
-                    Some(v) if row.kind != RowKind::Repeatable => format!("V{v} {}", row.name),
-                    _ => format!("R {}", row.name),
-                };
-                reasons.push((label, format!("not resumed: {reason}")));
-                stuck.push(row);
-            }
-        }
-    }
-    if let Some(error) = dirty_rows_error(stuck.into_iter(), &reasons) {
-        return Err(error);
-    }
-    let resumed: BTreeSet<(Option<u64>, String)> = resumes
-        .iter()
-        .map(|s| (s.version, s.name.clone()))
-        .collect();
-    let history_rows: Vec<HistoryRow> = history
-        .iter()
-        .filter(|r| r.state != RowState::Dirty || !resumed.contains(&(r.version, r.name.clone())))
-        .cloned()
-        .collect();
-    let history = history_rows.as_slice();
-    let changed = modified(set, history);
-    if !changed.is_empty() {
-        let mut error = Detailed::new(
-            "applied migrations were modified after they were applied; nothing was changed",
-        );
-        for file in changed {
-            error = error.context(format!("{} ({})", file.label(), file.path.display()));
-        }
-        return Err(error.hint(
-            "undo the edits (write a new migration instead), or run `migrate repair` to accept the files as they are now",
-        ));
-    }
-    let baseline = baseline(history);
-    let applied: BTreeSet<u64> = history
-        .iter()
-        .filter(|row| row.kind == RowKind::Versioned)
-        .filter_map(|row| row.version)
-        .collect();
-    let newest_applied = applied.iter().copied().chain(baseline).max();
-    let pending: Vec<&Migration> = set
-        .versioned
-        .iter()
-        .filter(|m| {
-            let version = m.version.unwrap_or(0);
-            !applied.contains(&version) && baseline.is_none_or(|b| version > b)
-        })
-        .collect();
-    if !options.allow_out_of_order
-        && let Some(newest) = newest_applied
-    {
-        let late: Vec<&&Migration> = pending
-            .iter()
-            .filter(|m| m.version.unwrap_or(0) < newest)
-            .collect();
-        if !late.is_empty() {
-            let mut error = Detailed::new(format!(
-                "{} pending migration{} older than V{newest}, which is already applied; nothing was changed",
-                late.len(),
-                if late.len() == 1 { " is" } else { "s are" }
-            ));
-            for m in late {
-                error = error.context(format!("{} ({})", m.label(), m.path.display()));
-            }
-            return Err(error.hint(
-                "rename the file to a version above the newest applied one, or pass --allow-out-of-order",
-            ));
-        }
-    }
-    let selected: Vec<&Migration> = pending
-        .iter()
-        .copied()
-        .filter(|m| options.target.is_none_or(|t| m.version.unwrap_or(0) <= t))
-        .collect();
-    let everything_applied_after = selected.len() == pending.len();
-    let mut steps: Vec<Step> = selected
-        .into_iter()
-        .map(|m| Step::new(Action::Apply, m))
-        .collect();
-    if everything_applied_after {
-        let recorded: BTreeMap<&str, &HistoryRow> = history
-            .iter()
-            .filter(|row| row.kind == RowKind::Repeatable)
-            .map(|row| (row.name.as_str(), row))
-            .collect();
-        for migration in &set.repeatable {
-            match recorded.get(migration.name.as_str()) {
-                None => steps.push(Step::new(Action::Apply, migration)),
-                Some(row) if row.checksum.as_ref() != Some(&migration.checksum) => {
-                    steps.push(Step::new(Action::Reapply, migration));
-                }
-                Some(_) => {}
-            }
-        }
-    }
-    // Resumed migrations run first, and only as resumes.
-    steps.retain(|step| !resumed.contains(&(step.version, step.name.clone())));
-    resumes.extend(steps);
-    Ok(resumes)
+) -> Result<Vec<Step>, PlanError> {
+    let (inputs, files) = inputs(set, history);
+    let planned = inputs.plan_up(options, |row, file| resumable(&history[row], files[file]))?;
+    Ok(steps(planned, &files))
 }
 
-/// Plans `down`: applied migrations newest first, refusing when any of them cannot be reverted.
+/// Plans `down`: applied migrations newest first, refusing when any of them cannot be
+/// reverted. A dirty migration stops it: PostgreSQL's `down` finishes none.
 pub fn plan_down(
     set: &MigrationSet,
     history: &[HistoryRow],
     target: DownTarget,
-) -> Result<Vec<Step>, Detailed> {
-    if let Some(error) = dirty_error(history) {
-        return Err(error);
-    }
-    let baseline = baseline(history);
-    let mut applied: Vec<u64> = history
-        .iter()
-        .filter(|row| row.kind == RowKind::Versioned)
-        .filter_map(|row| row.version)
-        .collect();
-    applied.sort_unstable_by(|a, b| b.cmp(a));
-    let chosen: Vec<u64> = match target {
-        DownTarget::Steps(n) => applied.iter().copied().take(n).collect(),
-        DownTarget::To(v) => applied.iter().copied().filter(|&a| a > v).collect(),
-    };
-    if let (DownTarget::To(v), Some(b)) = (target, baseline)
-        && v < b
-    {
-        return Err(Detailed::new(format!(
-            "cannot revert below the baseline V{b}: migrations up to it were never run by migrate"
-        ))
-        .hint(format!("use --to {b} or higher")));
-    }
-    let mut steps = Vec::new();
-    let mut missing = Vec::new();
-    let mut irreversible = Vec::new();
-    // Reverting everything also reverts repeatable migrations (views, functions), first.
-    let to_zero = matches!(target, DownTarget::To(0)) && baseline.is_none();
-    if to_zero {
-        for row in history
-            .iter()
-            .rev()
-            .filter(|row| row.kind == RowKind::Repeatable)
-        {
-            match set.repeatable_by_name(&row.name) {
-                None => missing.push(format!("R {}", row.name)),
-                Some(m) if !m.is_reversible() => irreversible.push(m),
-                Some(m) => steps.push(Step::new(Action::Revert, m)),
-            }
-        }
-    }
-    for version in chosen {
-        match set.by_version(version) {
-            None => {
-                let name = history
-                    .iter()
-                    .find(|r| r.version == Some(version) && r.kind == RowKind::Versioned)
-                    .map_or("", |r| r.name.as_str());
-                missing.push(format!("V{version} {name}"));
-            }
-            Some(m) if !m.is_reversible() => irreversible.push(m),
-            Some(m) => steps.push(Step::new(Action::Revert, m)),
-        }
-    }
-    if !irreversible.is_empty() {
-        let mut error = Detailed::new(format!(
-            "{} migration{} in the plan cannot be reverted: no down part; nothing was changed",
-            irreversible.len(),
-            if irreversible.len() == 1 { "" } else { "s" }
-        ));
-        for m in irreversible {
-            error = error.context(format!("{} ({})", m.label(), m.path.display()));
-        }
-        return Err(
-            error.hint("add a `-- migrate:down` section with the statements that undo the up part")
-        );
-    }
-    if !missing.is_empty() {
-        let mut error =
-            Detailed::new("applied migrations to revert have no file; nothing was changed");
-        for label in missing {
-            error = error.context(label);
-        }
-        return Err(error.hint("restore the files from version control"));
-    }
-    let changed: Vec<&Migration> = modified(set, history);
-    let changed_in_plan: Vec<&&Migration> = changed
-        .iter()
-        .filter(|m| {
-            steps
-                .iter()
-                .any(|s| s.version == m.version && s.kind == Kind::Versioned)
-        })
-        .collect();
-    if !changed_in_plan.is_empty() {
-        let mut error = Detailed::new(
-            "migrations to revert were modified after they were applied; nothing was changed",
-        );
-        for m in changed_in_plan {
-            error = error.context(format!("{} ({})", m.label(), m.path.display()));
-        }
-        return Err(error.hint("their down part may not match what was applied: undo the edits, or `migrate repair` to accept them"));
-    }
-    Ok(steps)
+) -> Result<Vec<Step>, PlanError> {
+    let (inputs, files) = inputs(set, history);
+    let planned = inputs.plan_down(target, |_, _| Err(DirtyReason::Failed))?;
+    Ok(steps(planned, &files))
 }
 
 /// Every migration, from files and history together, versioned in order then repeatable.
 pub fn status(set: &MigrationSet, history: &[HistoryRow]) -> Vec<Entry> {
-    let baseline = baseline(history);
-    let mut rows_by_version: BTreeMap<u64, &HistoryRow> = BTreeMap::new();
-    let mut repeatable_rows: BTreeMap<&str, &HistoryRow> = BTreeMap::new();
-    for row in history {
-        match (row.kind, row.version) {
-            (RowKind::Repeatable, _) => {
-                repeatable_rows.insert(&row.name, row);
-            }
-            (RowKind::Versioned, Some(v)) => {
-                rows_by_version.insert(v, row);
-            }
-            _ => {}
-        }
-    }
-    let newest_applied = rows_by_version.keys().copied().chain(baseline).max();
-    let mut entries = Vec::new();
-    let mut versions: BTreeSet<u64> = rows_by_version.keys().copied().collect();
-    versions.extend(set.versioned.iter().filter_map(|m| m.version));
-    for version in versions {
-        let file = set.by_version(version);
-        let row = rows_by_version.get(&version);
-        let (state, note) = match (file, row) {
-            (_, Some(row)) if row.state == RowState::Dirty => {
-                let note = row
-                    .progress()
-                    .map_or_else(|| "failed".to_string(), |p| p.failed_at());
-                let note = match &row.error {
-                    Some(error) => format!("{note}: {error}"),
-                    None => note,
-                };
-                (State::Dirty, Some(note))
-            }
-            (None, Some(_)) => (State::Missing, Some("file not found".to_string())),
-            (Some(file), Some(row)) if row.checksum.as_ref() != Some(&file.checksum) => (
-                State::Modified,
-                Some(format!(
-                    "checksum {} in history, {} on disk",
-                    row.checksum.as_ref().map_or("none", |c| c.short()),
-                    file.checksum.short()
-                )),
-            ),
-            (Some(_), Some(_)) => (State::Applied, None),
-            (Some(_), None) if baseline.is_some_and(|b| version <= b) => (State::Baseline, None),
-            (Some(_), None) if newest_applied.is_some_and(|n| version < n) => (
-                State::OutOfOrder,
-                Some(format!(
-                    "older than applied V{}",
-                    newest_applied.unwrap_or(0)
-                )),
-            ),
-            (Some(_), None) => (State::Pending, None),
-            (None, None) => continue,
-        };
-        entries.push(Entry {
-            version: Some(version),
-            name: file
-                .map(|f| f.name.clone())
-                .or_else(|| row.map(|r| r.name.clone()))
-                .unwrap_or_default(),
-            kind: Kind::Versioned,
-            state,
-            file: file.map(|f| f.path.display().to_string()),
-            applied_at: row.map(|r| r.applied_at),
-            execution_ms: row.map(|r| r.execution_ms),
-            note,
-        });
-    }
-    let mut names: BTreeSet<&str> = repeatable_rows.keys().copied().collect();
-    names.extend(set.repeatable.iter().map(|m| m.name.as_str()));
-    for name in names {
-        let file = set.repeatable_by_name(name);
-        let row = repeatable_rows.get(name);
-        let state = match (file, row) {
-            (_, Some(row)) if row.state == RowState::Dirty => State::Dirty,
-            (None, Some(_)) => State::Missing,
-            (Some(file), Some(row)) if row.checksum.as_ref() != Some(&file.checksum) => {
-                State::Outdated
-            }
-            (Some(_), Some(_)) => State::Applied,
-            (Some(_), None) => State::Pending,
-            (None, None) => continue,
-        };
-        entries.push(Entry {
-            version: None,
-            name: name.to_string(),
-            kind: Kind::Repeatable,
-            state,
-            file: file.map(|f| f.path.display().to_string()),
-            applied_at: row.map(|r| r.applied_at),
-            execution_ms: row.map(|r| r.execution_ms),
-            note: None,
-        });
-    }
-    if let Some(b) = baseline {
-        show_baseline(&mut entries, history, b);
-    }
     let invalid = set.problems.iter().filter_map(|problem| {
         let file_name = std::path::Path::new(&problem.file).file_name()?;
         let parsed = super::migration::parse_file_name(&file_name.to_string_lossy()).ok()?;
@@ -495,51 +218,12 @@ pub fn status(set: &MigrationSet, history: &[HistoryRow]) -> Vec<Entry> {
             problem,
         })
     });
-    mark_invalid(&mut entries, invalid);
-    entries
+    inputs(set, history).0.status(invalid)
 }
 
 /// The newest version the database records as applied (or adopted by a baseline).
 pub fn current_version(history: &[HistoryRow]) -> Option<u64> {
-    history
-        .iter()
-        .filter(|row| row.kind != RowKind::Repeatable && row.state == RowState::Applied)
-        .filter_map(|row| row.version)
-        .max()
-}
-
-/// The baseline once: on the row of the file of its version when there is one (already in
-/// the `baseline` state), else as a row of its own among the versions.
-fn show_baseline(entries: &mut Vec<Entry>, history: &[HistoryRow], baseline: u64) {
-    let row = history
-        .iter()
-        .find(|r| r.kind == RowKind::Baseline && r.version == Some(baseline));
-    let note = format!("versions up to {baseline} were adopted, not run");
-    let own_file = entries.iter_mut().find(|e| {
-        e.kind == Kind::Versioned && e.version == Some(baseline) && e.state == State::Baseline
-    });
-    if let Some(entry) = own_file {
-        entry.applied_at = row.map(|r| r.applied_at);
-        entry.note = Some(note);
-        return;
-    }
-    let at = entries
-        .iter()
-        .position(|e| e.kind != Kind::Versioned || e.version.is_some_and(|v| v > baseline))
-        .unwrap_or(entries.len());
-    entries.insert(
-        at,
-        Entry {
-            version: Some(baseline),
-            name: row.map_or_else(|| "baseline".to_string(), |r| r.name.clone()),
-            kind: Kind::Versioned,
-            state: State::Baseline,
-            file: None,
-            applied_at: row.map(|r| r.applied_at),
-            execution_ms: None,
-            note: Some(note),
-        },
-    );
+    rules::current_version(&rows(history))
 }
 
 #[cfg(test)]
@@ -674,7 +358,9 @@ mod tests {
     fn out_of_order_is_refused_unless_allowed() {
         let files = set(vec![file(1, true), file(2, true), file(3, true)]);
         let history = vec![row(&files.versioned[0]), row(&files.versioned[2])];
-        let err = plan_up(&files, &history, UpOptions::default()).unwrap_err();
+        let err = crate::errors::Detailed::from(
+            plan_up(&files, &history, UpOptions::default()).unwrap_err(),
+        );
         assert!(err.message.contains("older than V3"), "{}", err.message);
         let steps = plan_up(
             &files,
@@ -697,7 +383,9 @@ mod tests {
         dirty.state = RowState::Dirty;
         dirty.statements_done = Some(1);
         dirty.statements_total = Some(3);
-        let err = plan_up(&files, &[dirty], UpOptions::default()).unwrap_err();
+        let err = crate::errors::Detailed::from(
+            plan_up(&files, &[dirty], UpOptions::default()).unwrap_err(),
+        );
         assert!(
             err.context[0].contains("statement 2 of 3"),
             "{:?}",
@@ -705,7 +393,9 @@ mod tests {
         );
         let mut changed = row(&files.versioned[0]);
         changed.checksum = Some(Checksum::of(b"other"));
-        let err = plan_up(&files, &[changed.clone()], UpOptions::default()).unwrap_err();
+        let err = crate::errors::Detailed::from(
+            plan_up(&files, &[changed.clone()], UpOptions::default()).unwrap_err(),
+        );
         assert!(err.message.contains("modified"));
         assert_eq!(status(&files, &[changed])[0].state, State::Modified);
     }
@@ -734,12 +424,16 @@ mod tests {
     fn down_refuses_irreversible_and_missing() {
         let files = set(vec![file(1, true), file(2, false), file(3, true)]);
         let history: Vec<HistoryRow> = files.versioned.iter().map(row).collect();
-        let err = plan_down(&files, &history, DownTarget::To(0)).unwrap_err();
+        let err = crate::errors::Detailed::from(
+            plan_down(&files, &history, DownTarget::To(0)).unwrap_err(),
+        );
         assert!(err.message.contains("cannot be reverted"));
         assert!(err.context[0].starts_with("V2 m2"));
         let mut gone = history.clone();
         gone.push(row(&file(4, true)));
-        let err = plan_down(&files, &gone, DownTarget::Steps(1)).unwrap_err();
+        let err = crate::errors::Detailed::from(
+            plan_down(&files, &gone, DownTarget::Steps(1)).unwrap_err(),
+        );
         assert!(err.message.contains("no file"));
     }
 

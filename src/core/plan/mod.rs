@@ -1,6 +1,17 @@
 //! The planning vocabulary shared by the PostgreSQL and Mongo planners: the options of `up`,
 //! what `down` reverts, the states `status` shows (and which of them are problems), and the
-//! rule that shows a file that failed to load as an `invalid` row.
+//! rule that shows a file that failed to load as an `invalid` row. The planning rules
+//! themselves (modified, pending, out-of-order, dirty, what `down` reverts, the status
+//! ladder) are written once in [`rules`] over plain inputs; their failures are
+//! [`PlanError`]s, rendered for users in `errors`.
+
+mod error;
+pub mod rules;
+#[cfg(test)]
+mod tests;
+
+pub use error::{DirtyReason, DirtyRow, Item, PlanError, Store};
+pub use rules::{Action, Direction, File, Planned, Row, RowKind};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
