@@ -17,9 +17,14 @@ struct Case<'a> {
     rows: &'a [&'a str],
 }
 
+/// Steps as `show` writes them, or the error as `kind` names it.
+type Expected<'a> = Result<&'a [&'a str], &'a str>;
+/// kind, version, name, checksum changed, dirty in which direction.
+type OwnedRow = (RowKind, Option<u64>, String, bool, Option<Direction>);
+
 struct Owned {
     files: Vec<(Kind, Option<u64>, String, bool)>,
-    rows: Vec<(RowKind, Option<u64>, String, bool, Option<Direction>)>,
+    rows: Vec<OwnedRow>,
     same: Checksum,
     other: Checksum,
 }
@@ -157,7 +162,7 @@ fn up_plans() {
         target: Some(2),
         ..Default::default()
     };
-    let table: &[(Case, UpOptions, Result<&[&str], &str>)] = &[
+    let table: &[(Case, UpOptions, Expected)] = &[
         (
             Case {
                 name: "pending in order, then repeatables",
@@ -277,7 +282,7 @@ fn up_plans() {
 
 #[test]
 fn down_plans() {
-    let table: &[(Case, DownTarget, Result<&[&str], &str>)] = &[
+    let table: &[(Case, DownTarget, Expected)] = &[
         (
             Case {
                 name: "one step",
@@ -385,12 +390,7 @@ fn down_plans() {
     }
 }
 
-fn check(
-    name: &str,
-    owned: &Owned,
-    got: Result<Vec<Planned>, PlanError>,
-    expected: &Result<&[&str], &str>,
-) {
+fn check(name: &str, owned: &Owned, got: Result<Vec<Planned>, PlanError>, expected: &Expected) {
     match (got, expected) {
         (Ok(steps), Ok(want)) => assert_eq!(show(owned, &steps), *want, "{name}"),
         (Err(error), Err(want)) => assert_eq!(kind(&error), *want, "{name}: {error:?}"),
