@@ -372,3 +372,74 @@ mod lock_tests {
         assert_eq!(released.get(), 3);
     }
 }
+
+#[cfg(test)]
+mod plan_error_tests {
+    use super::render;
+    use crate::core::plan::{Direction, DirtyReason, DirtyRow, Item, PlanError, Store};
+
+    fn item(label: &str, file: &str) -> Item {
+        Item {
+            label: label.into(),
+            file: Some(file.into()),
+        }
+    }
+
+    #[test]
+    fn a_plan_error_renders_in_its_store_words_wrapped_or_not() {
+        let out_of_order = |store| PlanError::OutOfOrder {
+            store,
+            newest: 3,
+            items: vec![item("V2 b", "m/V2__b.sql")],
+        };
+        let pg = render(&anyhow::Error::new(out_of_order(Store::Postgres)));
+        assert_eq!(
+            pg.message,
+            "1 pending migration is older than V3, which is already applied; nothing was changed"
+        );
+        assert_eq!(pg.context, ["V2 b (m/V2__b.sql)"]);
+        assert_eq!(
+            pg.hints,
+            [
+                "rename the file to a version above the newest applied one, or pass --allow-out-of-order"
+            ]
+        );
+        let mongo = render(
+            &anyhow::Error::new(out_of_order(Store::Mongo {
+                history: "h".into(),
+            }))
+            .context("planning"),
+        );
+        // Like a `Detailed`, a plan error is found under a context and shown as itself.
+        assert_eq!(
+            mongo.message,
+            "1 pending mongo migration is older than V3, which is already applied; nothing was changed"
+        );
+        let dirty = |store, command| PlanError::Dirty {
+            store,
+            command,
+            rows: vec![DirtyRow {
+                label: "V2 b".into(),
+                version: Some(2),
+                position: "failed at statement 2 of 3".into(),
+                cause: Some("boom".into()),
+                reason: DirtyReason::NotResumable("its progress was not recorded".into()),
+            }],
+        };
+        let up = render(&anyhow::Error::new(dirty(Store::Postgres, Direction::Up)));
+        assert_eq!(
+            up.message,
+            "the database has 1 dirty migration from a failed run; nothing was changed"
+        );
+        assert_eq!(
+            up.context,
+            [
+                "V2 b failed at statement 2 of 3: boom",
+                "  not resumed: its progress was not recorded"
+            ]
+        );
+        // `down` finishes no dirty PostgreSQL migration: no reason line.
+        let down = render(&anyhow::Error::new(dirty(Store::Postgres, Direction::Down)));
+        assert_eq!(down.context, ["V2 b failed at statement 2 of 3: boom"]);
+    }
+}
