@@ -12,6 +12,7 @@ mod cli;
 mod dev_loop;
 mod diff;
 mod drift;
+mod drift_kinds;
 mod drift_stores;
 mod engine;
 mod erasure_scale;

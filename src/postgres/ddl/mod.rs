@@ -1923,7 +1923,20 @@ impl<'a> Writer<'a> {
             ObjectKind::View => format!("VIEW {}", qualified(name)),
             ObjectKind::MaterializedView => format!("MATERIALIZED VIEW {}", qualified(name)),
             ObjectKind::Sequence => format!("SEQUENCE {}", qualified(name)),
-            ObjectKind::Grant | ObjectKind::DefaultPrivileges => return None,
+            // Comments on these kinds are not recorded.
+            ObjectKind::Grant
+            | ObjectKind::DefaultPrivileges
+            | ObjectKind::Owner
+            | ObjectKind::OwnerPrivileges
+            | ObjectKind::Rule
+            | ObjectKind::Statistics
+            | ObjectKind::Publication
+            | ObjectKind::Operator
+            | ObjectKind::TextSearchConfig
+            | ObjectKind::Collation
+            | ObjectKind::Cast
+            | ObjectKind::ForeignServer
+            | ObjectKind::EventTrigger => return None,
         })
     }
 }

@@ -13,11 +13,11 @@ use super::{Object, ObjectKind, Value};
 type Result<T> = std::result::Result<T, tokio_postgres::Error>;
 
 /// `n` is a schema that holds user objects.
-const USER_SCHEMA: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
+pub(super) const USER_SCHEMA: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
      AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
 
 /// The object `oid` of catalog `catalog` does not belong to an extension.
-fn not_extension_member(catalog: &str, oid: &str) -> String {
+pub(super) fn not_extension_member(catalog: &str, oid: &str) -> String {
     format!(
         "NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '{catalog}'::regclass \
          AND e.objid = {oid} AND e.deptype = 'e')"
@@ -58,6 +58,7 @@ pub(super) enum Query {
     Schemas,
     Extensions,
     DefaultPrivileges,
+    Extra(super::extra::Query),
 }
 
 pub(super) const QUERIES: &[Query] = &[
@@ -75,11 +76,28 @@ pub(super) const QUERIES: &[Query] = &[
     Query::Schemas,
     Query::Extensions,
     Query::DefaultPrivileges,
+    Query::Extra(super::extra::Query::Owners),
+    Query::Extra(super::extra::Query::OwnerPrivileges),
+    Query::Extra(super::extra::Query::Rules),
+    Query::Extra(super::extra::Query::Statistics),
+    Query::Extra(super::extra::Query::Publications),
+    Query::Extra(super::extra::Query::Operators),
+    Query::Extra(super::extra::Query::TextSearchConfigs),
+    Query::Extra(super::extra::Query::Collations),
+    Query::Extra(super::extra::Query::Casts),
+    Query::Extra(super::extra::Query::ForeignServers),
+    Query::Extra(super::extra::Query::EventTriggers),
 ];
 
 /// Runs one catalog query.
-pub(super) async fn run(client: &Client, query: Query, excluded: &[u32]) -> Result<Vec<Object>> {
+pub(super) async fn run(
+    client: &Client,
+    query: Query,
+    excluded: &[u32],
+    migrator: u32,
+) -> Result<Vec<Object>> {
     match query {
+        Query::Extra(query) => super::extra::run(client, query, excluded, migrator).await,
         Query::Schemas => schemas(client).await,
         Query::Extensions => extensions(client).await,
         Query::Types => types(client).await,
@@ -99,33 +117,33 @@ pub(super) async fn run(client: &Client, query: Query, excluded: &[u32]) -> Resu
 
 /// Builds an object's fields; absent (NULL) values are left out.
 #[derive(Default)]
-struct Fields(BTreeMap<String, Value>);
+pub(super) struct Fields(BTreeMap<String, Value>);
 
 impl Fields {
-    fn text(mut self, name: &str, value: Option<String>) -> Self {
+    pub(super) fn text(mut self, name: &str, value: Option<String>) -> Self {
         if let Some(value) = value {
             self.0.insert(name.to_string(), Value::Text(value));
         }
         self
     }
 
-    fn flag(mut self, name: &str, value: bool) -> Self {
+    pub(super) fn flag(mut self, name: &str, value: bool) -> Self {
         self.0.insert(name.to_string(), Value::Bool(value));
         self
     }
 
-    fn int(mut self, name: &str, value: i64) -> Self {
+    pub(super) fn int(mut self, name: &str, value: i64) -> Self {
         self.0.insert(name.to_string(), Value::Int(value));
         self
     }
 
-    fn list(mut self, name: &str, value: Vec<String>) -> Self {
+    pub(super) fn list(mut self, name: &str, value: Vec<String>) -> Self {
         self.0.insert(name.to_string(), Value::List(value));
         self
     }
 
     /// A list that is only recorded when it has items (options, settings).
-    fn list_if_any(self, name: &str, value: Vec<String>) -> Self {
+    pub(super) fn list_if_any(self, name: &str, value: Vec<String>) -> Self {
         if value.is_empty() {
             self
         } else {
@@ -133,7 +151,7 @@ impl Fields {
         }
     }
 
-    fn object(self, kind: ObjectKind, name: String, parent: Option<String>) -> Object {
+    pub(super) fn object(self, kind: ObjectKind, name: String, parent: Option<String>) -> Object {
         Object {
             kind,
             name,
@@ -143,30 +161,30 @@ impl Fields {
     }
 }
 
-fn text(row: &Row, index: usize) -> Result<Option<String>> {
+pub(super) fn text(row: &Row, index: usize) -> Result<Option<String>> {
     row.try_get(index)
 }
 
-fn required(row: &Row, index: usize) -> Result<String> {
+pub(super) fn required(row: &Row, index: usize) -> Result<String> {
     row.try_get(index)
 }
 
-fn flag(row: &Row, index: usize) -> Result<bool> {
+pub(super) fn flag(row: &Row, index: usize) -> Result<bool> {
     row.try_get(index)
 }
 
-fn list(row: &Row, index: usize) -> Result<Vec<String>> {
+pub(super) fn list(row: &Row, index: usize) -> Result<Vec<String>> {
     Ok(row
         .try_get::<_, Option<Vec<String>>>(index)?
         .unwrap_or_default())
 }
 
-fn int(row: &Row, index: usize) -> Result<i64> {
+pub(super) fn int(row: &Row, index: usize) -> Result<i64> {
     row.try_get(index)
 }
 
 /// The kind of a relation's object, from `relkind`.
-fn relation_kind(relkind: &str) -> ObjectKind {
+pub(super) fn relation_kind(relkind: &str) -> ObjectKind {
     match relkind {
         "v" => ObjectKind::View,
         "m" => ObjectKind::MaterializedView,
@@ -175,7 +193,7 @@ fn relation_kind(relkind: &str) -> ObjectKind {
     }
 }
 
-fn key(kind: ObjectKind, name: &str) -> String {
+pub(super) fn key(kind: ObjectKind, name: &str) -> String {
     format!("{kind} {name}")
 }
 
@@ -215,7 +233,7 @@ async fn extensions(client: &Client) -> Result<Vec<Object>> {
 
 /// The user-defined types a snapshot covers: enums, domains, ranges and standalone composite
 /// types (not the row types of tables, nor array and multirange types).
-const TYPE_FILTER: &str = "(t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' \
+pub(super) const TYPE_FILTER: &str = "(t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' \
      AND (SELECT tc.relkind FROM pg_class tc WHERE tc.oid = t.typrelid) = 'c'))";
 
 async fn types(client: &Client) -> Result<Vec<Object>> {
@@ -347,7 +365,9 @@ async fn columns(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
                 THEN (SELECT format('%s.%s', cn.nspname, co.collname) FROM pg_collation co
                       JOIN pg_namespace cn ON cn.oid = co.collnamespace
                       WHERE co.oid = a.attcollation) END,
-           dsc.description
+           dsc.description,
+           CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END,
+           NULLIF(a.attcompression::text, '')
          FROM pg_attribute a
          JOIN pg_class c ON c.oid = a.attrelid
          JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -376,6 +396,14 @@ async fn columns(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
                 .text("identity", identity)
                 .text("collation", text(&row, 9)?)
                 .text("comment", text(&row, 10)?)
+                .text(
+                    "storage",
+                    text(&row, 11)?.map(|s| storage_word(&s).to_string()),
+                )
+                .text(
+                    "compression",
+                    text(&row, 12)?.map(|c| compression_word(&c).to_string()),
+                )
                 .object(
                     ObjectKind::Column,
                     format!("{table}.{}", required(&row, 2)?),
@@ -384,6 +412,26 @@ async fn columns(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
         );
     }
     Ok(objects)
+}
+
+/// `SET STORAGE`'s word for an `attstorage` letter.
+fn storage_word(letter: &str) -> &str {
+    match letter {
+        "p" => "plain",
+        "e" => "external",
+        "m" => "main",
+        "x" => "extended",
+        other => other,
+    }
+}
+
+/// `SET COMPRESSION`'s word for an `attcompression` letter.
+fn compression_word(letter: &str) -> &str {
+    match letter {
+        "p" => "pglz",
+        "l" => "lz4",
+        other => other,
+    }
 }
 
 async fn constraints(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
@@ -601,7 +649,13 @@ async fn views(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
     let sql = format!(
         "SELECT n.nspname::text, c.relname::text, c.relkind::text, pg_get_viewdef(c.oid, true),
            ARRAY(SELECT o FROM unnest(c.reloptions) AS o ORDER BY o),
-           dsc.description
+           dsc.description,
+           ARRAY(SELECT format('%I IS %L', a.attname, cd.description)
+                 FROM pg_attribute a
+                 JOIN pg_description cd ON cd.objoid = c.oid
+                   AND cd.classoid = 'pg_class'::regclass AND cd.objsubid = a.attnum
+                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                 ORDER BY a.attname)
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          LEFT JOIN pg_description dsc ON dsc.objoid = c.oid AND dsc.classoid = 'pg_class'::regclass AND dsc.objsubid = 0
          WHERE c.relkind IN ('v', 'm') AND {USER_SCHEMA} AND {} AND c.oid <> ALL($1)",
@@ -615,6 +669,7 @@ async fn views(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
                 .text("definition", text(&row, 3)?)
                 .list_if_any("options", list(&row, 4)?)
                 .text("comment", text(&row, 5)?)
+                .list_if_any("column_comments", list(&row, 6)?)
                 .object(relation_kind(&required(&row, 2)?), name, None),
         );
     }

@@ -7,6 +7,7 @@
 //! no statistics or other values that change without DDL.
 
 mod catalog;
+mod extra;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -22,7 +23,7 @@ use super::history::HistoryTable;
 use crate::errors::Detailed;
 
 /// Version of the snapshot file format. Bump it when keys or fields change meaning.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The conventional file name of a committed snapshot.
 pub const DEFAULT_FILE: &str = "schema.snapshot.json";
@@ -78,6 +79,17 @@ pub enum ObjectKind {
     Sequence,
     Grant,
     DefaultPrivileges,
+    Owner,
+    OwnerPrivileges,
+    Rule,
+    Statistics,
+    Publication,
+    Operator,
+    TextSearchConfig,
+    Collation,
+    Cast,
+    ForeignServer,
+    EventTrigger,
 }
 
 impl ObjectKind {
@@ -101,6 +113,17 @@ impl ObjectKind {
             ObjectKind::Sequence => "sequence",
             ObjectKind::Grant => "grant",
             ObjectKind::DefaultPrivileges => "default_privileges",
+            ObjectKind::Owner => "owner",
+            ObjectKind::OwnerPrivileges => "owner_privileges",
+            ObjectKind::Rule => "rule",
+            ObjectKind::Statistics => "statistics",
+            ObjectKind::Publication => "publication",
+            ObjectKind::Operator => "operator",
+            ObjectKind::TextSearchConfig => "text_search_config",
+            ObjectKind::Collation => "collation",
+            ObjectKind::Cast => "cast",
+            ObjectKind::ForeignServer => "foreign_server",
+            ObjectKind::EventTrigger => "event_trigger",
         }
     }
 }
@@ -317,6 +340,17 @@ async fn take_once(
         .await?
         .get(0);
     let excluded = catalog::excluded_relations(main, &options.excluded_tables).await?;
+    // The role that ran the migrations: the owner of the history table, or the role taking
+    // the snapshot when there is none (a shadow built from SQL files).
+    let migrator: u32 = main
+        .query_one(
+            "SELECT coalesce((SELECT c.relowner FROM pg_class c
+                              WHERE c.oid = to_regclass($1::text)),
+                             (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user))",
+            &[&options.excluded_tables.first().cloned().unwrap_or_default()],
+        )
+        .await?
+        .get(0);
 
     // The queries are dealt out to the connections and pipelined on each: the server runs
     // one after the other without waiting for the client to read the previous answer.
@@ -324,7 +358,7 @@ async fn take_once(
         let client = clients[index % clients.len()];
         let excluded = &excluded;
         async move {
-            let objects = catalog::run(client, catalog::QUERIES[index], excluded).await?;
+            let objects = catalog::run(client, catalog::QUERIES[index], excluded, migrator).await?;
             Ok::<_, tokio_postgres::Error>((index, objects))
         }
     });
@@ -379,7 +413,7 @@ mod tests {
         snapshot.insert(object(ObjectKind::MaterializedView, "public.mv"));
         let text = snapshot.to_json();
         assert!(text.contains("\"materialized_view public.mv\""), "{text}");
-        assert!(text.contains("\"format_version\": 1"), "{text}");
+        assert!(text.contains("\"format_version\": 2"), "{text}");
         let back: Snapshot = serde_json::from_str(&text).unwrap();
         assert_eq!(back, snapshot);
         assert_eq!(back.to_json(), text, "serialization is deterministic");
