@@ -14,6 +14,7 @@
 //! statements do not depend on the session's search path. A difference the writer cannot
 //! express is never left out silently: it is returned in [`Plan::refused`], naming the object.
 
+mod kinds;
 pub mod proof;
 pub mod sql;
 
@@ -59,44 +60,65 @@ impl Plan {
 }
 
 // Phases, in execution order.
-const DROP_POLICY: u32 = 10;
-const DROP_TRIGGER: u32 = 11;
-const DROP_VIEW: u32 = 12;
-const DROP_FOREIGN_KEY: u32 = 13;
-const DROP_CONSTRAINT: u32 = 14;
-const DROP_INDEX: u32 = 15;
-const DROP_COLUMN: u32 = 16;
-const DROP_TABLE: u32 = 17;
-const CREATE_SCHEMA: u32 = 20;
-const CREATE_EXTENSION: u32 = 21;
-const CREATE_ENUM: u32 = 22;
-const ALTER_ENUM: u32 = 23;
-const CREATE_OTHER_TYPE: u32 = 24;
-const CREATE_SEQUENCE: u32 = 25;
-const CREATE_FUNCTION: u32 = 26;
-const CREATE_TABLE: u32 = 27;
-const ALTER_TABLE: u32 = 28;
-const ALTER_COLUMN: u32 = 29;
-const ALTER_SEQUENCE: u32 = 30;
-const ADD_KEY: u32 = 31;
-const ADD_CONSTRAINT: u32 = 32;
-const ADD_FOREIGN_KEY: u32 = 33;
-const CREATE_INDEX: u32 = 34;
-const REPLICA_IDENTITY: u32 = 35;
-const CREATE_VIEW: u32 = 36;
-const CREATE_VIEW_INDEX: u32 = 37;
-const CREATE_TRIGGER: u32 = 38;
-const ROW_SECURITY: u32 = 39;
-const CREATE_POLICY: u32 = 40;
-const REVOKE_DEFAULTS: u32 = 41;
-const GRANTS: u32 = 42;
-const COMMENTS: u32 = 43;
-const DROP_FUNCTION: u32 = 50;
-const DROP_SEQUENCE: u32 = 51;
-const DROP_OTHER_TYPE: u32 = 52;
-const DROP_ENUM: u32 = 53;
-const DROP_EXTENSION: u32 = 54;
-const DROP_SCHEMA: u32 = 55;
+const DROP_POLICY: u32 = 100;
+const DROP_TRIGGER: u32 = 110;
+const DROP_VIEW: u32 = 120;
+const DROP_FOREIGN_KEY: u32 = 130;
+const DROP_CONSTRAINT: u32 = 140;
+const DROP_INDEX: u32 = 150;
+const DROP_COLUMN: u32 = 160;
+const DROP_TABLE: u32 = 170;
+const CREATE_SCHEMA: u32 = 200;
+const CREATE_EXTENSION: u32 = 210;
+const CREATE_ENUM: u32 = 220;
+const ALTER_ENUM: u32 = 230;
+const CREATE_OTHER_TYPE: u32 = 240;
+const CREATE_SEQUENCE: u32 = 250;
+const CREATE_FUNCTION: u32 = 260;
+const CREATE_TABLE: u32 = 270;
+const ALTER_TABLE: u32 = 280;
+const ALTER_COLUMN: u32 = 290;
+const ALTER_SEQUENCE: u32 = 300;
+const ADD_KEY: u32 = 310;
+const ADD_CONSTRAINT: u32 = 320;
+const ADD_FOREIGN_KEY: u32 = 330;
+const CREATE_INDEX: u32 = 340;
+const REPLICA_IDENTITY: u32 = 350;
+const CREATE_VIEW: u32 = 360;
+const CREATE_VIEW_INDEX: u32 = 370;
+const CREATE_TRIGGER: u32 = 380;
+const ROW_SECURITY: u32 = 390;
+const CREATE_POLICY: u32 = 400;
+const REVOKE_DEFAULTS: u32 = 410;
+const GRANTS: u32 = 420;
+const COMMENTS: u32 = 430;
+const DROP_FUNCTION: u32 = 500;
+const DROP_SEQUENCE: u32 = 510;
+const DROP_OTHER_TYPE: u32 = 520;
+const DROP_ENUM: u32 = 530;
+const DROP_EXTENSION: u32 = 540;
+const DROP_SCHEMA: u32 = 550;
+// Phases of the kinds written by `kinds.rs`, between the ones above.
+const DROP_PUBLICATION: u32 = 95;
+const DROP_RULE: u32 = 112;
+const DROP_EVENT_TRIGGER: u32 = 113;
+const DROP_STATISTICS: u32 = 145;
+const CREATE_COLLATION: u32 = 215;
+const CREATE_TEXT_SEARCH: u32 = 245;
+const CREATE_FOREIGN_SERVER: u32 = 246;
+const CREATE_OPERATOR: u32 = 265;
+const CREATE_CAST: u32 = 266;
+const CREATE_STATISTICS: u32 = 345;
+const CREATE_RULE: u32 = 385;
+const CREATE_EVENT_TRIGGER: u32 = 386;
+const CREATE_PUBLICATION: u32 = 387;
+const OWNERS: u32 = 440;
+const OWNER_PRIVILEGES: u32 = 450;
+const DROP_CAST: u32 = 495;
+const DROP_OPERATOR: u32 = 496;
+const DROP_FOREIGN_SERVER: u32 = 515;
+const DROP_TEXT_SEARCH: u32 = 516;
+const DROP_COLLATION: u32 = 535;
 
 /// How an object differs between the two sides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -328,6 +350,20 @@ impl<'a> Writer<'a> {
         self.grants();
         self.default_privileges();
         self.comments();
+        self.view_column_comments();
+        // The kinds of `kinds.rs`.
+        self.column_storage();
+        self.collations();
+        self.text_search_configs();
+        self.foreign_servers();
+        self.operators();
+        self.casts();
+        self.statistics();
+        self.rules();
+        self.event_triggers();
+        self.publications();
+        self.owners();
+        self.owner_privileges();
     }
 
     // ----------------------------------------------------------------------------------
@@ -1190,7 +1226,9 @@ impl<'a> Writer<'a> {
         for a in &from_views {
             let k = key(a.kind, &a.name);
             if let Some(b) = self.to.objects.get(&k)
-                && changed_fields(a, b).iter().any(|f| f != "comment")
+                && changed_fields(a, b)
+                    .iter()
+                    .any(|f| f != "comment" && f != "column_comments")
             {
                 recreate.insert(a.name.clone());
             }

@@ -431,7 +431,8 @@ async fn collations(client: &Client) -> Result<Vec<Object>> {
     Ok(objects)
 }
 
-/// Casts created after `initdb`: `(source AS target)`, how and when they apply.
+/// Casts created after `initdb`, not those a type made for itself (a range's casts to its
+/// multirange): `(source AS target)`, how and when they apply.
 async fn casts(client: &Client) -> Result<Vec<Object>> {
     let sql = format!(
         "SELECT format('(%s AS %s)', format_type(c.castsource, NULL),
@@ -441,7 +442,9 @@ async fn casts(client: &Client) -> Result<Vec<Object>> {
            CASE c.castcontext WHEN 'i' THEN 'implicit' WHEN 'a' THEN 'assignment'
                               ELSE 'explicit' END
          FROM pg_cast c
-         WHERE c.oid >= {FIRST_NORMAL_OID} AND {}",
+         WHERE c.oid >= {FIRST_NORMAL_OID} AND {}
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_cast'::regclass
+                           AND d.objid = c.oid AND d.deptype = 'i')",
         not_extension_member("pg_cast", "c.oid")
     );
     let mut objects = Vec::new();

@@ -1,0 +1,2 @@
+CREATE TABLE docs (id bigint PRIMARY KEY, body text);
+ALTER TABLE docs ALTER COLUMN body SET COMPRESSION pglz;

@@ -1,0 +1,3 @@
+CREATE TABLE other (id bigint PRIMARY KEY);
+CREATE TABLE docs (id bigint PRIMARY KEY, body text);
+ALTER TABLE docs ALTER COLUMN body SET STORAGE MAIN;

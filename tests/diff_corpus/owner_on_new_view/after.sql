@@ -1,0 +1,4 @@
+DO $$ BEGIN CREATE ROLE diff_owner; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+CREATE TABLE items (id bigint PRIMARY KEY, name text);
+CREATE VIEW item_names AS SELECT name FROM items;
+ALTER VIEW item_names OWNER TO diff_owner;

@@ -1,0 +1,1 @@
+CREATE TABLE accounts (id bigint PRIMARY KEY, email text, active boolean NOT NULL DEFAULT true);

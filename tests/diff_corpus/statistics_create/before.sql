@@ -1,0 +1,1 @@
+CREATE TABLE places (id bigint PRIMARY KEY, city text, zip text);

@@ -1,0 +1,3 @@
+CREATE TEXT SEARCH CONFIGURATION app_search (COPY = pg_catalog.simple);
+ALTER TEXT SEARCH CONFIGURATION app_search ALTER MAPPING FOR asciiword, word WITH english_stem, simple;
+ALTER TEXT SEARCH CONFIGURATION app_search DROP MAPPING FOR email;

@@ -1,0 +1,1 @@
+CREATE TEXT SEARCH CONFIGURATION app_search (COPY = pg_catalog.simple);

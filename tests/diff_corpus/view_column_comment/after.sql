@@ -1,0 +1,3 @@
+CREATE TABLE accounts (id bigint PRIMARY KEY, email text);
+CREATE VIEW account_emails AS SELECT id, email FROM accounts;
+COMMENT ON COLUMN account_emails.email IS 'primary address';
