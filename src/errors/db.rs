@@ -21,6 +21,8 @@ pub struct DbError {
     /// The `lock_timeout` the statement ran under, when the caller set one: named in the hint
     /// of a lock timeout.
     pub lock_timeout: Option<Duration>,
+    /// Lines shown below the message: where the failure left things.
+    pub context: Vec<String>,
     /// Hints about the caller's own input that failed (a policy's SQL condition), shown after
     /// those of [`hints_for`].
     pub input_hints: Vec<String>,
@@ -32,6 +34,7 @@ impl DbError {
             doing: doing.into(),
             source,
             lock_timeout: None,
+            context: Vec::new(),
             input_hints: Vec::new(),
         }
     }
@@ -39,6 +42,12 @@ impl DbError {
     /// Records the `lock_timeout` the statement ran under (see [`DbError::lock_timeout`]).
     pub fn with_lock_timeout(mut self, lock_timeout: Duration) -> Self {
         self.lock_timeout = Some(lock_timeout);
+        self
+    }
+
+    /// A line shown below the message (see [`DbError::context`]).
+    pub fn context(mut self, line: impl Into<String>) -> Self {
+        self.context.push(line.into());
         self
     }
 

@@ -91,7 +91,7 @@ pub fn render(error: &anyhow::Error) -> Rendered {
     if let Some(db) = error.downcast_ref::<DbError>() {
         return Rendered {
             message: redact(db.to_string()),
-            context: Vec::new(),
+            context: db.context.iter().cloned().map(redact).collect(),
             hints: db.hints().into_iter().map(redact).collect(),
         };
     }
@@ -109,6 +109,7 @@ pub fn render(error: &anyhow::Error) -> Rendered {
         }
         if let Some(db) = cause.downcast_ref::<DbError>() {
             message = format!("{message}: {db}");
+            context.extend(db.context.iter().cloned());
             hints.extend(db.hints());
             // The rest of the chain is the driver's error, already in the line.
             break;
