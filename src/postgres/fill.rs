@@ -179,7 +179,7 @@ pub async fn fill(
     let tables: BTreeMap<u32, Table> = client
         .query(TABLES, &[])
         .await
-        .map_err(|err| engine::query_error("cannot list the tables", &err))?
+        .map_err(|err| engine::query_error("cannot list the tables", err))?
         .iter()
         .map(|row| {
             let table = Table {
@@ -204,7 +204,7 @@ pub async fn fill(
     let foreign_keys: Vec<ForeignKey> = client
         .query(FOREIGN_KEYS, &[])
         .await
-        .map_err(|err| engine::query_error("cannot read the foreign keys", &err))?
+        .map_err(|err| engine::query_error("cannot read the foreign keys", err))?
         .iter()
         .map(|row| ForeignKey {
             child: row.get(0),
@@ -288,7 +288,7 @@ pub async fn fill(
         client
             .batch_execute(&format!("ANALYZE {}", filled.join(", ")))
             .await
-            .map_err(|err| engine::query_error("cannot analyze the filled tables", &err))?;
+            .map_err(|err| engine::query_error("cannot analyze the filled tables", err))?;
     }
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
@@ -559,7 +559,7 @@ async fn columns(client: &Client, oid: u32) -> anyhow::Result<BTreeMap<i16, Colu
     Ok(client
         .query(COLUMNS, &[&oid])
         .await
-        .map_err(|err| engine::query_error("cannot read the columns", &err))?
+        .map_err(|err| engine::query_error("cannot read the columns", err))?
         .iter()
         .map(|row| {
             (
