@@ -15,6 +15,7 @@ mod drift;
 mod drift_stores;
 mod engine;
 mod erasure_scale;
+mod errors;
 mod exit_codes;
 mod fleet;
 mod fresh_clone;

@@ -87,8 +87,13 @@ pub fn render(error: &anyhow::Error) -> Rendered {
         };
     }
     // A database error is shown as its one line and its hints: the driver's error below it
-    // is already in that line.
-    if let Some(db) = error.downcast_ref::<DbError>() {
+    // is already in that line. (Only when it is the outermost error: context added above it
+    // is kept by the walk below.)
+    if let Some(db) = error
+        .chain()
+        .next()
+        .and_then(|e| e.downcast_ref::<DbError>())
+    {
         return Rendered {
             message: redact(db.to_string()),
             context: db.context.iter().cloned().map(redact).collect(),
