@@ -16,6 +16,7 @@ mod drift_kinds;
 mod drift_stores;
 mod engine;
 mod erasure_scale;
+mod errors;
 mod exit_codes;
 mod fleet;
 mod fresh_clone;

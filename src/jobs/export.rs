@@ -17,8 +17,7 @@ use serde_json::Value;
 use super::anonymize::Prepared;
 use super::anonymize::postgres::quote_ident;
 use super::anonymize::redis::{Mentions, content, scan};
-use crate::errors::Detailed;
-use crate::postgres::connect::describe_error;
+use crate::errors::DbError;
 
 /// The bundle's format name, so a reader can tell versions apart.
 pub const FORMAT: &str = "migrate-export/1";
@@ -78,8 +77,8 @@ WHERE k.contype = 'f' AND k.conparentid = 0 AND k.confrelid = to_regclass($1)
   AND array_length(k.conkey, 1) = 1
 ORDER BY 1, 2";
 
-fn db_error(context: &str, err: &tokio_postgres::Error) -> Detailed {
-    Detailed::new(format!("{context}: {}", describe_error(err)))
+fn db_error(doing: &str, err: tokio_postgres::Error) -> DbError {
+    DbError::new(doing, err)
 }
 
 /// Collects everything about the subject.
@@ -95,7 +94,7 @@ pub async fn collect(prepared: &Prepared, subject: &str) -> anyhow::Result<Bundl
     for row in client
         .query(FOREIGN_KEYS_SQL, &[&plan.subject_qualified])
         .await
-        .map_err(|e| db_error("cannot read the foreign keys", &e))?
+        .map_err(|e| db_error("cannot read the foreign keys", e))?
     {
         sources.push((row.get(0), row.get(1), row.get(2)));
     }
@@ -121,7 +120,7 @@ pub async fn collect(prepared: &Prepared, subject: &str) -> anyhow::Result<Bundl
         let rows = client
             .query(&sql, &[&subject])
             .await
-            .map_err(|e| db_error(&format!("cannot read {table}"), &e))?;
+            .map_err(|e| db_error(&format!("cannot read {table}"), e))?;
         if rows.is_empty() {
             continue;
         }

@@ -10,9 +10,8 @@ use tokio_postgres::Client;
 
 // Names were checked to be identifiers by the config.
 use crate::config::{MaintainSettings, PgSettings};
-use crate::errors::Detailed;
+use crate::errors::{DbError, Detailed};
 use crate::output::Printer;
-use crate::postgres::connect::describe_error;
 use crate::postgres::quote::qualified as quote_qualified;
 
 /// The partition function of migration V14.
@@ -93,7 +92,7 @@ pub async fn connect(settings: &PgSettings) -> anyhow::Result<Client> {
             "SET statement_timeout = 0; SET lock_timeout = '{lock_ms}ms'"
         ))
         .await
-        .map_err(|err| anyhow::anyhow!("cannot set timeouts: {}", describe_error(&err)))?;
+        .map_err(|err| DbError::new("cannot set timeouts", err))?;
     Ok(client)
 }
 
@@ -103,9 +102,7 @@ pub async fn plan(
     database: String,
     settings: &MaintainSettings,
 ) -> anyhow::Result<Plan> {
-    let db_error = |context: &str, err: tokio_postgres::Error| {
-        anyhow::anyhow!("{context}: {}", describe_error(&err))
-    };
+    let db_error = |doing: &str, err: tokio_postgres::Error| DbError::new(doing, err);
     let mut steps = Vec::new();
     let mut skipped = Vec::new();
 
@@ -323,17 +320,13 @@ pub async fn execute(
             Err(err) => {
                 bar.finish_and_clear();
                 timed.done(Some("failed"));
-                let mut error =
-                    Detailed::new(format!("{} failed: {}", step.sql, describe_error(&err)))
-                        .context(format!(
-                            "{} of {} completed before it",
-                            results.len(),
-                            crate::output::count(plan.steps.len(), "step")
-                        ));
-                if err.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
-                    error = error.hint("another session holds a lock; retry later or raise [postgres] lock_timeout");
-                }
-                return Err(error.into());
+                return Err(DbError::new(format!("{} failed", step.sql), err)
+                    .context(format!(
+                        "{} of {} completed before it",
+                        results.len(),
+                        crate::output::count(plan.steps.len(), "step")
+                    ))
+                    .into());
             }
         };
         bar.inc(1);

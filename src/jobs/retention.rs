@@ -25,9 +25,8 @@ use super::anonymize::postgres::quote_ident;
 use super::anonymize::rules::{Policy, valid_identifier};
 use crate::config::Settings;
 use crate::config::file::RetentionSection;
-use crate::errors::Detailed;
+use crate::errors::{DbError, Detailed};
 use crate::output::Printer;
-use crate::postgres::connect::describe_error;
 use crate::postgres::engine::Session;
 use crate::redis::cluster::Topology;
 use crate::redis::keyspace::{self, Passwords};
@@ -217,13 +216,13 @@ async fn check_filter_on_server(
     qualified: &str,
     condition: &str,
     cutoff: &chrono::DateTime<chrono::Utc>,
-) -> Result<(), Detailed> {
+) -> anyhow::Result<()> {
     let tx = client
         .build_transaction()
         .read_only(true)
         .start()
         .await
-        .map_err(|e| db_error("cannot begin", &e))?;
+        .map_err(|e| db_error("cannot begin", e))?;
     let explained = tx
         .query(
             &format!("EXPLAIN SELECT 1 FROM {qualified} t WHERE {condition}"),
@@ -232,12 +231,15 @@ async fn check_filter_on_server(
         .await;
     let _ = tx.rollback().await;
     explained.map(|_| ()).map_err(|err| {
-        Detailed::new(format!(
-            "retention {}: the filter is not a valid condition on {qualified}: {}",
-            policy.name,
-            describe_error(&err)
-        ))
+        DbError::new(
+            format!(
+                "retention {}: the filter is not a valid condition on {qualified}",
+                policy.name
+            ),
+            err,
+        )
         .context("nothing was deleted")
+        .into()
     })
 }
 
@@ -270,8 +272,8 @@ pub struct RetentionReport {
     pub policies: Vec<PolicyResult>,
 }
 
-fn db_error(context: &str, err: &tokio_postgres::Error) -> Detailed {
-    Detailed::new(format!("{context}: {}", describe_error(err)))
+fn db_error(doing: &str, err: tokio_postgres::Error) -> DbError {
+    DbError::new(doing, err)
 }
 
 /// Runs (or with `dry_run`, counts) the policies in order.
@@ -408,7 +410,7 @@ async fn run_table(
     let qualified: String = client
         .query_opt("SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)", &[table])
         .await
-        .map_err(|e| db_error("cannot look up the table", &e))?
+        .map_err(|e| db_error("cannot look up the table", e))?
         .map(|r| r.get(0))
         .ok_or_else(|| Detailed::new(format!("retention {}: table `{table}` does not exist", policy.name)))?;
     if filter.is_some() {
@@ -436,7 +438,7 @@ async fn run_table(
         let n: i64 = client
             .query_one(&sql, &[&cutoff, &result.partitions_dropped])
             .await
-            .map_err(|e| db_error(&format!("cannot count {table}"), &e))?
+            .map_err(|e| db_error(&format!("cannot count {table}"), e))?
             .get(0);
         result.removed += n as u64;
         return Ok(result);
@@ -450,7 +452,7 @@ async fn run_table(
             &[&qualified],
         )
         .await
-        .map_err(|e| db_error("cannot read the primary key", &e))?
+        .map_err(|e| db_error("cannot read the primary key", e))?
         .iter()
         .map(|r| quote_ident(&r.get::<_, String>(0)))
         .collect();
@@ -479,20 +481,20 @@ async fn run_table(
         let tx = client
             .transaction()
             .await
-            .map_err(|e| db_error("cannot begin", &e))?;
+            .map_err(|e| db_error("cannot begin", e))?;
         tx.batch_execute(&format!(
             "SET LOCAL lock_timeout = '{}ms'",
             retention.lock_timeout.as_millis().max(1)
         ))
         .await
-        .map_err(|e| db_error("cannot set lock_timeout", &e))?;
+        .map_err(|e| db_error("cannot set lock_timeout", e))?;
         let n = tx
             .execute(&sql, &[&cutoff, &i64::from(retention.batch_size)])
             .await
-            .map_err(|e| db_error(&format!("cannot delete from {table}"), &e))?;
+            .map_err(|e| db_error(&format!("cannot delete from {table}"), e))?;
         tx.commit()
             .await
-            .map_err(|e| db_error("cannot commit", &e))?;
+            .map_err(|e| db_error("cannot commit", e))?;
         if n == 0 {
             break;
         }
@@ -523,7 +525,7 @@ async fn drop_partitions(
             &[&qualified],
         )
         .await
-        .map_err(|e| db_error("cannot read the partition key", &e))?
+        .map_err(|e| db_error("cannot read the partition key", e))?
         .map(|r| r.get(0));
     if key.as_deref() != Some(column) {
         result.detail =
@@ -541,23 +543,23 @@ async fn drop_partitions(
             &[&qualified, &cutoff],
         )
         .await
-        .map_err(|e| db_error("cannot list the partitions", &e))?;
+        .map_err(|e| db_error("cannot list the partitions", e))?;
     for row in partitions {
         let partition: String = row.get(0);
         let tx = client
             .transaction()
             .await
-            .map_err(|e| db_error("cannot begin", &e))?;
+            .map_err(|e| db_error("cannot begin", e))?;
         tx.batch_execute(&format!(
             "SET LOCAL lock_timeout = '{}ms'",
             retention.lock_timeout.as_millis().max(1)
         ))
         .await
-        .map_err(|e| db_error("cannot set lock_timeout", &e))?;
+        .map_err(|e| db_error("cannot set lock_timeout", e))?;
         let n: i64 = tx
             .query_one(&format!("SELECT count(*) FROM {partition}"), &[])
             .await
-            .map_err(|e| db_error(&format!("cannot count {partition}"), &e))?
+            .map_err(|e| db_error(&format!("cannot count {partition}"), e))?
             .get(0);
         if !dry_run {
             tx.batch_execute(&format!(
@@ -567,14 +569,14 @@ async fn drop_partitions(
             .map_err(|e| {
                 db_error(
                     &format!("retention {}: cannot drop {partition}", policy.name),
-                    &e,
+                    e,
                 )
                 .hint("another session holds a lock on the table: run again later")
             })?;
         }
         tx.commit()
             .await
-            .map_err(|e| db_error("cannot commit", &e))?;
+            .map_err(|e| db_error("cannot commit", e))?;
         result.removed += n as u64;
         result.partitions_dropped.push(partition);
     }
@@ -702,14 +704,14 @@ async fn run_anonymize(
             .client
             .transaction()
             .await
-            .map_err(|e| db_error("cannot begin", &e))?;
+            .map_err(|e| db_error("cannot begin", e))?;
         tx.batch_execute("SET LOCAL lock_timeout = '2000ms'")
             .await
-            .map_err(|e| db_error("cannot set lock_timeout", &e))?;
+            .map_err(|e| db_error("cannot set lock_timeout", e))?;
         for id in &ids {
             tx.batch_execute("SAVEPOINT one")
                 .await
-                .map_err(|e| db_error("savepoint", &e))?;
+                .map_err(|e| db_error("savepoint", e))?;
             let deleted = tx
                 .execute(
                     &format!(
@@ -724,20 +726,20 @@ async fn run_anonymize(
                     result.removed += n;
                     tx.batch_execute("RELEASE SAVEPOINT one")
                         .await
-                        .map_err(|e| db_error("savepoint", &e))?;
+                        .map_err(|e| db_error("savepoint", e))?;
                 }
                 Err(err) if err.code().is_some_and(|c| c.code() == "23503") => {
                     result.kept += 1;
                     tx.batch_execute("ROLLBACK TO SAVEPOINT one")
                         .await
-                        .map_err(|e| db_error("savepoint", &e))?;
+                        .map_err(|e| db_error("savepoint", e))?;
                 }
-                Err(err) => return Err(db_error("cannot delete a subject", &err).into()),
+                Err(err) => return Err(db_error("cannot delete a subject", err).into()),
             }
         }
         tx.commit()
             .await
-            .map_err(|e| db_error("cannot commit", &e))?;
+            .map_err(|e| db_error("cannot commit", e))?;
         result.batches += 1;
         position = Some(last);
     }

@@ -152,26 +152,4 @@ fn is_unavailable(err: &tokio_postgres::Error) -> bool {
 }
 
 /// The server's message (with detail and hint) or the driver's, as one readable line.
-pub fn describe_error(err: &tokio_postgres::Error) -> String {
-    if let Some(db) = err.as_db_error() {
-        let mut text = db.message().to_string();
-        if let Some(detail) = db.detail() {
-            text.push_str(&format!(" (detail: {detail})"));
-        }
-        if let Some(hint) = db.hint() {
-            text.push_str(&format!(" (hint: {hint})"));
-        }
-        return text;
-    }
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
+pub use crate::errors::db::describe as describe_error;

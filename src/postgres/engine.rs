@@ -13,7 +13,7 @@ use super::migration::{Migration, MigrationSet, TimeoutOverride};
 use super::plan::{Action, Step};
 use super::splitter;
 use crate::config::PgSettings;
-use crate::errors::Detailed;
+use crate::errors::{DbError, Detailed};
 use crate::output::Printer;
 
 /// A connection plus what the engine needs to know about the database.
@@ -80,7 +80,7 @@ impl Session {
                 &[(&self.url_port(), tokio_postgres::types::Type::INT4)],
             )
             .await
-            .map_err(|err| query_error("cannot read the server session", &err))?;
+            .map_err(|err| query_error("cannot read the server session", err))?;
         let Some(row) = row.first() else {
             return Ok(());
         };
@@ -100,7 +100,7 @@ impl Session {
         other
             .batch_execute("BEGIN")
             .await
-            .map_err(|err| query_error("cannot check for a connection pooler", &err))?;
+            .map_err(|err| query_error("cannot check for a connection pooler", err))?;
         let held_by_other = pid(other.query("SELECT pg_backend_pid()", &[]).await);
         let again = tokio::time::timeout(
             Duration::from_secs(2),
@@ -135,7 +135,7 @@ impl Session {
         self.history
             .read_outside_transaction(&self.client)
             .await
-            .map_err(|err| query_error("cannot read the history table", &err))
+            .map_err(|err| query_error("cannot read the history table", err))
     }
 
     /// Takes the migration lock (polling, reporting the holder), then makes sure the history
@@ -159,7 +159,7 @@ impl Session {
         self.history
             .ensure(&self.client)
             .await
-            .map_err(|err| query_error("cannot create the history table", &err))?;
+            .map_err(|err| query_error("cannot create the history table", err))?;
         Ok(held)
     }
 
@@ -192,8 +192,8 @@ impl Session {
                 .ensure(&self.client)
                 .await
                 .map(|()| Vec::new())
-                .map_err(|err| query_error("cannot create the history table", &err)),
-            Some(Err(err)) => Err(query_error("cannot read the history table", &err)),
+                .map_err(|err| query_error("cannot create the history table", err)),
+            Some(Err(err)) => Err(query_error("cannot read the history table", err)),
             None => self.read_history().await,
         };
         match rows {
@@ -1110,9 +1110,9 @@ async fn drop_invalid_index(
     Ok(())
 }
 
-/// A database error as a readable line, with context.
-pub fn query_error(context: &str, err: &tokio_postgres::Error) -> anyhow::Error {
-    anyhow::anyhow!("{context}: {}", super::connect::describe_error(err))
+/// A database error under what was being done, the driver's error kept as its source.
+pub fn query_error(doing: &str, err: tokio_postgres::Error) -> anyhow::Error {
+    DbError::new(doing, err).into()
 }
 
 fn hostname() -> String {

@@ -179,7 +179,7 @@ pub async fn fill(
     let tables: BTreeMap<u32, Table> = client
         .query(TABLES, &[])
         .await
-        .map_err(|err| engine::query_error("cannot list the tables", &err))?
+        .map_err(|err| engine::query_error("cannot list the tables", err))?
         .iter()
         .map(|row| {
             let table = Table {
@@ -204,7 +204,7 @@ pub async fn fill(
     let foreign_keys: Vec<ForeignKey> = client
         .query(FOREIGN_KEYS, &[])
         .await
-        .map_err(|err| engine::query_error("cannot read the foreign keys", &err))?
+        .map_err(|err| engine::query_error("cannot read the foreign keys", err))?
         .iter()
         .map(|row| ForeignKey {
             child: row.get(0),
@@ -282,13 +282,13 @@ pub async fn fill(
         client
             .batch_execute(&format!("VACUUM (ANALYZE) {}", probed.join(", ")))
             .await
-            .map_err(|err| engine::query_error("cannot vacuum the filled tables", &err))?;
+            .map_err(|err| engine::query_error("cannot vacuum the filled tables", err))?;
     }
     if !filled.is_empty() {
         client
             .batch_execute(&format!("ANALYZE {}", filled.join(", ")))
             .await
-            .map_err(|err| engine::query_error("cannot analyze the filled tables", &err))?;
+            .map_err(|err| engine::query_error("cannot analyze the filled tables", err))?;
     }
     report.duration_ms = started.elapsed().as_millis() as u64;
     Ok(report)
@@ -315,7 +315,7 @@ async fn insert_within_checks(
         let Some(db) = error.as_db_error() else {
             return Err(engine::query_error(
                 &format!("cannot fill {}", table.display()),
-                &error,
+                error,
             ));
         };
         let reason = db.message().to_string();
@@ -369,7 +369,7 @@ async fn satisfy(
             &[&table.oid, &constraint],
         )
         .await
-        .map_err(|err| engine::query_error("cannot read a check constraint", &err))?
+        .map_err(|err| engine::query_error("cannot read a check constraint", err))?
         .and_then(|row| row.get::<_, Option<Vec<i16>>>(0))
         .unwrap_or_default();
     let mut choices: Vec<(String, Vec<Option<String>>)> = Vec::new();
@@ -442,7 +442,7 @@ async fn probe(client: &Client, insert: &str) -> anyhow::Result<Result<(), Optio
     client
         .batch_execute("BEGIN")
         .await
-        .map_err(|err| engine::query_error("cannot begin a probe", &err))?;
+        .map_err(|err| engine::query_error("cannot begin a probe", err))?;
     let passed = client.batch_execute(insert).await.map_err(|err| {
         err.as_db_error()
             .filter(|db| *db.code() == tokio_postgres::error::SqlState::CHECK_VIOLATION)
@@ -451,7 +451,7 @@ async fn probe(client: &Client, insert: &str) -> anyhow::Result<Result<(), Optio
     client
         .batch_execute("ROLLBACK")
         .await
-        .map_err(|err| engine::query_error("cannot roll a probe back", &err))?;
+        .map_err(|err| engine::query_error("cannot roll a probe back", err))?;
     Ok(passed)
 }
 
@@ -463,7 +463,7 @@ async fn enum_labels(client: &Client, type_name: &str) -> anyhow::Result<Vec<Str
             &[&type_name],
         )
         .await
-        .map_err(|err| engine::query_error("cannot read an enum's labels", &err))?
+        .map_err(|err| engine::query_error("cannot read an enum's labels", err))?
         .iter()
         .map(|row| row.get(0))
         .collect())
@@ -559,7 +559,7 @@ async fn columns(client: &Client, oid: u32) -> anyhow::Result<BTreeMap<i16, Colu
     Ok(client
         .query(COLUMNS, &[&oid])
         .await
-        .map_err(|err| engine::query_error("cannot read the columns", &err))?
+        .map_err(|err| engine::query_error("cannot read the columns", err))?
         .iter()
         .map(|row| {
             (

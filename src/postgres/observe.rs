@@ -73,7 +73,7 @@ pub async fn relations(client: &Client) -> anyhow::Result<Relations> {
     let rows = client
         .query(RELATIONS, &[])
         .await
-        .map_err(|err| engine::query_error("cannot read pg_class", &err))?;
+        .map_err(|err| engine::query_error("cannot read pg_class", err))?;
     Ok(rows
         .iter()
         .map(|row| {
@@ -228,7 +228,7 @@ async fn locks_of(client: &Client, pid: i32) -> anyhow::Result<LockSet> {
     let rows = client
         .query(LOCKS, &[&pid])
         .await
-        .map_err(|err| engine::query_error("cannot read pg_locks", &err))?;
+        .map_err(|err| engine::query_error("cannot read pg_locks", err))?;
     Ok(rows
         .iter()
         .map(|row| {
@@ -247,11 +247,11 @@ async fn scans_of(client: &Client) -> anyhow::Result<ScanCounts> {
     client
         .batch_execute("SELECT pg_catalog.pg_stat_clear_snapshot()")
         .await
-        .map_err(|err| engine::query_error("cannot read the statistics", &err))?;
+        .map_err(|err| engine::query_error("cannot read the statistics", err))?;
     let rows = client
         .query(SCANS, &[])
         .await
-        .map_err(|err| engine::query_error("cannot read the statistics", &err))?;
+        .map_err(|err| engine::query_error("cannot read the statistics", err))?;
     Ok(rows
         .iter()
         .map(|row| (row.get::<_, u32>(0), (row.get(1), row.get(2))))
@@ -287,7 +287,7 @@ pub async fn apply(
     let pid: i32 = client
         .query_one("SELECT pg_catalog.pg_backend_pid()", &[])
         .await
-        .map_err(|err| engine::query_error("cannot read the backend pid", &err))?
+        .map_err(|err| engine::query_error("cannot read the backend pid", err))?
         .get(0);
     let started = Instant::now();
     let file = migration.path.display().to_string();
@@ -327,7 +327,7 @@ pub async fn apply(
         let record = session.history.record_applied_sql(migration);
         if let Err(err) = client.batch_execute(&format!("{record}; COMMIT")).await {
             let _ = client.batch_execute("ROLLBACK").await;
-            return Err(engine::query_error("cannot record the migration", &err));
+            return Err(engine::query_error("cannot record the migration", err));
         }
         let committed = Instant::now();
         for (statement, started) in observed.iter_mut().zip(&starts) {
@@ -349,7 +349,7 @@ pub async fn apply(
                     client
                         .batch_execute("COMMIT")
                         .await
-                        .map_err(|err| engine::query_error("cannot commit", &err))?;
+                        .map_err(|err| engine::query_error("cannot commit", err))?;
                     let held_ms = statement_started.elapsed().as_millis() as u64;
                     let mut one = observation(
                         index,
@@ -388,7 +388,7 @@ pub async fn apply(
         client
             .batch_execute(&record)
             .await
-            .map_err(|err| engine::query_error("cannot record the migration", &err))?;
+            .map_err(|err| engine::query_error("cannot record the migration", err))?;
     }
     Ok(MigrationObservation {
         transactional: !migration.no_transaction,
@@ -401,7 +401,7 @@ async fn begin(client: &Client, timeouts: &str) -> anyhow::Result<()> {
     client
         .batch_execute(&format!("BEGIN; {timeouts}"))
         .await
-        .map_err(|err| engine::query_error("cannot begin a transaction", &err))
+        .map_err(|err| engine::query_error("cannot begin a transaction", err))
 }
 
 enum Sampled {
@@ -426,7 +426,7 @@ async fn sampled(
     client
         .batch_execute(&session_timeouts)
         .await
-        .map_err(|err| Sampled::Other(engine::query_error("cannot set the timeouts", &err)))?;
+        .map_err(|err| Sampled::Other(engine::query_error("cannot set the timeouts", err)))?;
     let started = Instant::now();
     let mut seen: BTreeMap<(u32, String), ((String, char), Instant)> = BTreeMap::new();
     let run = client.batch_execute(statement.sql);
@@ -449,7 +449,7 @@ async fn sampled(
         .batch_execute("RESET lock_timeout; RESET statement_timeout")
         .await;
     outcome.map_err(Sampled::Statement)?;
-    reset.map_err(|err| Sampled::Other(engine::query_error("cannot reset the timeouts", &err)))?;
+    reset.map_err(|err| Sampled::Other(engine::query_error("cannot reset the timeouts", err)))?;
     let after = state(client).await.map_err(Sampled::Other)?;
     let locks: LockSet = seen
         .iter()

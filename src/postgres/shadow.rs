@@ -405,7 +405,7 @@ async fn identity(client: &tokio_postgres::Client) -> anyhow::Result<DatabaseIde
             &[],
         )
         .await
-        .map_err(|err| engine::query_error("cannot identify the database", &err))?;
+        .map_err(|err| engine::query_error("cannot identify the database", err))?;
     // Readable by every role on current servers; when it is not, the name and address decide.
     let system_identifier = client
         .query_one(
@@ -498,7 +498,7 @@ pub async fn check_user_shadow(live: &PgSettings, shadow: &Session) -> anyhow::R
             ],
         )
         .await
-        .map_err(|err| engine::query_error("cannot look into the shadow database", &err))?
+        .map_err(|err| engine::query_error("cannot look into the shadow database", err))?
         .iter()
         .map(|row| row.get(0))
         .collect();

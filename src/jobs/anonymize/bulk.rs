@@ -17,7 +17,7 @@ use super::needles::{Fingerprinter, Needles, StoredNeedle};
 use super::postgres::{self, PgPlan};
 use super::rules::{Policy, Rules};
 use super::{Prepared, TEST_BATCH_PAUSE_ENV, TargetCount, Verification, ledger, mongo, redis};
-use crate::errors::Detailed;
+use crate::errors::{DbError, Detailed};
 use crate::output::Printer;
 use crate::postgres::engine::Session;
 
@@ -226,7 +226,13 @@ async fn run_batches(
                     });
                     tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
                 }
-                Err(err) => return Err(err),
+                Err(mut err) => {
+                    // The hint of a lock timeout names the limit the batch ran under.
+                    if let Some(db) = err.downcast_mut::<DbError>() {
+                        db.lock_timeout = Some(lock_timeout);
+                    }
+                    return Err(err);
+                }
             }
         }
     }

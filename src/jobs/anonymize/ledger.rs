@@ -10,11 +10,10 @@ use tokio_postgres::{Client, GenericClient, Row};
 
 use super::needles::StoredNeedle;
 use super::verify::Hit;
-use crate::errors::Detailed;
-use crate::postgres::connect::describe_error;
+use crate::errors::DbError;
 
-fn db_error(context: &str, err: &tokio_postgres::Error) -> Detailed {
-    Detailed::new(format!("{context}: {}", describe_error(err)))
+fn db_error(doing: &str, err: tokio_postgres::Error) -> DbError {
+    DbError::new(doing, err)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -25,7 +24,7 @@ pub async fn latest_request(
     client: &impl GenericClient,
     request_type: &str,
     subject_hmac: &str,
-) -> Result<Option<(String, String)>, Detailed> {
+) -> Result<Option<(String, String)>, DbError> {
     client
         .query_opt(
             "SELECT id::text, status::text FROM gdpr_requests
@@ -35,7 +34,7 @@ pub async fn latest_request(
         )
         .await
         .map(|row| row.map(|r| (r.get(0), r.get(1))))
-        .map_err(|e| db_error("cannot read gdpr_requests", &e))
+        .map_err(|e| db_error("cannot read gdpr_requests", e))
 }
 
 /// Inserts a request row; returns its id.
@@ -45,7 +44,7 @@ pub async fn insert_request(
     subject_hmac: &str,
     status: &str,
     counts: &Value,
-) -> Result<String, Detailed> {
+) -> Result<String, DbError> {
     client
         .query_one(
             "INSERT INTO gdpr_requests (request_type, subject_hmac, status, counts, completed_at)
@@ -56,7 +55,7 @@ pub async fn insert_request(
         )
         .await
         .map(|row| row.get(0))
-        .map_err(|e| db_error("cannot record the request in gdpr_requests", &e))
+        .map_err(|e| db_error("cannot record the request in gdpr_requests", e))
 }
 
 /// Closes a request row: status, counts, error (never personal data), completion time.
@@ -66,7 +65,7 @@ pub async fn finish_request(
     status: &str,
     counts: &Value,
     error: Option<&str>,
-) -> Result<(), Detailed> {
+) -> Result<(), DbError> {
     client
         .execute(
             "UPDATE gdpr_requests SET status = $2::text::gdpr_request_status,
@@ -76,7 +75,7 @@ pub async fn finish_request(
         )
         .await
         .map(|_| ())
-        .map_err(|e| db_error("cannot update gdpr_requests", &e))
+        .map_err(|e| db_error("cannot update gdpr_requests", e))
 }
 
 /// Records an erasure for every subject of a bulk batch that has no completed one yet.
@@ -94,7 +93,7 @@ pub async fn ledger_batch(
         &[&hmacs],
     )
     .await
-    .map_err(|e| db_error("cannot record the erasures in gdpr_requests", &e).into())
+    .map_err(|e| db_error("cannot record the erasures in gdpr_requests", e).into())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -132,7 +131,7 @@ pub struct Erasure {
 pub async fn load_erasures(
     client: &impl GenericClient,
     hmacs: &[String],
-) -> Result<HashMap<String, Erasure>, Detailed> {
+) -> Result<HashMap<String, Erasure>, DbError> {
     let rows = client
         .query(
             "SELECT subject_hmac, key_fingerprint, needles::text, hits::text FROM gdpr_erasures
@@ -140,7 +139,7 @@ pub async fn load_erasures(
             &[&hmacs],
         )
         .await
-        .map_err(|e| db_error("cannot read gdpr_erasures", &e))?;
+        .map_err(|e| db_error("cannot read gdpr_erasures", e))?;
     Ok(rows
         .iter()
         .map(|row| {
@@ -163,7 +162,7 @@ pub async fn save_needles(
     key_fingerprint: &str,
     subjects: &[(String, Vec<StoredNeedle>)],
     job: Option<&str>,
-) -> Result<(), Detailed> {
+) -> Result<(), DbError> {
     if subjects.is_empty() {
         return Ok(());
     }
@@ -188,7 +187,7 @@ pub async fn save_needles(
         )
         .await
         .map(|_| ())
-        .map_err(|e| db_error("cannot record the fingerprints in gdpr_erasures", &e))
+        .map_err(|e| db_error("cannot record the fingerprints in gdpr_erasures", e))
 }
 
 /// Records where this run found values of a subject (replacing the earlier list).
@@ -196,7 +195,7 @@ pub async fn save_hits(
     client: &impl GenericClient,
     hmac: &str,
     hits: &[Place],
-) -> Result<(), Detailed> {
+) -> Result<(), DbError> {
     client
         .execute(
             "UPDATE gdpr_erasures SET hits = $2::text::jsonb, verified_at = now()
@@ -208,7 +207,7 @@ pub async fn save_hits(
         )
         .await
         .map(|_| ())
-        .map_err(|e| db_error("cannot update gdpr_erasures", &e))
+        .map_err(|e| db_error("cannot update gdpr_erasures", e))
 }
 
 /// The fingerprints kept for these subjects (by HMAC) by this bulk job or by finished runs
@@ -217,7 +216,7 @@ pub async fn job_needles(
     client: &Client,
     job: &str,
     hmacs: &[String],
-) -> Result<HashMap<String, Vec<StoredNeedle>>, Detailed> {
+) -> Result<HashMap<String, Vec<StoredNeedle>>, DbError> {
     let rows = client
         .query(
             "SELECT subject_hmac, needles::text FROM gdpr_erasures
@@ -225,7 +224,7 @@ pub async fn job_needles(
             &[&job, &hmacs],
         )
         .await
-        .map_err(|e| db_error("cannot read gdpr_erasures", &e))?;
+        .map_err(|e| db_error("cannot read gdpr_erasures", e))?;
     Ok(rows
         .iter()
         .map(|row| {
@@ -239,7 +238,7 @@ pub async fn job_needles(
 
 /// A bulk job's final pass is done: erasures (`keep`) stay without the job's mark, the
 /// fingerprints of other jobs (pseudonymization, not erasure) are dropped.
-pub async fn release_job(client: &Client, job: &str, keep: bool) -> Result<(), Detailed> {
+pub async fn release_job(client: &Client, job: &str, keep: bool) -> Result<(), DbError> {
     let sql = if keep {
         "UPDATE gdpr_erasures SET job = NULL WHERE job = $1"
     } else {
@@ -249,11 +248,11 @@ pub async fn release_job(client: &Client, job: &str, keep: bool) -> Result<(), D
         .execute(sql, &[&job])
         .await
         .map(|_| ())
-        .map_err(|e| db_error("cannot update gdpr_erasures", &e))
+        .map_err(|e| db_error("cannot update gdpr_erasures", e))
 }
 
 /// Of these subjects (HMACs), those whose rows an erasure already pseudonymized.
-pub async fn erased(client: &Client, hmacs: &[String]) -> Result<Vec<String>, Detailed> {
+pub async fn erased(client: &Client, hmacs: &[String]) -> Result<Vec<String>, DbError> {
     if hmacs.is_empty() {
         return Ok(Vec::new());
     }
@@ -266,7 +265,7 @@ pub async fn erased(client: &Client, hmacs: &[String]) -> Result<Vec<String>, De
         )
         .await
         .map(|rows| rows.iter().map(|r| r.get(0)).collect())
-        .map_err(|e| db_error("cannot read gdpr_requests", &e))
+        .map_err(|e| db_error("cannot read gdpr_requests", e))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -285,7 +284,7 @@ pub struct JobState {
     pub counts: BTreeMap<String, u64>,
 }
 
-pub async fn job_state(client: &Client, job: &str) -> Result<Option<JobState>, Detailed> {
+pub async fn job_state(client: &Client, job: &str) -> Result<Option<JobState>, DbError> {
     let row = client
         .query_opt(
             "SELECT status, fingerprint, position, done, counts::text, key_fingerprint
@@ -293,7 +292,7 @@ pub async fn job_state(client: &Client, job: &str) -> Result<Option<JobState>, D
             &[&job],
         )
         .await
-        .map_err(|e| db_error("cannot read migrate_jobs", &e))?;
+        .map_err(|e| db_error("cannot read migrate_jobs", e))?;
     Ok(row.map(|r: Row| JobState {
         status: r.get(0),
         fingerprint: r.get(1),
@@ -310,7 +309,7 @@ pub async fn job_start(
     job: &str,
     fingerprint: &str,
     key_fingerprint: &str,
-) -> Result<(), Detailed> {
+) -> Result<(), DbError> {
     client
         .execute(
             "INSERT INTO migrate_jobs (job, status, fingerprint, key_fingerprint)
@@ -322,7 +321,7 @@ pub async fn job_start(
         )
         .await
         .map(|_| ())
-        .map_err(|e| db_error("cannot record the job in migrate_jobs", &e))
+        .map_err(|e| db_error("cannot record the job in migrate_jobs", e))
 }
 
 /// Records a committed batch, in the batch's own transaction.
@@ -350,7 +349,7 @@ pub async fn job_advance(
     )
     .await
     .map(|_| ())
-    .map_err(|e| db_error("cannot record the batch in migrate_jobs", &e).into())
+    .map_err(|e| db_error("cannot record the batch in migrate_jobs", e).into())
 }
 
 /// Records the key of a job started before its fingerprint was kept (migration V20).
@@ -358,7 +357,7 @@ pub async fn job_adopt_key(
     client: &Client,
     job: &str,
     key_fingerprint: &str,
-) -> Result<(), Detailed> {
+) -> Result<(), DbError> {
     client
         .execute(
             "UPDATE migrate_jobs SET key_fingerprint = $2 WHERE job = $1 AND key_fingerprint IS NULL",
@@ -366,10 +365,10 @@ pub async fn job_adopt_key(
         )
         .await
         .map(|_| ())
-        .map_err(|e| db_error("cannot update migrate_jobs", &e))
+        .map_err(|e| db_error("cannot update migrate_jobs", e))
 }
 
-pub async fn job_finish(client: &Client, job: &str, status: &str) -> Result<(), Detailed> {
+pub async fn job_finish(client: &Client, job: &str, status: &str) -> Result<(), DbError> {
     client
         .execute(
             "UPDATE migrate_jobs SET status = $2, updated_at = now(),
@@ -379,5 +378,5 @@ pub async fn job_finish(client: &Client, job: &str, status: &str) -> Result<(), 
         )
         .await
         .map(|_| ())
-        .map_err(|e| db_error("cannot update migrate_jobs", &e))
+        .map_err(|e| db_error("cannot update migrate_jobs", e))
 }

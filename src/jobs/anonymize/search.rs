@@ -25,7 +25,6 @@ use super::postgres::{
 use super::redis::uuids_in;
 use super::rules::{Output, Target, transform};
 use super::verify::{At, Column, Findings, Found, Scanner};
-use crate::errors::Detailed;
 
 const RELATIONS_SQL: &str = "
 SELECT c.oid, format('%I.%I', n.nspname, c.relname), c.relname::text, c.relispopulated
@@ -131,12 +130,12 @@ pub async fn sweep(
     client: &mut Client,
     sweep: &Sweep<'_>,
     findings: &mut Findings,
-) -> Result<Vec<String>, Detailed> {
+) -> anyhow::Result<Vec<String>> {
     let mut notes = Vec::new();
     let relations = client
         .query(RELATIONS_SQL, &[])
         .await
-        .map_err(|e| db_error("cannot list the tables", &e))?;
+        .map_err(|e| db_error("cannot list the tables", e))?;
     // Column types of every relation by name: audit copies are searched by their source's types.
     let mut types: HashMap<String, HashMap<String, String>> = HashMap::new();
     let mut plans: Vec<(u32, Relation<'_>)> = Vec::new();
@@ -148,7 +147,7 @@ pub async fn sweep(
         let all: Vec<PgColumn> = client
             .query(COLUMNS_SQL, &[&oid])
             .await
-            .map_err(|e| db_error(&format!("cannot read the columns of {qualified}"), &e))?
+            .map_err(|e| db_error(&format!("cannot read the columns of {qualified}"), e))?
             .iter()
             .map(|r| PgColumn {
                 name: r.get(0),
@@ -173,7 +172,7 @@ pub async fn sweep(
         let pk_names: Vec<String> = client
             .query(PK_SQL, &[&oid])
             .await
-            .map_err(|e| db_error(&format!("cannot read the primary key of {qualified}"), &e))?
+            .map_err(|e| db_error(&format!("cannot read the primary key of {qualified}"), e))?
             .iter()
             .map(|r| r.get(0))
             .collect();
@@ -216,7 +215,7 @@ async fn sweep_relation(
     relation: &Relation<'_>,
     types: &HashMap<String, HashMap<String, String>>,
     findings: &mut Findings,
-) -> Result<(), Detailed> {
+) -> anyhow::Result<()> {
     let plan = sweep.plan;
     let key_expr = if relation.pk.is_empty() {
         "t.ctid::text".to_string()
@@ -278,7 +277,7 @@ async fn sweep_relation(
         let stream = client
             .copy_out(&sql)
             .await
-            .map_err(|e| db_error(&format!("cannot read {}", relation.qualified), &e))?;
+            .map_err(|e| db_error(&format!("cannot read {}", relation.qualified), e))?;
         findings.searched.tables += 1;
         let mut scanner = Scanner::new(sweep.needles);
         let mut lines = CopyLines::default();
@@ -286,7 +285,7 @@ async fn sweep_relation(
         let mut about: Vec<u32> = Vec::new();
         while let Some(chunk) = stream.next().await {
             let chunk =
-                chunk.map_err(|e| db_error(&format!("cannot read {}", relation.qualified), &e))?;
+                chunk.map_err(|e| db_error(&format!("cannot read {}", relation.qualified), e))?;
             lines.push(&chunk, |line| {
                 findings.searched.rows += 1;
                 let mut fields = line.split('\t');
@@ -614,7 +613,7 @@ async fn write(
     column: &PgColumn,
     rows: Vec<Pending>,
     findings: &mut Findings,
-) -> Result<(), Detailed> {
+) -> anyhow::Result<()> {
     let pk: Vec<PgColumn> = if relation.audit {
         relation
             .pk
@@ -673,28 +672,23 @@ async fn write(
         let tx = client
             .transaction()
             .await
-            .map_err(|e| db_error("cannot begin a transaction", &e))?;
+            .map_err(|e| db_error("cannot begin a transaction", e))?;
         tx.batch_execute(&format!(
             "SET LOCAL lock_timeout = '{}ms'; SET LOCAL migrate.anonymizing = 'on';",
             sweep.lock_timeout.as_millis().max(1)
         ))
         .await
-        .map_err(|e| db_error("cannot set the lock_timeout", &e))?;
+        .map_err(|e| db_error("cannot set the lock_timeout", e))?;
         let written: std::collections::HashSet<String> = tx
             .query(&sql, &params)
             .await
-            .map_err(|e| {
-                db_error(
-                    &format!("cannot replace values in {}", relation.display),
-                    &e,
-                )
-            })?
+            .map_err(|e| db_error(&format!("cannot replace values in {}", relation.display), e))?
             .iter()
             .map(|r| r.get(0))
             .collect();
         tx.commit()
             .await
-            .map_err(|e| db_error("cannot commit", &e))?;
+            .map_err(|e| db_error("cannot commit", e))?;
         // A row changed between the read and the write keeps its new content: what was found
         // in it stays a hit (the next run searches it again).
         for missed in chunk.iter().filter(|p| !written.contains(&p.key.join(","))) {

@@ -77,7 +77,7 @@ async fn generate_known(
             &[&names],
         )
         .await
-        .map_err(|err| crate::postgres::engine::query_error("cannot read the tables", &err))?
+        .map_err(|err| crate::postgres::engine::query_error("cannot read the tables", err))?
         .get(0);
     if present != names.len() as i64 {
         return Ok(None);

@@ -29,7 +29,7 @@ impl<'a> CopyStream<'a> {
         let probe = client
             .prepare(&format!("SELECT {columns} FROM {table} LIMIT 0"))
             .await
-            .map_err(|err| query_error(&format!("cannot read the columns of {table}"), &err))?;
+            .map_err(|err| query_error(&format!("cannot read the columns of {table}"), err))?;
         Ok(CopyStream {
             client,
             statement: format!("COPY {table} ({columns}) FROM STDIN (FORMAT binary)"),

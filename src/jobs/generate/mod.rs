@@ -63,7 +63,7 @@ use tokio_postgres::Client;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{IsNull, Kind, ToSql, Type, to_sql_checked};
 
-use crate::errors::Detailed;
+use crate::errors::{DbError, Detailed};
 
 mod binary;
 mod copy;
@@ -189,13 +189,17 @@ pub async fn execute(
              SELECT count(*) FROM create_activity_log_partitions()",
         )
         .await
-        .map_err(|err| query_error("cannot prepare the load", &err))?;
+        .map_err(|err| query_error("cannot prepare the load", err))?;
     let loaded = load_all(client, &world, plan, options.batch_rows, bar).await;
     let tables = match loaded {
         Ok(tables) => tables,
         Err(err) => {
             let _ = client.batch_execute("ROLLBACK").await;
             let rolled_back = "the transaction was rolled back: nothing was loaded";
+            let err = match err.downcast::<DbError>() {
+                Ok(db) => return Err(db.context(rolled_back).into()),
+                Err(other) => other,
+            };
             return Err(match err.downcast::<Detailed>() {
                 Ok(detailed) => detailed.context(rolled_back).into(),
                 Err(other) => Detailed::new(format!("{other:#}"))
@@ -207,13 +211,13 @@ pub async fn execute(
     client
         .batch_execute("COMMIT")
         .await
-        .map_err(|err| query_error("cannot commit the generated data", &err))?;
+        .map_err(|err| query_error("cannot commit the generated data", err))?;
     let analyze_started = Instant::now();
     let names: Vec<&str> = plan.tables.iter().map(|t| t.table).collect();
     client
         .batch_execute(&format!("ANALYZE {}", names.join(", ")))
         .await
-        .map_err(|err| query_error("cannot analyze the loaded tables", &err))?;
+        .map_err(|err| query_error("cannot analyze the loaded tables", err))?;
     Ok(Outcome {
         tables,
         analyze_seconds: analyze_started.elapsed().as_secs_f64(),
@@ -244,11 +248,11 @@ async fn load_all(
             "activity_logs" => load_activities(world, &mut copy).await,
             other => anyhow::bail!("internal error: no generator for table {other}"),
         };
-        written.map_err(|err| query_error(&format!("cannot load {}", table.table), &err))?;
+        written.map_err(|err| query_error(&format!("cannot load {}", table.table), err))?;
         let rows = copy
             .finish()
             .await
-            .map_err(|err| query_error(&format!("cannot load {}", table.table), &err))?;
+            .map_err(|err| query_error(&format!("cannot load {}", table.table), err))?;
         if rows != table.rows {
             anyhow::bail!(
                 "internal error: {} rows planned for {} but {rows} loaded",
@@ -276,7 +280,7 @@ async fn ensure_bypasses_rls(client: &Client) -> anyhow::Result<()> {
             &[],
         )
         .await
-        .map_err(|err| query_error("cannot read the current role", &err))?;
+        .map_err(|err| query_error("cannot read the current role", err))?;
     let (role, bypasses): (String, bool) = (row.get(0), row.get(1));
     if !bypasses {
         return Err(Detailed::new(format!(
@@ -301,7 +305,7 @@ async fn ensure_not_loaded(client: &Client, world: &World) -> anyhow::Result<()>
             &[&org, &user],
         )
         .await
-        .map_err(|err| query_error("cannot check for earlier generated data", &err))?
+        .map_err(|err| query_error("cannot check for earlier generated data", err))?
         .get(0);
     if loaded {
         return Err(Detailed::new(format!(
@@ -318,12 +322,8 @@ async fn ensure_not_loaded(client: &Client, world: &World) -> anyhow::Result<()>
     Ok(())
 }
 
-fn query_error(what: &str, err: &tokio_postgres::Error) -> anyhow::Error {
-    Detailed::new(format!(
-        "{what}: {}",
-        crate::postgres::connect::describe_error(err)
-    ))
-    .into()
+fn query_error(what: &str, err: tokio_postgres::Error) -> anyhow::Error {
+    DbError::new(what, err).into()
 }
 
 #[cfg(test)]

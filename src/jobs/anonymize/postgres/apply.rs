@@ -8,7 +8,7 @@ pub async fn count(
     client: &impl GenericClient,
     plan: &PgPlan,
     subjects: &[String],
-) -> Result<Vec<(String, u64)>, Detailed> {
+) -> anyhow::Result<Vec<(String, u64)>> {
     let mut counts = Vec::new();
     for table in &plan.tables {
         let sql = format!(
@@ -19,7 +19,7 @@ pub async fn count(
         let n: i64 = client
             .query_one(&sql, &[&subjects])
             .await
-            .map_err(|e| db_error(&format!("cannot count rows of {}", table.table), &e))?
+            .map_err(|e| db_error(&format!("cannot count rows of {}", table.table), e))?
             .get(0);
         counts.push((table.table.clone(), n as u64));
     }
@@ -27,7 +27,7 @@ pub async fn count(
 }
 
 /// Whether the subject table has a row with this id.
-pub async fn subject_exists(client: &Client, plan: &PgPlan, id: &str) -> Result<bool, Detailed> {
+pub async fn subject_exists(client: &Client, plan: &PgPlan, id: &str) -> anyhow::Result<bool> {
     let sql = format!(
         "SELECT EXISTS (SELECT 1 FROM {} WHERE {} = $1::text::{})",
         plan.subject_qualified,
@@ -40,8 +40,9 @@ pub async fn subject_exists(client: &Client, plan: &PgPlan, id: &str) -> Result<
         Err(e) if e.code().is_some_and(|c| c.code() == "22P02") => Err(Detailed::new(format!(
             "`{id}` is not a valid {} id ({})",
             plan.subject_relname, plan.subject_pk.sql_type
-        ))),
-        Err(e) => Err(db_error("cannot look up the subject", &e)),
+        ))
+        .into()),
+        Err(e) => Err(db_error("cannot look up the subject", e).into()),
     }
 }
 
@@ -54,7 +55,7 @@ pub async fn capture(
     plan: &PgPlan,
     subjects: &[String],
     needles: &mut Needles,
-) -> Result<(), Detailed> {
+) -> anyhow::Result<()> {
     for table in &plan.tables {
         let mut select = vec![format!("t.{}::text", table.subject.quoted())];
         select.extend(table.pk.iter().map(|c| c.select_text("t")));
@@ -77,7 +78,7 @@ pub async fn capture(
         let rows = client
             .query(&sql, &[&subjects])
             .await
-            .map_err(|e| db_error(&format!("cannot read {}", table.table), &e))?;
+            .map_err(|e| db_error(&format!("cannot read {}", table.table), e))?;
         let n_pk = table.pk.len();
         for row in rows {
             let owner: String = row.get(0);
@@ -158,7 +159,7 @@ pub async fn shared_names(
     let columns: Vec<(String, ValueKind)> = client
         .query(COLUMNS_SQL, &[&subject_oid(client, plan).await?])
         .await
-        .map_err(|e| db_error("cannot read the subject table's columns", &e))?
+        .map_err(|e| db_error("cannot read the subject table's columns", e))?
         .iter()
         .filter_map(|r| {
             let name: String = r.get(0);
@@ -192,13 +193,13 @@ pub async fn shared_names(
     let stream = client
         .copy_out(&sql)
         .await
-        .map_err(|e| db_error("cannot read the subject table", &e))?;
+        .map_err(|e| db_error("cannot read the subject table", e))?;
     let fingerprinter = needles.fingerprinter();
     let mut holders: HashMap<String, Vec<u128>> = HashMap::new();
     let mut lines = super::super::search::CopyLines::default();
     let mut stream = std::pin::pin!(stream);
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| db_error("cannot read the subject table", &e))?;
+        let chunk = chunk.map_err(|e| db_error("cannot read the subject table", e))?;
         lines.push(&chunk, |line| {
             let mut fields = line.split('\t').map(super::super::search::unescape_copy);
             let Some(Some(id)) = fields.next() else {
@@ -255,12 +256,12 @@ pub async fn shared_names(
     Ok(shared)
 }
 
-pub(super) async fn subject_oid(client: &Client, plan: &PgPlan) -> Result<u32, Detailed> {
+pub(super) async fn subject_oid(client: &Client, plan: &PgPlan) -> anyhow::Result<u32> {
     client
         .query_one("SELECT to_regclass($1)::oid", &[&plan.subject_qualified])
         .await
         .map(|row| row.get(0))
-        .map_err(|e| db_error("cannot look up the subject table", &e))
+        .map_err(|e| db_error("cannot look up the subject table", e).into())
 }
 
 pub(super) fn collect_path(
@@ -328,7 +329,7 @@ pub async fn apply_batch(
                 let rows = tx
                     .query(&sql, &[&subjects])
                     .await
-                    .map_err(|e| db_error(&format!("cannot delete from {}", table.table), &e))?;
+                    .map_err(|e| db_error(&format!("cannot delete from {}", table.table), e))?;
                 *outcome.counts.entry(table.table.clone()).or_default() += rows.len() as u64;
                 if table.audited
                     && table.pk.len() == 1
@@ -378,7 +379,7 @@ pub async fn apply_batch(
         let n = tx
             .execute(&sql, &[&subjects])
             .await
-            .map_err(|e| db_error("cannot scrub the subjects' audit request data", &e))?;
+            .map_err(|e| db_error("cannot scrub the subjects' audit request data", e))?;
         *outcome.counts.entry(audit_target(audit)).or_default() += n;
     }
     outcome.counts.retain(|_, n| *n > 0);
@@ -418,7 +419,7 @@ pub(super) async fn mark_rows(
     );
     tx.execute(&sql, &params)
         .await
-        .map_err(|e| db_error("cannot mark the erased subjects", &e).into())
+        .map_err(|e| db_error("cannot mark the erased subjects", e).into())
 }
 
 pub(super) fn audit_target(audit: &AuditTable) -> String {
@@ -559,7 +560,7 @@ pub(super) async fn read_changes(
     let rows = tx
         .query(&sql, &params)
         .await
-        .map_err(|e| db_error(&format!("cannot read {}", table.table), &e))?;
+        .map_err(|e| db_error(&format!("cannot read {}", table.table), e))?;
     let n_pk = table.pk.len();
     let mut changes = Vec::new();
     let mut record_ids = Vec::with_capacity(rows.len());
@@ -688,7 +689,7 @@ pub(super) async fn write_changes(
     let rows = tx
         .query(&sql, &params)
         .await
-        .map_err(|e| db_error(&format!("cannot update {}", table.table), &e))?;
+        .map_err(|e| db_error(&format!("cannot update {}", table.table), e))?;
     Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
 }
 
@@ -789,7 +790,7 @@ pub(super) async fn read_audit_copies(
     let rows = tx
         .query(&sql, &[&table.relname, &record_ids])
         .await
-        .map_err(|e| db_error("cannot read the audit copies", &e))?;
+        .map_err(|e| db_error("cannot read the audit copies", e))?;
     let mut changes = Vec::new();
     for row in &rows {
         let record: String = row.get(1);
@@ -848,7 +849,7 @@ pub(super) async fn write_audit_copies(
     tx.query(&sql, &[&ids, &olds, &news, &before_olds, &before_news])
         .await
         .map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect())
-        .map_err(|e| db_error("cannot scrub the audit copies", &e).into())
+        .map_err(|e| db_error("cannot scrub the audit copies", e).into())
 }
 
 /// The audit copy of a row is the row as JSON: the same strategies apply to its keys, with the
@@ -926,7 +927,7 @@ pub(super) async fn blank_audit_copies(
     );
     tx.execute(&sql, &[&relname, &ids])
         .await
-        .map_err(|e| db_error("cannot blank the audit copies", &e).into())
+        .map_err(|e| db_error("cannot blank the audit copies", e).into())
 }
 
 /// Starts a batch transaction: `lock_timeout`, and the flag that makes audit_trigger() record
@@ -946,7 +947,7 @@ pub async fn begin_batch<'a>(
     let tx = client
         .transaction()
         .await
-        .map_err(|e| db_error("cannot begin a transaction", &e))?;
+        .map_err(|e| db_error("cannot begin a transaction", e))?;
     tx.batch_execute(&format!(
         "SET LOCAL lock_timeout = '{}ms'; SET LOCAL migrate.anonymizing = 'on';{}",
         lock_timeout.as_millis().max(1),
@@ -957,7 +958,7 @@ pub async fn begin_batch<'a>(
         }
     ))
     .await
-    .map_err(|e| db_error("cannot set the batch's lock_timeout", &e))?;
+    .map_err(|e| db_error("cannot set the batch's lock_timeout", e))?;
     Ok(tx)
 }
 
@@ -968,7 +969,7 @@ pub async fn next_subjects(
     condition: &str,
     position: Option<&str>,
     limit: u32,
-) -> Result<Vec<String>, Detailed> {
+) -> anyhow::Result<Vec<String>> {
     let pk = plan.subject_pk.quoted();
     // `ORDER BY` names the table's column: an unqualified `{pk}` would be the output column
     // (the key as text), a sort of every remaining row on each batch instead of an index scan.
@@ -983,8 +984,9 @@ pub async fn next_subjects(
         .await
         .map(|rows| rows.iter().map(|r| r.get(0)).collect())
         .map_err(|e| {
-            db_error("cannot select the policy's subjects", &e)
+            db_error("cannot select the policy's subjects", e)
                 .hint("check the policy's `subjects` condition: it is SQL on the subject table")
+                .into()
         })
 }
 
@@ -994,7 +996,7 @@ pub async fn count_subjects(
     plan: &PgPlan,
     condition: &str,
     position: Option<&str>,
-) -> Result<u64, Detailed> {
+) -> anyhow::Result<u64> {
     let pk = plan.subject_pk.quoted();
     let sql = format!(
         "SELECT count(*) FROM {} WHERE ({condition})
@@ -1006,8 +1008,9 @@ pub async fn count_subjects(
         .await
         .map(|row| row.get::<_, i64>(0) as u64)
         .map_err(|e| {
-            db_error("cannot count the policy's subjects", &e)
+            db_error("cannot count the policy's subjects", e)
                 .hint("check the policy's `subjects` condition: it is SQL on the subject table")
+                .into()
         })
 }
 
@@ -1017,7 +1020,7 @@ pub async fn which_subjects(
     plan: &PgPlan,
     condition: &str,
     ids: &[String],
-) -> Result<BTreeSet<String>, Detailed> {
+) -> anyhow::Result<BTreeSet<String>> {
     if ids.is_empty() {
         return Ok(BTreeSet::new());
     }
@@ -1037,5 +1040,5 @@ pub async fn which_subjects(
         .query(&sql, &[&ids])
         .await
         .map(|rows| rows.iter().map(|r| r.get(0)).collect())
-        .map_err(|e| db_error("cannot match ids to the policy's subjects", &e))
+        .map_err(|e| db_error("cannot match ids to the policy's subjects", e).into())
 }

@@ -15,8 +15,9 @@ use super::rules::{
     FieldRule, MarkValue, Output, RowAction, Rules, Strategy, TableRule, Target, ValueKind,
     transform,
 };
-use crate::errors::Detailed;
+use crate::errors::{DbError, Detailed};
 use crate::postgres::connect::describe_error;
+use tokio_postgres::error::SqlState;
 
 mod apply;
 mod transform;
@@ -217,24 +218,14 @@ impl PgPlan {
 
 pub use crate::postgres::quote::ident as quote_ident;
 
-/// A PostgreSQL error as a message, with its SQLSTATE kept for [`is_lock_timeout`].
-pub(super) fn db_error(context: &str, err: &tokio_postgres::Error) -> Detailed {
-    Detailed::new(format!("{context}: {}", describe_error(err)))
-        .with_sqlstate(err.code().map(|code| code.code()))
+/// A PostgreSQL error, kept as the driver's error under what was being done.
+pub(super) fn db_error(doing: &str, err: tokio_postgres::Error) -> DbError {
+    DbError::new(doing, err)
 }
 
-/// Whether the error is a lock timeout (SQLSTATE 55P03), as the driver's error or as a
-/// [`Detailed`] made from one.
+/// Whether the error is a lock timeout (SQLSTATE 55P03) anywhere in its chain.
 pub fn is_lock_timeout(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        let code = match cause.downcast_ref::<tokio_postgres::Error>() {
-            Some(e) => e.code().map(|code| code.code().to_string()),
-            None => cause
-                .downcast_ref::<Detailed>()
-                .and_then(|d| d.sqlstate.clone()),
-        };
-        code.as_deref() == Some("55P03")
-    })
+    crate::errors::sqlstate(err) == Some(SqlState::LOCK_NOT_AVAILABLE)
 }
 
 const RELATION_SQL: &str = "
@@ -271,11 +262,11 @@ struct Relation {
     pk: Vec<String>,
 }
 
-async fn relation(client: &Client, name: &str) -> Result<Option<Relation>, Detailed> {
+async fn relation(client: &Client, name: &str) -> anyhow::Result<Option<Relation>> {
     let Some(row) = client
         .query_opt(RELATION_SQL, &[&name])
         .await
-        .map_err(|e| db_error(&format!("cannot look up table {name}"), &e))?
+        .map_err(|e| db_error(&format!("cannot look up table {name}"), e))?
     else {
         return Ok(None);
     };
@@ -283,7 +274,7 @@ async fn relation(client: &Client, name: &str) -> Result<Option<Relation>, Detai
     let columns = client
         .query(COLUMNS_SQL, &[&oid])
         .await
-        .map_err(|e| db_error(&format!("cannot read the columns of {name}"), &e))?
+        .map_err(|e| db_error(&format!("cannot read the columns of {name}"), e))?
         .iter()
         .map(|r| PgColumn {
             name: r.get(0),
@@ -296,7 +287,7 @@ async fn relation(client: &Client, name: &str) -> Result<Option<Relation>, Detai
     let pk = client
         .query(PK_SQL, &[&oid])
         .await
-        .map_err(|e| db_error(&format!("cannot read the primary key of {name}"), &e))?
+        .map_err(|e| db_error(&format!("cannot read the primary key of {name}"), e))?
         .iter()
         .map(|r| r.get(0))
         .collect();
@@ -314,7 +305,7 @@ fn find_column(relation: &Relation, name: &str) -> Option<PgColumn> {
 }
 
 /// Resolves every rule against the live schema; every problem is listed in one error.
-pub async fn resolve(client: &Client, rules: &Rules) -> Result<PgPlan, Detailed> {
+pub async fn resolve(client: &Client, rules: &Rules) -> anyhow::Result<PgPlan> {
     let mut problems = Vec::new();
     let subject = relation(client, &rules.subject_table).await?;
     let (subject_qualified, subject_relname, subject_pk) = match &subject {
@@ -328,14 +319,16 @@ pub async fn resolve(client: &Client, rules: &Rules) -> Result<PgPlan, Detailed>
             return Err(Detailed::new(format!(
                 "subject table {} needs a one-column primary key",
                 rel.qualified
-            )));
+            ))
+            .into());
         }
         None => {
             return Err(Detailed::new(format!(
                 "subject table `{}` does not exist in this database",
                 rules.subject_table
             ))
-            .hint("run `migrate up` first, or set [anonymize] subject_table"));
+            .hint("run `migrate up` first, or set [anonymize] subject_table")
+            .into());
         }
     };
     let mut tables = Vec::new();
@@ -407,7 +400,7 @@ pub async fn resolve(client: &Client, rules: &Rules) -> Result<PgPlan, Detailed>
         for problem in problems {
             error = error.context(problem);
         }
-        return Err(error);
+        return Err(error.into());
     }
     let flag_row = client
         .query_one(
@@ -420,7 +413,7 @@ pub async fn resolve(client: &Client, rules: &Rules) -> Result<PgPlan, Detailed>
             &[],
         )
         .await
-        .map_err(|e| db_error("cannot inspect audit_trigger()", &e))?;
+        .map_err(|e| db_error("cannot inspect audit_trigger()", e))?;
     Ok(PgPlan {
         tables,
         replace,
@@ -444,7 +437,7 @@ async fn plan_mark(
     rules: &Rules,
     subject: &Relation,
     problems: &mut Vec<String>,
-) -> Result<Vec<MarkPlan>, Detailed> {
+) -> anyhow::Result<Vec<MarkPlan>> {
     let mut mark = Vec::new();
     for (name, value) in &rules.mark {
         let Some(column) = find_column(subject, name) else {

@@ -1,5 +1,9 @@
 //! Errors as users read them: one line, then context lines, then hints.
 
+pub mod db;
+
+pub use db::{DbError, hints_for, sqlstate};
+
 use crate::core::plan::{Direction, DirtyReason, Item, PlanError, Store};
 
 /// An error that already knows how it should be shown.
@@ -9,9 +13,6 @@ pub struct Detailed {
     pub message: String,
     pub context: Vec<String>,
     pub hints: Vec<String>,
-    /// The server's SQLSTATE when the error came from PostgreSQL, kept so that callers can
-    /// still tell a lock timeout (55P03) from other failures once the error is a message.
-    pub sqlstate: Option<String>,
 }
 
 impl Detailed {
@@ -20,14 +21,7 @@ impl Detailed {
             message: message.into(),
             context: Vec::new(),
             hints: Vec::new(),
-            sqlstate: None,
         }
-    }
-
-    /// Records the server's SQLSTATE (see [`Detailed::sqlstate`]).
-    pub fn with_sqlstate(mut self, code: Option<&str>) -> Self {
-        self.sqlstate = code.map(str::to_string);
-        self
     }
 
     pub fn context(mut self, line: impl Into<String>) -> Self {
@@ -92,6 +86,20 @@ pub fn render(error: &anyhow::Error) -> Rendered {
             hints: detailed.hints.iter().cloned().map(redact).collect(),
         };
     }
+    // A database error is shown as its one line and its hints: the driver's error below it
+    // is already in that line. (Only when it is the outermost error: context added above it
+    // is kept by the walk below.)
+    if let Some(db) = error
+        .chain()
+        .next()
+        .and_then(|e| e.downcast_ref::<DbError>())
+    {
+        return Rendered {
+            message: redact(db.to_string()),
+            context: db.context.iter().cloned().map(redact).collect(),
+            hints: db.hints().into_iter().map(redact).collect(),
+        };
+    }
     let mut chain = error.chain();
     let mut message = chain.next().map(|e| e.to_string()).unwrap_or_default();
     let mut context = Vec::new();
@@ -103,6 +111,13 @@ pub fn render(error: &anyhow::Error) -> Rendered {
             context.extend(detailed.context.iter().cloned());
             hints.extend(detailed.hints.iter().cloned());
             continue;
+        }
+        if let Some(db) = cause.downcast_ref::<DbError>() {
+            message = format!("{message}: {db}");
+            context.extend(db.context.iter().cloned());
+            hints.extend(db.hints());
+            // The rest of the chain is the driver's error, already in the line.
+            break;
         }
         let text = cause.to_string();
         if !message.contains(&text) {
