@@ -19,13 +19,14 @@ use crate::jobs::check::{self as observation, ObservationSection, Observer};
 use crate::lint::SourceFile;
 use crate::output::{Report, count};
 use crate::postgres::diff::{self, Difference, IgnoreSet};
-use crate::postgres::engine::{self, Session};
+use crate::postgres::engine;
 use crate::postgres::history::HistoryRow;
 use crate::postgres::lock::Held;
 use crate::postgres::migration::{self, Migration, MigrationSet};
 use crate::postgres::plan::{self, DownTarget, UpOptions};
+use crate::postgres::session::Session;
 use crate::postgres::shadow::{self, AppliedState, ExpectedInfo, ShadowDb};
-use crate::postgres::snapshot::{self, Snapshot, SnapshotOptions};
+use crate::postgres::snapshot::{Snapshot, SnapshotOptions};
 
 /// Version of the check report's JSON shape.
 pub const FORMAT_VERSION: u32 = 1;
@@ -442,7 +443,8 @@ async fn on_shadow(
     let printer = &context.printer;
     let options = SnapshotOptions::for_history_table(&pg.history_table);
     let live = Session::open(pg).await?;
-    let actual = snapshot::take(&live.client, &options)
+    let actual = live
+        .snapshot(&options)
         .await
         .map_err(|err| err.context(format!("cannot snapshot the schema of {}", pg.target)))?;
     drop(live);
@@ -474,7 +476,7 @@ async fn on_shadow(
                     "cannot build the live database's schema on a shadow database",
                 )
             })?;
-        let expected = snapshot::take(&session.client, &options).await?;
+        let expected = session.snapshot(&options).await?;
         let held = session.lock(&quiet).await?;
         let checks = under_lock(
             held,
@@ -497,7 +499,7 @@ async fn on_shadow(
                 // The schema the new migrations start from: loading data can add objects
                 // (`seed generate` creates the current month's partitions).
                 if !work.applied_first.is_empty() || filled.is_some() {
-                    base = snapshot::take(&session.client, &options).await?;
+                    base = session.snapshot(&options).await?;
                 }
                 let mut observer = if work.observe {
                     Some(Observer::start(&session).await?)
@@ -607,7 +609,7 @@ async fn test_pending(
             stopped = true;
             continue;
         }
-        let after_up = snapshot::take(&session.client, options).await?;
+        let after_up = session.snapshot(options).await?;
         if migration.version.is_none() || !migration.is_reversible() {
             check.status = if migration.version.is_none() {
                 CheckStatus::Applied
@@ -625,7 +627,7 @@ async fn test_pending(
             stopped = true;
             continue;
         }
-        let after_down = snapshot::take(&session.client, options).await?;
+        let after_down = session.snapshot(options).await?;
         let restored = diff::compare(&before, &after_down, &nothing_ignored);
         if !restored.differences.is_empty() {
             check.status = CheckStatus::NotReversible;
@@ -643,7 +645,7 @@ async fn test_pending(
             stopped = true;
             continue;
         }
-        let after_reapply = snapshot::take(&session.client, options).await?;
+        let after_reapply = session.snapshot(options).await?;
         if check.status == CheckStatus::NotRun {
             let again = diff::compare(&after_up, &after_reapply, &nothing_ignored);
             if again.differences.is_empty() {

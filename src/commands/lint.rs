@@ -8,10 +8,10 @@ use crate::cli::LintArgs;
 use crate::errors::Outcome;
 use crate::lint::{self, Finding, LintOptions, SourceFile};
 use crate::output::Report;
-use crate::postgres::engine::Session;
 use crate::postgres::history::HistoryRow;
 use crate::postgres::migration::{self, FileProblem, Migration, MigrationSet};
 use crate::postgres::plan::{self, State};
+use crate::postgres::session::Session;
 
 /// Version of the lint report's JSON shape.
 pub const FORMAT_VERSION: u32 = 1;

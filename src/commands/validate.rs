@@ -6,9 +6,9 @@ use super::Context;
 use crate::errors::Outcome;
 use crate::mongo::engine::MongoSession;
 use crate::output::Report;
-use crate::postgres::engine::Session;
 use crate::postgres::migration::FileProblem;
 use crate::postgres::plan;
+use crate::postgres::session::Session;
 
 #[derive(Debug, Serialize)]
 pub struct ValidateReport {
