@@ -4,6 +4,7 @@
 
 pub mod base;
 mod data;
+pub mod reversibility;
 
 pub use data::fill_for;
 
