@@ -10,7 +10,6 @@ use serde::Serialize;
 use super::Context;
 use super::drift::{PostgresDrift, render_differences};
 use super::lint::{LintReport, lint_report, pending, render_findings};
-use super::validate::Problem;
 use crate::cli::CheckArgs;
 use crate::config::PgSettings;
 use crate::errors::{Outcome, under_lock};
@@ -19,6 +18,7 @@ use crate::jobs::check::reversibility::{
     CheckStatus, MigrationCheck, ReversibilitySection, apply_base, test_pending,
 };
 use crate::jobs::check::{self as observation, ObservationSection, Observer};
+use crate::jobs::validate::{Problem, history_problems};
 use crate::lint::SourceFile;
 use crate::output::{Report, count};
 use crate::postgres::diff::IgnoreSet;
@@ -216,25 +216,7 @@ async fn check(context: &Context, args: &CheckArgs) -> anyhow::Result<CheckRepor
     let live_history = match &settings.postgres {
         Some(pg) => {
             let history = Session::open(pg).await?.read_history().await?;
-            for entry in plan::status(&set, &history) {
-                // Invalid files are in `problems` already, as file problems.
-                if entry.state.is_problem() && entry.state != plan::State::Invalid {
-                    problems.push(Problem {
-                        store: "postgres",
-                        kind: entry.state.as_str().to_string(),
-                        migration: Some(match entry.version {
-                            Some(v) => format!("V{v} {}", entry.name),
-                            None => format!("R {}", entry.name),
-                        }),
-                        file: entry.file.clone(),
-                        line: None,
-                        message: entry
-                            .note
-                            .clone()
-                            .unwrap_or_else(|| entry.state.as_str().to_string()),
-                    });
-                }
-            }
+            problems.extend(history_problems("postgres", plan::status(&set, &history)));
             Some(history)
         }
         None => {
