@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::Context;
 use super::drift::{PostgresDrift, render_differences};
-use super::lint::{LintReport, lint_report, pending, render_findings};
+use super::lint::{LintReport, lint_report, render_findings};
 use crate::cli::CheckArgs;
 use crate::config::PgSettings;
 use crate::errors::{Outcome, under_lock};
@@ -20,6 +20,7 @@ use crate::jobs::check::reversibility::{
 use crate::jobs::check::{self as observation, ObservationSection, Observer};
 use crate::jobs::validate::{Problem, history_problems};
 use crate::lint::SourceFile;
+use crate::lint::pending::pending;
 use crate::output::{Report, count};
 use crate::postgres::diff::IgnoreSet;
 use crate::postgres::history::HistoryRow;
