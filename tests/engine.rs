@@ -461,7 +461,9 @@ fn run_engine_bypassing_the_loader(db: &PgDb, up: &str) -> Option<String> {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let session = engine::Session::open(&settings).await.unwrap();
+        let session = migrate::postgres::session::Session::open(&settings)
+            .await
+            .unwrap();
         let (held, _) = session.lock_and_read_history(&printer).await.unwrap();
         let outcome = engine::execute(&session, &held, &set, &[step], &printer).await;
         session.unlock(held).await.unwrap();

@@ -7,8 +7,8 @@ use crate::cli::BaselineArgs;
 use crate::errors::under_lock;
 use crate::errors::{Detailed, Outcome};
 use crate::output::Report;
-use crate::postgres::engine::Session;
 use crate::postgres::history::{HistoryEdit, RecordedRow, RowKind};
+use crate::postgres::session::Session;
 
 #[derive(Debug, Serialize)]
 pub struct BaselineReport {
@@ -61,10 +61,7 @@ pub async fn run(context: &Context, args: &BaselineArgs) -> anyhow::Result<Outco
                 if version == 0 {
                     anyhow::bail!("baseline version must be positive");
                 }
-                session
-                    .history
-                    .insert_recorded(&session.client, version, "baseline", RowKind::Baseline, None, None, "baseline")
-                    .await?;
+                session.record_baseline(version).await?;
                 Ok(BaselineReport { database: pg.target.to_string(), source: "baseline", recorded: vec![version] })
             }
         },
@@ -79,7 +76,7 @@ async fn import_refinery(
     session: &Session,
     set: &crate::postgres::migration::MigrationSet,
 ) -> anyhow::Result<BaselineReport> {
-    let rows = crate::postgres::refinery::read(&session.client).await?;
+    let rows = session.read_refinery().await?;
     let mut problems = Vec::new();
     for row in &rows {
         match set.by_version(row.version) {
@@ -120,7 +117,7 @@ async fn import_refinery(
         .collect();
     session.edit_history(&edits).await?;
     Ok(BaselineReport {
-        database: session.settings.target.to_string(),
+        database: session.settings().target.to_string(),
         source: "refinery",
         recorded: rows.iter().map(|r| r.version).collect(),
     })

@@ -9,23 +9,26 @@ use serde::Serialize;
 
 use super::Context;
 use super::drift::{PostgresDrift, render_differences};
-use super::lint::{LintReport, lint_report, pending, render_findings};
-use super::validate::Problem;
+use super::lint::{LintReport, lint_report, render_findings};
 use crate::cli::CheckArgs;
 use crate::config::PgSettings;
 use crate::errors::{Outcome, under_lock};
 use crate::jobs::check::base::{self, Base};
+use crate::jobs::check::reversibility::{
+    CheckStatus, MigrationCheck, ReversibilitySection, apply_base, test_pending,
+};
 use crate::jobs::check::{self as observation, ObservationSection, Observer};
+use crate::jobs::validate::{Problem, history_problems};
 use crate::lint::SourceFile;
+use crate::lint::pending::pending;
 use crate::output::{Report, count};
-use crate::postgres::diff::{self, Difference, IgnoreSet};
-use crate::postgres::engine::{self, Session};
+use crate::postgres::diff::IgnoreSet;
 use crate::postgres::history::HistoryRow;
-use crate::postgres::lock::Held;
 use crate::postgres::migration::{self, Migration, MigrationSet};
-use crate::postgres::plan::{self, DownTarget, UpOptions};
+use crate::postgres::plan;
+use crate::postgres::session::Session;
 use crate::postgres::shadow::{self, AppliedState, ExpectedInfo, ShadowDb};
-use crate::postgres::snapshot::{self, Snapshot, SnapshotOptions};
+use crate::postgres::snapshot::SnapshotOptions;
 
 /// Version of the check report's JSON shape.
 pub const FORMAT_VERSION: u32 = 1;
@@ -52,76 +55,6 @@ pub struct ValidateSection {
     pub ok: bool,
     pub checked_files: usize,
     pub problems: Vec<Problem>,
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct ReversibilitySection {
-    pub ok: bool,
-    /// Why the test did not run, if it did not.
-    pub skipped: Option<String>,
-    pub migrations: Vec<MigrationCheck>,
-}
-
-/// The reversibility test of one pending migration.
-#[derive(Debug, Serialize)]
-pub struct MigrationCheck {
-    pub migration: String,
-    pub file: String,
-    pub status: CheckStatus,
-    /// The error, when a step failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// For `not-reversible`: the schema after up and down, compared with the schema before
-    /// up (`missing` = not restored by down, `unexpected` = left behind by down). For
-    /// `reapply-differs`: the second up compared with the first.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub differences: Vec<Difference>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CheckStatus {
-    /// up, down and up again worked, and down restored the schema exactly.
-    Reversible,
-    /// No down part: applied once, not reverted (not a problem by itself).
-    Irreversible,
-    /// A repeatable migration: applied, not reverted.
-    Applied,
-    /// The up part failed.
-    UpFailed,
-    /// The down part failed.
-    DownFailed,
-    /// Down ran, but the schema differs from the one before up.
-    NotReversible,
-    /// Up failed when applied again after down.
-    ReapplyFailed,
-    /// Up again produced another schema than the first time.
-    ReapplyDiffers,
-    /// Not tested because an earlier migration failed.
-    NotRun,
-}
-
-impl CheckStatus {
-    fn is_problem(self) -> bool {
-        !matches!(
-            self,
-            CheckStatus::Reversible | CheckStatus::Irreversible | CheckStatus::Applied
-        )
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            CheckStatus::Reversible => "reversible",
-            CheckStatus::Irreversible => "irreversible (no down part)",
-            CheckStatus::Applied => "applied",
-            CheckStatus::UpFailed => "up failed",
-            CheckStatus::DownFailed => "down failed",
-            CheckStatus::NotReversible => "not reversible",
-            CheckStatus::ReapplyFailed => "up failed after down",
-            CheckStatus::ReapplyDiffers => "up after down differs",
-            CheckStatus::NotRun => "not run",
-        }
-    }
 }
 
 impl Report for CheckReport {
@@ -284,25 +217,7 @@ async fn check(context: &Context, args: &CheckArgs) -> anyhow::Result<CheckRepor
     let live_history = match &settings.postgres {
         Some(pg) => {
             let history = Session::open(pg).await?.read_history().await?;
-            for entry in plan::status(&set, &history) {
-                // Invalid files are in `problems` already, as file problems.
-                if entry.state.is_problem() && entry.state != plan::State::Invalid {
-                    problems.push(Problem {
-                        store: "postgres",
-                        kind: entry.state.as_str().to_string(),
-                        migration: Some(match entry.version {
-                            Some(v) => format!("V{v} {}", entry.name),
-                            None => format!("R {}", entry.name),
-                        }),
-                        file: entry.file.clone(),
-                        line: None,
-                        message: entry
-                            .note
-                            .clone()
-                            .unwrap_or_else(|| entry.state.as_str().to_string()),
-                    });
-                }
-            }
+            problems.extend(history_problems("postgres", plan::status(&set, &history)));
             Some(history)
         }
         None => {
@@ -442,7 +357,8 @@ async fn on_shadow(
     let printer = &context.printer;
     let options = SnapshotOptions::for_history_table(&pg.history_table);
     let live = Session::open(pg).await?;
-    let actual = snapshot::take(&live.client, &options)
+    let actual = live
+        .snapshot(&options)
         .await
         .map_err(|err| err.context(format!("cannot snapshot the schema of {}", pg.target)))?;
     drop(live);
@@ -474,7 +390,7 @@ async fn on_shadow(
                     "cannot build the live database's schema on a shadow database",
                 )
             })?;
-        let expected = snapshot::take(&session.client, &options).await?;
+        let expected = session.snapshot(&options).await?;
         let held = session.lock(&quiet).await?;
         let checks = under_lock(
             held,
@@ -497,7 +413,7 @@ async fn on_shadow(
                 // The schema the new migrations start from: loading data can add objects
                 // (`seed generate` creates the current month's partitions).
                 if !work.applied_first.is_empty() || filled.is_some() {
-                    base = snapshot::take(&session.client, &options).await?;
+                    base = session.snapshot(&options).await?;
                 }
                 let mut observer = if work.observe {
                     Some(Observer::start(&session).await?)
@@ -551,155 +467,4 @@ async fn on_shadow(
         observed,
         filled,
     })
-}
-
-/// Applies the pending migrations that are not new, in the order `up` runs them.
-async fn apply_base(
-    session: &Session,
-    held: &Held,
-    set: &MigrationSet,
-    migrations: &[&Migration],
-    printer: &crate::output::Printer,
-) -> anyhow::Result<()> {
-    for migration in migrations {
-        apply(session, held, set, migration, printer).await?;
-    }
-    Ok(())
-}
-
-/// Up (observed), down, up again for each new migration, comparing snapshots. Stops testing
-/// after a failure that leaves the shadow database in an unknown state.
-#[allow(clippy::too_many_arguments)]
-async fn test_pending(
-    session: &Session,
-    held: &Held,
-    set: &MigrationSet,
-    pending_migrations: &[&Migration],
-    base: &Snapshot,
-    options: &SnapshotOptions,
-    printer: &crate::output::Printer,
-    mut observer: Option<&mut Observer>,
-) -> anyhow::Result<Vec<MigrationCheck>> {
-    let mut checks = Vec::new();
-    let mut before = base.clone();
-    let mut stopped = false;
-    let nothing_ignored = IgnoreSet::default();
-    for migration in pending_migrations {
-        let mut check = MigrationCheck {
-            migration: migration.label(),
-            file: migration.path.display().to_string(),
-            status: CheckStatus::NotRun,
-            error: None,
-            differences: Vec::new(),
-        };
-        if stopped {
-            checks.push(check);
-            continue;
-        }
-        let applied = match observer.as_deref_mut() {
-            Some(observer) => observer.apply(session, migration).await,
-            None => apply(session, held, set, migration, printer).await,
-        };
-        if let Err(error) = applied {
-            check.status = CheckStatus::UpFailed;
-            check.error = Some(render_error(&error));
-            checks.push(check);
-            stopped = true;
-            continue;
-        }
-        let after_up = snapshot::take(&session.client, options).await?;
-        if migration.version.is_none() || !migration.is_reversible() {
-            check.status = if migration.version.is_none() {
-                CheckStatus::Applied
-            } else {
-                CheckStatus::Irreversible
-            };
-            before = after_up;
-            checks.push(check);
-            continue;
-        }
-        if let Err(error) = revert(session, held, set, printer).await {
-            check.status = CheckStatus::DownFailed;
-            check.error = Some(render_error(&error));
-            checks.push(check);
-            stopped = true;
-            continue;
-        }
-        let after_down = snapshot::take(&session.client, options).await?;
-        let restored = diff::compare(&before, &after_down, &nothing_ignored);
-        if !restored.differences.is_empty() {
-            check.status = CheckStatus::NotReversible;
-            check.differences = restored.differences;
-        }
-        if let Err(error) = apply(session, held, set, migration, printer).await {
-            if check.status == CheckStatus::NotRun {
-                check.status = CheckStatus::ReapplyFailed;
-            }
-            check.error = Some(format!(
-                "applying it again after down failed: {}",
-                render_error(&error)
-            ));
-            checks.push(check);
-            stopped = true;
-            continue;
-        }
-        let after_reapply = snapshot::take(&session.client, options).await?;
-        if check.status == CheckStatus::NotRun {
-            let again = diff::compare(&after_up, &after_reapply, &nothing_ignored);
-            if again.differences.is_empty() {
-                check.status = CheckStatus::Reversible;
-            } else {
-                check.status = CheckStatus::ReapplyDiffers;
-                check.differences = again.differences;
-            }
-        }
-        before = after_reapply;
-        checks.push(check);
-    }
-    Ok(checks)
-}
-
-/// Applies one migration (and only that one) to the shadow database.
-async fn apply(
-    session: &Session,
-    held: &Held,
-    set: &MigrationSet,
-    migration: &Migration,
-    printer: &crate::output::Printer,
-) -> anyhow::Result<()> {
-    let history = session.read_history().await?;
-    let options = UpOptions {
-        target: migration.version,
-        allow_out_of_order: true,
-    };
-    let steps: Vec<_> = plan::plan_up(set, &history, options)?
-        .into_iter()
-        .filter(|step| step.version == migration.version && step.name == migration.name)
-        .collect();
-    engine::execute(session, held, set, &steps, printer).await?;
-    Ok(())
-}
-
-/// Reverts the newest applied migration of the shadow database.
-async fn revert(
-    session: &Session,
-    held: &Held,
-    set: &MigrationSet,
-    printer: &crate::output::Printer,
-) -> anyhow::Result<()> {
-    let history = session.read_history().await?;
-    let steps = plan::plan_down(set, &history, DownTarget::Steps(1))?;
-    engine::execute(session, held, set, &steps, printer).await?;
-    Ok(())
-}
-
-/// An error as its message and context lines.
-fn render_error(error: &anyhow::Error) -> String {
-    let rendered = crate::errors::render(error);
-    let mut text = rendered.message;
-    for line in rendered.context {
-        text.push('\n');
-        text.push_str(&line);
-    }
-    text
 }

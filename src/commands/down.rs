@@ -9,8 +9,9 @@ use crate::errors::under_lock;
 use crate::errors::{Detailed, Outcome};
 use crate::mongo::engine::MongoSession;
 use crate::output::{Report, table};
-use crate::postgres::engine::{self, Session, StepResult};
+use crate::postgres::engine::{self, StepResult};
 use crate::postgres::plan::{self, DownTarget, Step};
+use crate::postgres::session::Session;
 
 /// The report of one store's revert: `{store, database, dry_run, plan, reverted}`. The steps
 /// are those of the store (PostgreSQL or Mongo).
@@ -192,7 +193,7 @@ async fn down_postgres(
             printer.confirm(settings.assume_yes, &confirm_question(steps.len()))?;
             let reverted = engine::execute(&session, held, &set, &steps, printer).await?;
             if session.read_history().await?.is_empty() {
-                crate::postgres::seeds::drop_table(&session.client, &session.history).await?;
+                session.drop_seed_table().await?;
                 printer.note(
                     "every migration was reverted: the record of applied seed files was dropped too",
                 );
@@ -223,7 +224,7 @@ async fn down_mongo(
     let set = crate::mongo::migration::load_dir(&settings.mongo_migrations_dir)?;
     set.ensure_valid()?;
     let session = MongoSession::open(mongo).await?;
-    let history_name = session.history.name().to_string();
+    let history_name = session.history_name().to_string();
     if args.dry_run {
         let history = session.read_history().await?;
         let steps = crate::mongo::plan::plan_down(&set, &history, target, &history_name)?;

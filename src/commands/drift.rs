@@ -14,7 +14,7 @@ use crate::errors::Outcome;
 use crate::output::Report;
 use crate::postgres::connect::PgTarget;
 use crate::postgres::diff::{self, Difference, IgnoreSet, Status};
-use crate::postgres::engine::Session;
+use crate::postgres::session::Session;
 use crate::postgres::shadow::{self, AppliedState, ExpectedInfo, ExpectedSource};
 use crate::postgres::snapshot::{self, Snapshot, SnapshotOptions};
 
@@ -309,7 +309,7 @@ async fn postgres_section(
             state.dirty.join(", ")
         ));
     }
-    let live_major = snapshot::server_major(&session.client).await?;
+    let live_major = session.server_major().await?;
     drop(session);
     let set = match source {
         ExpectedSource::File(_) => Default::default(),

@@ -72,17 +72,7 @@ async fn user(context: &Context, args: &ExportUserArgs) -> anyhow::Result<Outcom
         ));
         None
     } else if prepared.plan.ledger_table {
-        let hmac = prepared.key()?.subject_hmac(&subject);
-        Some(
-            anonymize::ledger::insert_request(
-                &prepared.client,
-                "export",
-                &hmac,
-                "completed",
-                &serde_json::json!(counts),
-            )
-            .await?,
-        )
+        Some(export::record_request(&prepared, &subject, &counts).await?)
     } else {
         None
     };

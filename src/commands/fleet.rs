@@ -368,7 +368,7 @@ async fn run_one(
                     // Files before the failing one are applied (each in its own transaction):
                     // the summary says how far the target got.
                     if let Some(pg) = &one.settings.postgres
-                        && let Ok(session) = crate::postgres::engine::Session::open(pg).await
+                        && let Ok(session) = crate::postgres::session::Session::open(pg).await
                         && let Ok(history) = session.read_history().await
                         && let Ok(now) = session.server_now().await
                     {
@@ -427,7 +427,7 @@ async fn status_one(
     let settings = &context.settings;
     let pg = settings.require_postgres()?;
     let set = super::load_valid_migrations(&settings.migrations_dir)?;
-    let session = crate::postgres::engine::Session::open(pg).await?;
+    let session = crate::postgres::session::Session::open(pg).await?;
     let history = session.read_history().await?;
     let entries = plan::status(&set, &history);
     let version = plan::current_version(&history);

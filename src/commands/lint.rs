@@ -8,10 +8,8 @@ use crate::cli::LintArgs;
 use crate::errors::Outcome;
 use crate::lint::{self, Finding, LintOptions, SourceFile};
 use crate::output::Report;
-use crate::postgres::engine::Session;
-use crate::postgres::history::HistoryRow;
-use crate::postgres::migration::{self, FileProblem, Migration, MigrationSet};
-use crate::postgres::plan::{self, State};
+use crate::postgres::migration::{self, FileProblem};
+use crate::postgres::session::Session;
 
 /// Version of the lint report's JSON shape.
 pub const FORMAT_VERSION: u32 = 1;
@@ -154,26 +152,5 @@ async fn pending_files(context: &Context) -> anyhow::Result<(Vec<SourceFile>, Ve
             Vec::new()
         }
     };
-    let files = pending(&set, &history)
-        .into_iter()
-        .map(SourceFile::from_migration)
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok((files, set.problems))
-}
-
-/// Pending versioned migrations in version order, then new or changed repeatable ones.
-pub fn pending<'a>(set: &'a MigrationSet, history: &[HistoryRow]) -> Vec<&'a Migration> {
-    plan::status(set, history)
-        .into_iter()
-        .filter(|entry| {
-            matches!(
-                entry.state,
-                State::Pending | State::OutOfOrder | State::Outdated
-            )
-        })
-        .filter_map(|entry| match entry.version {
-            Some(version) => set.by_version(version),
-            None => set.repeatable_by_name(&entry.name),
-        })
-        .collect()
+    lint::pending::files(set, &history)
 }

@@ -335,12 +335,12 @@ pub(crate) async fn connect_stores(
     mongo: Option<&crate::config::MongoSettings>,
     redis: Option<&crate::config::RedisSettings>,
 ) -> anyhow::Result<(
-    Option<crate::postgres::engine::Session>,
+    Option<crate::postgres::session::Session>,
     Option<crate::mongo::engine::MongoSession>,
     Option<crate::redis::cluster::Topology>,
 )> {
     let (postgres, mongo, redis) = tokio::join!(
-        open_if(postgres, crate::postgres::engine::Session::open),
+        open_if(postgres, crate::postgres::session::Session::open),
         open_if(mongo, crate::mongo::engine::MongoSession::open),
         open_if(redis, crate::redis::cluster::Topology::connect),
     );

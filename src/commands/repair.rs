@@ -8,8 +8,8 @@ use crate::cli::RepairArgs;
 use crate::errors::Outcome;
 use crate::errors::under_lock;
 use crate::output::{Report, table};
-use crate::postgres::engine::Session;
 use crate::postgres::history::{HistoryEdit as Op, RowKind, RowState};
+use crate::postgres::session::Session;
 
 #[derive(Debug, Serialize)]
 pub struct RepairReport {

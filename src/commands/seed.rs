@@ -9,8 +9,8 @@ use crate::errors::under_lock;
 use crate::errors::{Detailed, Outcome};
 use crate::jobs::generate;
 use crate::output::{Report, table};
-use crate::postgres::engine::Session;
 use crate::postgres::seeds::{self, Applied};
+use crate::postgres::session::Session;
 use crate::postgres::{migration, plan};
 
 #[derive(Debug, Serialize)]
@@ -164,7 +164,7 @@ pub(crate) async fn load(
         held,
         async |_held| {
             ensure_migrated(context, &session).await?;
-            let recorded = seeds::recorded(&session.client, &session.history, env).await?;
+            let recorded = session.recorded_seeds(env).await?;
             let (todo, unchanged): (Vec<_>, Vec<_>) = files
                 .iter()
                 .partition(|file| force || recorded.get(&file.file_name) != Some(&file.checksum));
@@ -180,11 +180,11 @@ pub(crate) async fn load(
                     })
                     .collect();
             } else if !todo.is_empty() {
-                seeds::ensure_table(&session.client, &session.history).await?;
+                session.ensure_seed_table().await?;
                 let bar = printer.progress(todo.len() as u64, "seeding");
                 for file in todo {
                     bar.set_message(file.file_name.clone());
-                    let result = seeds::apply(&session.client, &session.history, env, file).await;
+                    let result = session.apply_seed(env, file).await;
                     let result = match result {
                         Ok(result) => result,
                         Err(err) => {
@@ -322,7 +322,7 @@ async fn run_generate(context: &Context, args: &GenerateArgs) -> anyhow::Result<
         async |_held| {
             ensure_migrated(context, &session).await?;
             let bar = printer.progress(plan.total_rows(), "generating");
-            let loaded = generate::execute(&session.client, &options, &plan, &bar).await;
+            let loaded = generate::execute(pg, &options, &plan, &bar).await;
             bar.finish_and_clear();
             loaded
         },

@@ -300,15 +300,7 @@ pub async fn run(context: &Context, args: &StatusArgs) -> anyhow::Result<Outcome
         Some(_) => match (inputs.redis, topology) {
             (Some(keyspace), Some(topology)) => {
                 let plan = setup::plan(&topology, &keyspace).await?;
-                let state = if plan.newer_on_server {
-                    "newer"
-                } else if plan.is_current() {
-                    "current"
-                } else if plan.server.version.is_none() {
-                    "pending"
-                } else {
-                    "outdated"
-                };
+                let state = plan.state();
                 stores.push(StoreStatus {
                     store: "redis",
                     database: topology.display.clone(),

@@ -12,9 +12,10 @@ use crate::errors::under_lock;
 use crate::mongo::engine::MongoSession;
 use crate::mongo::migration::MongoSet;
 use crate::output::{Report, table};
-use crate::postgres::engine::{self, Session, StepResult};
+use crate::postgres::engine::{self, StepResult};
 use crate::postgres::migration::MigrationSet;
 use crate::postgres::plan::{self, Step, UpOptions};
+use crate::postgres::session::Session;
 use crate::redis::keyspace::{self, Keyspace, Passwords};
 use crate::redis::setup::{self, Action};
 
@@ -581,7 +582,7 @@ async fn up_mongo(
     dry_run: bool,
 ) -> anyhow::Result<MongoUp> {
     let printer = &context.printer;
-    let history_name = session.history.name().to_string();
+    let history_name = session.history_name().to_string();
     if dry_run {
         let history = session.read_history().await?;
         let steps = crate::mongo::plan::plan_up(set, &history, options, &history_name)?;

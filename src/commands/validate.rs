@@ -4,11 +4,11 @@ use serde::Serialize;
 
 use super::Context;
 use crate::errors::Outcome;
+use crate::jobs::validate::{Problem, history_problems};
 use crate::mongo::engine::MongoSession;
 use crate::output::Report;
-use crate::postgres::engine::Session;
-use crate::postgres::migration::FileProblem;
 use crate::postgres::plan;
+use crate::postgres::session::Session;
 
 #[derive(Debug, Serialize)]
 pub struct ValidateReport {
@@ -16,30 +16,6 @@ pub struct ValidateReport {
     pub checked_files: usize,
     pub checked_history: bool,
     pub problems: Vec<Problem>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Problem {
-    pub store: &'static str,
-    /// `file` (naming, parsing, duplicates) or a migration state (`modified`, `missing`, …).
-    pub kind: String,
-    pub migration: Option<String>,
-    pub file: Option<String>,
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl From<&FileProblem> for Problem {
-    fn from(problem: &FileProblem) -> Problem {
-        Problem {
-            store: "postgres",
-            kind: "file".to_string(),
-            migration: None,
-            file: Some(problem.file.clone()),
-            line: problem.line,
-            message: problem.message.clone(),
-        }
-    }
 }
 
 impl Report for ValidateReport {
@@ -173,30 +149,4 @@ pub async fn run(context: &Context) -> anyhow::Result<Outcome> {
     };
     context.printer.report(&report);
     Ok(Outcome::clean_if(report.ok))
-}
-
-/// Migrations whose state is a problem (`modified`, `missing`, `dirty`, `out-of-order`);
-/// `invalid` files are already listed as file problems.
-fn history_problems(store: &'static str, entries: Vec<plan::Entry>) -> Vec<Problem> {
-    entries
-        .into_iter()
-        .filter(|entry| entry.state.is_problem() && entry.state != plan::State::Invalid)
-        .map(|entry| {
-            let label = match entry.version {
-                Some(v) => format!("V{v} {}", entry.name),
-                None => format!("R {}", entry.name),
-            };
-            Problem {
-                store,
-                kind: entry.state.as_str().to_string(),
-                migration: Some(label),
-                file: entry.file.clone(),
-                line: None,
-                message: entry
-                    .note
-                    .clone()
-                    .unwrap_or_else(|| entry.state.as_str().to_string()),
-            }
-        })
-        .collect()
 }

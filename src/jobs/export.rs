@@ -81,6 +81,24 @@ fn db_error(doing: &str, err: tokio_postgres::Error) -> DbError {
     DbError::new(doing, err)
 }
 
+/// Records a completed export of `subject` in `gdpr_requests` (the ledger names subjects by
+/// their HMAC under the anonymization key); returns the request's id.
+pub async fn record_request(
+    prepared: &Prepared,
+    subject: &str,
+    counts: &BTreeMap<&'static str, u64>,
+) -> anyhow::Result<String> {
+    let hmac = prepared.key()?.subject_hmac(subject);
+    Ok(super::anonymize::ledger::insert_request(
+        &prepared.client,
+        "export",
+        &hmac,
+        "completed",
+        &serde_json::json!(counts),
+    )
+    .await?)
+}
+
 /// Collects everything about the subject.
 pub async fn collect(prepared: &Prepared, subject: &str) -> anyhow::Result<Bundle> {
     let client = &prepared.client;

@@ -12,3 +12,4 @@ pub mod generate;
 pub mod health;
 pub mod maintain;
 pub mod retention;
+pub mod validate;

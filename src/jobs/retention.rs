@@ -27,7 +27,7 @@ use crate::config::Settings;
 use crate::config::file::RetentionSection;
 use crate::errors::{DbError, Detailed};
 use crate::output::Printer;
-use crate::postgres::engine::Session;
+use crate::postgres::session::Session;
 use crate::redis::cluster::Topology;
 use crate::redis::keyspace::{self, Passwords};
 
@@ -406,7 +406,7 @@ async fn run_table(
         return run_anonymize(settings, policy, *action, cutoff, dry_run, printer, result).await;
     }
     let pg = settings.require_postgres()?;
-    let Session { mut client, .. } = Session::open(pg).await?;
+    let mut client = Session::open(pg).await?.into_client();
     let qualified: String = client
         .query_opt("SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)", &[table])
         .await

@@ -14,6 +14,7 @@
 //! PostgreSQL rule set is covered where it applies (docs/lint.md maps every Squawk rule);
 //! each rule records its Squawk name(s) in `Rule::squawk`.
 
+pub mod pending;
 pub mod rules;
 pub mod sarif;
 pub mod source;

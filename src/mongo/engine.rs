@@ -17,9 +17,9 @@ use crate::output::Printer;
 
 /// A connection plus the history collection and settings of one database.
 pub struct MongoSession {
-    pub connection: Connection,
-    pub history: History,
-    pub settings: MongoSettings,
+    pub(in crate::mongo) connection: Connection,
+    pub(in crate::mongo) history: History,
+    pub(in crate::mongo) settings: MongoSettings,
 }
 
 impl MongoSession {
@@ -32,6 +32,11 @@ impl MongoSession {
             history,
             settings: settings.clone(),
         })
+    }
+
+    /// The name of the history collection (planning names it in its steps).
+    pub fn history_name(&self) -> &str {
+        self.history.name()
     }
 
     /// `user@host:port/db`.

@@ -19,6 +19,7 @@ use serde::Serialize;
 use tokio_postgres::Client;
 
 use super::engine;
+use super::session::Session;
 use super::tokens::quote_ident;
 
 /// What `--with-data` generated.
@@ -163,6 +164,19 @@ const COLUMNS: &str = "SELECT a.attnum, a.attname, pg_catalog.format_type(a.attt
 
 const FOREIGN_KEYS: &str = "SELECT conrelid, conkey, confrelid, confkey FROM pg_catalog.pg_constraint \
      WHERE contype = 'f'";
+
+/// `fill` on the database of `session`, never filling its history table.
+pub async fn fill_session(
+    session: &Session,
+    sql_texts: &[&str],
+    rows: u64,
+    loaded: &[String],
+) -> anyhow::Result<FillReport> {
+    let history = &session.history;
+    let qualified = format!("{}.{}", history.schema(), history.table());
+    let exclude = [history.table(), qualified.as_str()];
+    fill(&session.client, sql_texts, rows, &exclude, loaded).await
+}
 
 /// Fills the tables whose names appear in `sql_texts` (and the parents their foreign keys
 /// need) with `rows` rows each. `exclude` names tables never filled (the history table);

@@ -15,6 +15,7 @@ pub mod quote;
 pub mod refinery;
 pub mod script;
 pub mod seeds;
+pub mod session;
 pub mod shadow;
 pub mod snapshot;
 pub mod splitter;

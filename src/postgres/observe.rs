@@ -24,8 +24,9 @@ use serde::Serialize;
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
-use super::engine::{self, Session};
+use super::engine;
 use super::migration::Migration;
+use super::session::Session;
 use super::splitter;
 
 /// Relations in user schemas: oid, qualified name, kind, relfilenode.
@@ -67,6 +68,11 @@ pub struct Relation {
 
 /// Every relation in user schemas by oid.
 pub type Relations = BTreeMap<u32, Relation>;
+
+/// Reads the relations of user schemas in the database of `session`.
+pub async fn relations_of(session: &Session) -> anyhow::Result<Relations> {
+    relations(&session.client).await
+}
 
 /// Reads the relations of user schemas.
 pub async fn relations(client: &Client) -> anyhow::Result<Relations> {
@@ -277,11 +283,12 @@ async fn state(client: &Client) -> anyhow::Result<State> {
 /// database (used for statements that cannot run in a transaction block).
 pub async fn apply(
     session: &Session,
-    sampler: &Client,
+    sampler: &Session,
     migration: &Migration,
     existing: &Relations,
 ) -> anyhow::Result<MigrationObservation> {
     let client = &session.client;
+    let sampler = &sampler.client;
     let statements = splitter::split(&migration.up)
         .map_err(|err| anyhow::anyhow!("{}: {err}", migration.path.display()))?;
     let pid: i32 = client

@@ -15,10 +15,11 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 
 use super::connect::{PgTarget, describe_error};
-use super::engine::{self, Session};
+use super::engine;
 use super::history::{HistoryRow, RowKind, RowState};
 use super::migration::{Checksum, MigrationSet};
 use super::plan::{self, Step, UpOptions};
+use super::session::Session;
 use super::snapshot::{self, Snapshot, SnapshotOptions};
 use crate::config::{OutputSettings, PgSettings};
 use crate::core::Format;

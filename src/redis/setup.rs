@@ -76,6 +76,20 @@ impl SetupPlan {
         self.actions.is_empty() && !self.newer_on_server
     }
 
+    /// The keyspace's state on the server, as `status` reports it: `newer` (set up from a newer
+    /// declaration), `current`, `pending` (never set up) or `outdated` (changes pending).
+    pub fn state(&self) -> &'static str {
+        if self.newer_on_server {
+            "newer"
+        } else if self.is_current() {
+            "current"
+        } else if self.server.version.is_none() {
+            "pending"
+        } else {
+            "outdated"
+        }
+    }
+
     /// Refuses to set up a server that a newer declaration already set up.
     pub fn ensure_not_newer(&self, display: &str) -> Result<(), Detailed> {
         if !self.newer_on_server {

@@ -19,7 +19,7 @@ use super::rules::{Policy, Rules};
 use super::{Prepared, TEST_BATCH_PAUSE_ENV, TargetCount, Verification, ledger, mongo, redis};
 use crate::errors::{DbError, Detailed};
 use crate::output::Printer;
-use crate::postgres::engine::Session;
+use crate::postgres::session::Session;
 
 /// Times a batch is retried after a lock timeout before the job stops (resumably).
 const LOCK_RETRIES: u32 = 3;
@@ -459,7 +459,7 @@ async fn run_policy_locked(
     // Two batches in flight, on two sessions: the server works on both at once (one backend
     // each), and their commits stay in key order (see `run_batches`).
     let mut second: Option<Client> = match Session::open(&prepared.pg).await {
-        Ok(session) => Some(session.client),
+        Ok(session) => Some(session.into_client()),
         Err(_) => None,
     };
     let outcome = async {

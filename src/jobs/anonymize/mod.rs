@@ -40,7 +40,7 @@ use self::rules::{Rules, ValueKind};
 use self::verify::{Ambiguous, Findings, Hit, Searched};
 use crate::config::Settings;
 use crate::errors::Detailed;
-use crate::postgres::engine::Session;
+use crate::postgres::session::Session;
 use crate::redis::cluster::Topology;
 use crate::redis::keyspace::{self, Keyspace, Passwords};
 
@@ -95,7 +95,7 @@ pub async fn prepare(settings: &Settings, key_use: KeyUse) -> anyhow::Result<Pre
         KeyUse::IfSet => Key::from_env_if_set(&rules.key_env)?,
     };
     let pg = settings.require_postgres()?;
-    let Session { client, .. } = Session::open(pg).await?;
+    let client = Session::open(pg).await?.into_client();
     let plan = postgres::resolve(&client, &rules).await?;
     // MongoDB is searched whenever it is configured; it must be when rules name collections.
     let mongo = if rules.collections.is_empty() && settings.mongo.is_none() {

@@ -13,9 +13,9 @@ use std::time::Instant;
 use indicatif::ProgressBar;
 
 use crate::jobs::generate;
-use crate::postgres::engine::Session;
 use crate::postgres::fill::{self, FillReport, Generated, GeneratedTable};
 use crate::postgres::migration::Migration;
+use crate::postgres::session::Session;
 
 /// The seed `check` generates with: fixed, so that two checks see the same rows.
 const SEED: u64 = 1;
@@ -40,9 +40,7 @@ pub async fn fill_for(
             .collect(),
         _ => Vec::new(),
     };
-    let qualified = format!("{}.{}", session.history.schema(), session.history.table());
-    let exclude = [session.history.table(), qualified.as_str()];
-    let mut report = fill::fill(&session.client, &texts, rows, &exclude, &loaded).await?;
+    let mut report = fill::fill_session(session, &texts, rows, &loaded).await?;
     report.generated = generated;
     Ok(report)
 }
@@ -66,8 +64,9 @@ async fn generate_known(
         return Ok(None);
     }
     let names: Vec<String> = plan.tables.iter().map(|t| t.table.to_string()).collect();
-    let present: i64 = session
-        .client
+    // A connection of its own: `seed generate` loads through one (see `generate::execute_on`).
+    let client = Session::open(session.settings()).await?.into_client();
+    let present: i64 = client
         .query_one(
             "SELECT count(*) FROM pg_catalog.pg_class c \
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -83,7 +82,7 @@ async fn generate_known(
         return Ok(None);
     }
     let started = Instant::now();
-    let outcome = generate::execute(&session.client, &options, &plan, &ProgressBar::hidden()).await;
+    let outcome = generate::execute_on(&client, &options, &plan, &ProgressBar::hidden()).await;
     let duration_ms = started.elapsed().as_millis() as u64;
     Ok(Some(match outcome {
         Ok(outcome) => Generated {

@@ -4,6 +4,7 @@
 
 pub mod base;
 mod data;
+pub mod reversibility;
 
 pub use data::fill_for;
 
@@ -13,12 +14,12 @@ use serde::Serialize;
 
 use crate::lint::Finding;
 use crate::output::{count, human_ms, table};
-use crate::postgres::engine::Session;
 use crate::postgres::fill::FillReport;
 use crate::postgres::migration::Migration;
 use crate::postgres::observe::{
     self, MigrationObservation, Relations, StatementObservation, is_table,
 };
+use crate::postgres::session::Session;
 
 /// Observes migrations on a shadow database, one after the other.
 pub struct Observer {
@@ -34,16 +35,15 @@ impl Observer {
     /// Starts observing on the database of `session`: what exists now existed before.
     pub async fn start(session: &Session) -> anyhow::Result<Observer> {
         Ok(Observer {
-            sampler: Session::open(&session.settings).await?,
-            existing: observe::relations(&session.client).await?,
+            sampler: Session::open(session.settings()).await?,
+            existing: observe::relations_of(session).await?,
             observed: Vec::new(),
         })
     }
 
     /// Applies `migration` on `session`, observed, and records it in the shadow's history.
     pub async fn apply(&mut self, session: &Session, migration: &Migration) -> anyhow::Result<()> {
-        let observed =
-            observe::apply(session, &self.sampler.client, migration, &self.existing).await?;
+        let observed = observe::apply(session, &self.sampler, migration, &self.existing).await?;
         self.observed.push(ObservedMigration {
             migration: migration.label(),
             file: migration.path.display().to_string(),

@@ -63,7 +63,9 @@ use tokio_postgres::Client;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{IsNull, Kind, ToSql, Type, to_sql_checked};
 
+use crate::config::PgSettings;
 use crate::errors::{DbError, Detailed};
+use crate::postgres::session::Session;
 
 mod binary;
 mod copy;
@@ -171,9 +173,21 @@ pub fn plan(options: &Options) -> Plan {
     }
 }
 
-/// Loads the plan's data in one transaction, then analyzes the tables. The progress bar
-/// counts rows over all tables.
+/// `execute_on` a connection of its own to `pg`; the caller's session holds the migration
+/// lock meanwhile.
 pub async fn execute(
+    pg: &PgSettings,
+    options: &Options,
+    plan: &Plan,
+    bar: &ProgressBar,
+) -> anyhow::Result<Outcome> {
+    let client = Session::open(pg).await?.into_client();
+    execute_on(&client, options, plan, bar).await
+}
+
+/// Loads the plan's data in one transaction on `client`, then analyzes the tables. The
+/// progress bar counts rows over all tables.
+pub async fn execute_on(
     client: &Client,
     options: &Options,
     plan: &Plan,

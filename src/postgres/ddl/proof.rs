@@ -15,9 +15,10 @@ use anyhow::Context as _;
 
 use super::super::connect::{PgTarget, describe_error};
 use super::super::diff::{self, Difference, IgnoreSet};
-use super::super::engine::{self, Session};
+use super::super::engine;
 use super::super::migration::MigrationSet;
 use super::super::plan::{self, UpOptions};
+use super::super::session::Session;
 use super::super::shadow::{self, ShadowDb};
 use super::super::snapshot::{self, Snapshot, SnapshotOptions};
 use super::super::splitter;
