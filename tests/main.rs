@@ -23,6 +23,7 @@ mod fresh_clone;
 mod fuzz;
 mod generate;
 mod health;
+mod help;
 mod hostile;
 mod lint;
 mod lint_sarif;
