@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
+use crate::support::drift::{assert_reported as reported_on, differences};
 use crate::support::json;
-use crate::support::{PgDb, migrate_cmd, pg, run, workdir};
+use crate::support::{PgDb, migrate_in, pg, workdir};
 use serde_json::Value;
 
 /// A migration set with what drift must get right: enums, a domain, identity and serial
@@ -129,68 +130,26 @@ fn write_migrations(dir: &Path) {
     }
 }
 
-fn migrate(db: &PgDb, dir: &Path, args: &[&str]) -> crate::support::Run {
-    run(migrate_cmd()
-        .current_dir(dir)
-        .arg("--database-url")
-        .arg(&db.url)
-        .args(args))
-}
-
 /// A database migrated with [`MIGRATIONS`], with its working directory.
 fn migrated() -> (PgDb, tempfile::TempDir) {
     let db = pg();
     let dir = workdir();
     write_migrations(dir.path());
-    migrate(&db, dir.path(), &["up"]).assert_ok();
+    migrate_in(&db, dir.path(), &["up"]).assert_ok();
     (db, dir)
 }
 
-/// The differences of the postgres section of a drift report.
-fn differences(report: &Value) -> Vec<Value> {
-    report["stores"][0]["differences"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// Applies `change` by hand and asserts drift exits 2 naming `kind object` as `status`, with
-/// `field` among the changed fields (for `changed`).
+/// Applies `change` by hand to a freshly migrated database and asserts drift reports `kind
+/// object` as `status` (see [`reported_on`]).
 fn assert_reported(change: &str, kind: &str, object: &str, status: &str, field: Option<&str>) {
     let (db, dir) = migrated();
-    db.execute(change);
-    let result = migrate(&db, dir.path(), &["--format", "json", "drift"]);
-    result.assert_code(2);
-    let report = json(&result);
-    assert_eq!(report["clean"], false);
-    let found = differences(&report)
-        .into_iter()
-        .find(|d| d["kind"] == kind && d["object"] == object && d["status"] == status);
-    let Some(found) = found else {
-        panic!(
-            "no `{status}` difference for {kind} {object} after `{change}`:\n{}",
-            result.stdout
-        );
-    };
-    if let Some(field) = field {
-        let fields: Vec<&str> = found["fields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["field"].as_str().unwrap())
-            .collect();
-        assert!(fields.contains(&field), "{fields:?} in {found}");
-    }
-    // The human report names the object too.
-    let human = migrate(&db, dir.path(), &["drift"]);
-    human.assert_code(2);
-    assert!(human.stdout.contains(object), "{}", human.stdout);
+    reported_on(&db, dir.path(), change, (kind, object, status), field);
 }
 
 #[test]
 fn fresh_database_has_no_drift_and_stays_clean_after_maintenance_and_data_changes() {
     let (db, dir) = migrated();
-    let result = migrate(&db, dir.path(), &["drift"]);
+    let result = migrate_in(&db, dir.path(), &["drift"]);
     result.assert_ok();
     assert!(
         result.stdout.contains("postgres: no drift"),
@@ -214,7 +173,7 @@ fn fresh_database_has_no_drift_and_stays_clean_after_maintenance_and_data_change
     db.execute("REINDEX TABLE tasks");
     db.execute("CLUSTER tasks USING tasks_pkey");
     db.execute("SELECT nextval('tasks_id_seq')");
-    let result = migrate(&db, dir.path(), &["--format", "json", "drift"]);
+    let result = migrate_in(&db, dir.path(), &["--format", "json", "drift"]);
     result.assert_ok();
     let report = json(&result);
     assert_eq!(report["clean"], true, "{}", result.stdout);
@@ -325,7 +284,7 @@ BEGIN
 END
 $$",
     );
-    let result = migrate(&db, dir.path(), &["drift"]);
+    let result = migrate_in(&db, dir.path(), &["drift"]);
     result.assert_code(2);
     // Long definitions are shown as a unified diff.
     assert!(result.stdout.contains("function"), "{}", result.stdout);
@@ -348,7 +307,7 @@ $$",
 fn missing_and_unexpected_objects_are_reported_once() {
     let (db, dir) = migrated();
     db.execute("DROP VIEW open_tasks; CREATE TABLE scratch (id int); CREATE INDEX scratch_id ON scratch (id);");
-    let result = migrate(&db, dir.path(), &["--format", "json", "drift"]);
+    let result = migrate_in(&db, dir.path(), &["--format", "json", "drift"]);
     result.assert_code(2);
     let found: Vec<(String, String, String)> = differences(&json(&result))
         .iter()
@@ -374,8 +333,8 @@ fn missing_and_unexpected_objects_are_reported_once() {
 fn ignore_patterns_leave_objects_out() {
     let (db, dir) = migrated();
     db.execute("CREATE TABLE tmp_import (id int); ALTER TABLE tasks DISABLE TRIGGER tasks_touch;");
-    migrate(&db, dir.path(), &["drift", "--ignore", "public.tmp_*"]).assert_code(2);
-    let result = migrate(
+    migrate_in(&db, dir.path(), &["drift", "--ignore", "public.tmp_*"]).assert_code(2);
+    let result = migrate_in(
         &db,
         dir.path(),
         &[
@@ -400,14 +359,14 @@ fn pending_migrations_are_not_drift() {
         "CREATE TABLE later (id int);\n",
     )
     .unwrap();
-    migrate(&db, dir.path(), &["drift"]).assert_ok();
+    migrate_in(&db, dir.path(), &["drift"]).assert_ok();
 }
 
 #[test]
 fn json_report_shape_is_versioned() {
     let (db, dir) = migrated();
     db.execute("ALTER TABLE tasks DISABLE TRIGGER tasks_touch");
-    let report = json(&migrate(&db, dir.path(), &["--format", "json", "drift"]));
+    let report = json(&migrate_in(&db, dir.path(), &["--format", "json", "drift"]));
     assert_eq!(report["format_version"], 1);
     assert_eq!(report["clean"], false);
     let store = &report["stores"][0];
@@ -432,7 +391,7 @@ fn json_report_shape_is_versioned() {
 fn committed_snapshot_file_is_the_expected_side() {
     let (reference, dir) = migrated();
     let file = dir.path().join("schema.snapshot.json");
-    migrate(
+    migrate_in(
         &reference,
         dir.path(),
         &["schema", "dump", "-o", "schema.snapshot.json"],
@@ -452,11 +411,11 @@ fn committed_snapshot_file_is_the_expected_side() {
 
     // Another database migrated the same way matches the file; stdout dump is identical.
     let (db, other_dir) = migrated();
-    let stdout_dump = migrate(&db, other_dir.path(), &["schema", "dump"]);
+    let stdout_dump = migrate_in(&db, other_dir.path(), &["schema", "dump"]);
     stdout_dump.assert_ok();
     assert_eq!(stdout_dump.stdout, std::fs::read_to_string(&file).unwrap());
     let snapshot_arg = file.to_str().unwrap();
-    let result = migrate(
+    let result = migrate_in(
         &db,
         other_dir.path(),
         &["drift", "--snapshot", snapshot_arg],
@@ -464,7 +423,7 @@ fn committed_snapshot_file_is_the_expected_side() {
     result.assert_ok();
     assert!(result.stdout.contains("snapshot"), "{}", result.stdout);
     db.execute("ALTER TABLE tasks ALTER COLUMN priority SET DEFAULT 5");
-    let result = migrate(
+    let result = migrate_in(
         &db,
         other_dir.path(),
         &["--format", "json", "drift", "--snapshot", snapshot_arg],
@@ -478,7 +437,7 @@ fn committed_snapshot_file_is_the_expected_side() {
     let mut other_major = snapshot.clone();
     other_major["server_major"] = Value::from(9);
     std::fs::write(&file, serde_json::to_string(&other_major).unwrap()).unwrap();
-    let result = migrate(
+    let result = migrate_in(
         &db,
         other_dir.path(),
         &["drift", "--snapshot", snapshot_arg],
@@ -496,7 +455,7 @@ fn committed_snapshot_file_is_the_expected_side() {
 fn shadow_url_is_migrated_and_kept() {
     let (db, dir) = migrated();
     let shadow = pg();
-    let result = migrate(&db, dir.path(), &["drift", "--shadow-url", &shadow.url]);
+    let result = migrate_in(&db, dir.path(), &["drift", "--shadow-url", &shadow.url]);
     result.assert_ok();
     assert_eq!(
         shadow
@@ -505,7 +464,7 @@ fn shadow_url_is_migrated_and_kept() {
         Some("4")
     );
     // A second run would take what the first left there for the expected schema: refused.
-    let again = migrate(&db, dir.path(), &["drift", "--shadow-url", &shadow.url]);
+    let again = migrate_in(&db, dir.path(), &["drift", "--shadow-url", &shadow.url]);
     again.assert_code(1);
     assert!(again.stderr.contains("is not empty"), "{}", again.stderr);
     assert!(
@@ -527,7 +486,7 @@ fn a_shadow_url_naming_the_live_database_or_a_busy_one_is_refused() {
     let same = db.url.replace("127.0.0.1", "localhost");
     for url in [db.url.as_str(), same.as_str()] {
         for command in ["drift", "check"] {
-            let result = migrate(&db, dir.path(), &[command, "--shadow-url", url]);
+            let result = migrate_in(&db, dir.path(), &[command, "--shadow-url", url]);
             result.assert_code(1);
             assert!(
                 result.stderr.contains("names the live database itself"),
@@ -539,7 +498,7 @@ fn a_shadow_url_naming_the_live_database_or_a_busy_one_is_refused() {
     // A scratch database somebody already used for something else.
     let busy = pg();
     busy.execute("CREATE TYPE mood AS ENUM ('ok'); CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'select 1'");
-    let result = migrate(&db, dir.path(), &["drift", "--shadow-url", &busy.url]);
+    let result = migrate_in(&db, dir.path(), &["drift", "--shadow-url", &busy.url]);
     result.assert_code(1);
     assert!(
         result.stderr.contains("found function public.f"),
@@ -569,8 +528,8 @@ fn shadow_database_is_dropped_when_building_it_fails() {
         "ALTER TABLE handmade ADD COLUMN note text;\n",
     )
     .unwrap();
-    migrate(&db, dir.path(), &["up"]).assert_ok();
-    let result = migrate(&db, dir.path(), &["-v", "drift"]);
+    migrate_in(&db, dir.path(), &["up"]).assert_ok();
+    let result = migrate_in(&db, dir.path(), &["-v", "drift"]);
     result.assert_code(1);
     assert!(
         result.stderr.contains("cannot build the expected schema"),
@@ -599,7 +558,7 @@ fn check_names_the_index_a_down_part_forgets() {
     let db = pg();
     let dir = workdir();
     write_migrations(dir.path());
-    migrate(&db, dir.path(), &["up"]).assert_ok();
+    migrate_in(&db, dir.path(), &["up"]).assert_ok();
     std::fs::write(
         dir.path().join("migrations").join("V5__title_index.sql"),
         "ALTER TABLE tasks ADD COLUMN estimate int;
@@ -609,7 +568,7 @@ ALTER TABLE tasks DROP COLUMN estimate;
 ",
     )
     .unwrap();
-    let result = migrate(&db, dir.path(), &["--format", "json", "check"]);
+    let result = migrate_in(&db, dir.path(), &["--format", "json", "check"]);
     result.assert_code(2);
     let report = json(&result);
     assert_eq!(report["format_version"], 1);
@@ -627,7 +586,7 @@ ALTER TABLE tasks DROP COLUMN estimate;
     // Lint ran on the pending file too.
     assert_eq!(report["lint"]["files"].as_array().unwrap().len(), 1);
 
-    let human = migrate(&db, dir.path(), &["check"]);
+    let human = migrate_in(&db, dir.path(), &["check"]);
     human.assert_code(2);
     assert!(
         human.stdout.contains("public.tasks_title_idx"),
@@ -647,13 +606,13 @@ fn check_passes_on_a_reversible_set_and_reports_drift() {
     let db = pg();
     let dir = workdir();
     write_migrations(dir.path());
-    let result = migrate(&db, dir.path(), &["check"]);
+    let result = migrate_in(&db, dir.path(), &["check"]);
     result.assert_ok();
     assert!(result.stdout.starts_with("check: ok"), "{}", result.stdout);
 
-    migrate(&db, dir.path(), &["up"]).assert_ok();
+    migrate_in(&db, dir.path(), &["up"]).assert_ok();
     db.execute("ALTER TABLE tasks NO FORCE ROW LEVEL SECURITY");
-    let result = migrate(&db, dir.path(), &["--format", "json", "check"]);
+    let result = migrate_in(&db, dir.path(), &["--format", "json", "check"]);
     result.assert_code(2);
     let report = json(&result);
     assert_eq!(report["reversibility"]["ok"], true);
@@ -671,15 +630,15 @@ fn check_honours_drift_ignore_from_the_config_as_drift_does() {
         "[drift]\nignore = [\"public.extra_y*\"]\n",
     )
     .unwrap();
-    let drift = migrate(&db, dir.path(), &["drift"]);
+    let drift = migrate_in(&db, dir.path(), &["drift"]);
     drift.assert_ok();
-    let check = migrate(&db, dir.path(), &["check"]);
+    let check = migrate_in(&db, dir.path(), &["check"]);
     check.assert_ok();
     assert!(check.stdout.starts_with("check: ok"), "{}", check.stdout);
     // Without the config, both see it.
     std::fs::remove_file(dir.path().join("migrate.toml")).unwrap();
-    migrate(&db, dir.path(), &["drift"]).assert_code(2);
-    migrate(&db, dir.path(), &["check"]).assert_code(2);
+    migrate_in(&db, dir.path(), &["drift"]).assert_code(2);
+    migrate_in(&db, dir.path(), &["check"]).assert_code(2);
 }
 
 /// The application's real schema (`migrations/` of this repository) migrates without drift.
@@ -694,8 +653,8 @@ fn application_schema_has_no_drift_after_up() {
     let db = pg();
     let dir = workdir();
     let migrations = migrations.to_str().unwrap();
-    migrate(&db, dir.path(), &["--migrations", migrations, "up"]).assert_ok();
-    let result = migrate(&db, dir.path(), &["--migrations", migrations, "drift"]);
+    migrate_in(&db, dir.path(), &["--migrations", migrations, "up"]).assert_ok();
+    let result = migrate_in(&db, dir.path(), &["--migrations", migrations, "drift"]);
     result.assert_ok();
     assert!(result.stdout.contains("no drift"), "{}", result.stdout);
 }

@@ -2,11 +2,9 @@
 //! migrated database is clean (no alarm from extension objects or the history table), and a
 //! hand-made change of each kind exits 2 naming the object.
 
-use std::path::Path;
-
+use crate::support::drift::assert_reported as reported_on;
 use crate::support::json;
-use crate::support::{PgDb, migrate_cmd, pg, run, workdir};
-use serde_json::Value;
+use crate::support::{PgDb, migrate_in, pg, workdir};
 
 /// One object of each kind, and the extension postgres_fdw (whose own objects are not the
 /// schema's).
@@ -38,14 +36,6 @@ CREATE FUNCTION note_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN EN
 CREATE EVENT TRIGGER app_ddl ON ddl_command_end EXECUTE FUNCTION note_ddl();
 ";
 
-fn migrate(db: &PgDb, dir: &Path, args: &[&str]) -> crate::support::Run {
-    run(migrate_cmd()
-        .current_dir(dir)
-        .arg("--database-url")
-        .arg(&db.url)
-        .args(args))
-}
-
 /// A database migrated with [`MIGRATION`], with its working directory.
 fn migrated() -> (PgDb, tempfile::TempDir) {
     let db = pg();
@@ -53,46 +43,15 @@ fn migrated() -> (PgDb, tempfile::TempDir) {
     let migrations = dir.path().join("migrations");
     std::fs::create_dir_all(&migrations).unwrap();
     std::fs::write(migrations.join("V1__kinds.sql"), MIGRATION).unwrap();
-    migrate(&db, dir.path(), &["up"]).assert_ok();
+    migrate_in(&db, dir.path(), &["up"]).assert_ok();
     (db, dir)
 }
 
-fn differences(report: &Value) -> Vec<Value> {
-    report["stores"][0]["differences"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// Applies `change` by hand and asserts drift exits 2 naming `kind object` as `status` (with
-/// `field` among the changed fields for `changed`), in JSON and in the human report.
+/// Applies `change` by hand to a freshly migrated database and asserts drift reports `kind
+/// object` as `status` (see [`reported_on`]).
 fn assert_reported(change: &str, kind: &str, object: &str, status: &str, field: Option<&str>) {
     let (db, dir) = migrated();
-    db.execute(change);
-    let result = migrate(&db, dir.path(), &["--format", "json", "drift"]);
-    result.assert_code(2);
-    let report = json(&result);
-    let found = differences(&report)
-        .into_iter()
-        .find(|d| d["kind"] == kind && d["object"] == object && d["status"] == status);
-    let Some(found) = found else {
-        panic!(
-            "no `{status}` difference for {kind} {object} after `{change}`:\n{}",
-            result.stdout
-        );
-    };
-    if let Some(field) = field {
-        let fields: Vec<&str> = found["fields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["field"].as_str().unwrap())
-            .collect();
-        assert!(fields.contains(&field), "{fields:?} in {found}");
-    }
-    let human = migrate(&db, dir.path(), &["drift"]);
-    human.assert_code(2);
-    assert!(human.stdout.contains(object), "{}", human.stdout);
+    reported_on(&db, dir.path(), change, (kind, object, status), field);
 }
 
 /// A role other than the migrating one, created once per cluster whatever the concurrency.
@@ -109,13 +68,13 @@ $$;";
 #[test]
 fn freshly_migrated_database_has_no_drift() {
     let (db, dir) = migrated();
-    let result = migrate(&db, dir.path(), &["--format", "json", "drift"]);
+    let result = migrate_in(&db, dir.path(), &["--format", "json", "drift"]);
     result.assert_ok();
     let report = json(&result);
     assert_eq!(report["clean"], true, "{}", result.stdout);
     // Giving an object to the migrating role itself is no drift either.
     db.execute("ALTER TABLE accounts OWNER TO CURRENT_USER");
-    migrate(&db, dir.path(), &["drift"]).assert_ok();
+    migrate_in(&db, dir.path(), &["drift"]).assert_ok();
 }
 
 #[test]

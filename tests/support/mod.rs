@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use migrate::sandbox::{self, Service};
 
+pub mod drift;
 mod mongo_probe;
 
 pub use mongo_probe::MongoProbe;
