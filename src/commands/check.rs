@@ -147,19 +147,7 @@ impl Report for CheckReport {
         if !self.validate.ok {
             out.push_str("\nvalidate:\n");
             for problem in &self.validate.problems {
-                let location = match (&problem.file, problem.line) {
-                    (Some(file), Some(line)) => format!("{file}:{line}: "),
-                    (Some(file), None) => format!("{file}: "),
-                    _ => String::new(),
-                };
-                let migration = problem
-                    .migration
-                    .as_deref()
-                    .map_or_else(String::new, |m| format!("{m}: "));
-                out.push_str(&format!(
-                    "  [{}] {location}{migration}{}\n",
-                    problem.kind, problem.message
-                ));
+                out.push_str(&format!("  {problem}\n"));
             }
         }
         if !self.lint.clean {

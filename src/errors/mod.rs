@@ -33,6 +33,18 @@ impl Detailed {
         self.hints.push(hint.into());
         self
     }
+
+    /// "`what` (N problems); nothing was changed", one context line per problem: the error of
+    /// a declaration checked as a whole before anything runs.
+    pub fn problems(what: &str, problems: Vec<String>) -> Self {
+        let count = problems.len();
+        let plural = if count == 1 { "" } else { "s" };
+        let mut error = Detailed::new(format!(
+            "{what} ({count} problem{plural}); nothing was changed"
+        ));
+        error.context = problems;
+        error
+    }
 }
 
 /// A flag value clap accepts but the command cannot use (`down --store redis`): a usage error

@@ -152,15 +152,7 @@ pub fn load(section: &RetentionSection) -> Result<Retention, Detailed> {
         });
     }
     if !problems.is_empty() {
-        let mut error = Detailed::new(format!(
-            "invalid [retention] section ({} problem{}); nothing was changed",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" }
-        ));
-        for problem in problems {
-            error = error.context(problem);
-        }
-        return Err(error);
+        return Err(Detailed::problems("invalid [retention] section", problems));
     }
     Ok(Retention {
         batch_size: section.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),

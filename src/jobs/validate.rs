@@ -17,6 +17,22 @@ pub struct Problem {
     pub message: String,
 }
 
+/// One line of the human report: `[kind] file:line: migration: message`.
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{}] ", self.kind)?;
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, "{file}:{line}: ")?,
+            (Some(file), None) => write!(f, "{file}: ")?,
+            _ => {}
+        }
+        if let Some(migration) = &self.migration {
+            write!(f, "{migration}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
 impl From<&FileProblem> for Problem {
     fn from(problem: &FileProblem) -> Problem {
         Problem {

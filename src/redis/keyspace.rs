@@ -326,15 +326,10 @@ pub fn load(declaration: &RedisKeyspace, passwords: Passwords) -> Result<Keyspac
     }
 
     if !problems.is_empty() {
-        let mut error = Detailed::new(format!(
-            "invalid [redis] keyspace declaration ({} problem{}); nothing was changed",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" }
+        return Err(Detailed::problems(
+            "invalid [redis] keyspace declaration",
+            problems,
         ));
-        for problem in problems {
-            error = error.context(problem);
-        }
-        return Err(error);
     }
     let checksum = checksum(
         &namespace,

@@ -340,15 +340,7 @@ pub fn load(section: &AnonymizeSection) -> Result<Rules, Detailed> {
     }
 
     if !problems.is_empty() {
-        let mut error = Detailed::new(format!(
-            "invalid [anonymize] section ({} problem{}); nothing was changed",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" }
-        ));
-        for problem in problems {
-            error = error.context(problem);
-        }
-        return Err(error);
+        return Err(Detailed::problems("invalid [anonymize] section", problems));
     }
     Ok(Rules {
         key_env,
