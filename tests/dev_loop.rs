@@ -7,6 +7,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 use std::process::Stdio;
 
+use crate::support::newest_app_version;
 use crate::support::write_migration as write;
 use crate::support::{
     migrate_cmd, migrate_cmd_reading_dotenv, migrate_in as migrate, pg, repo, run, workdir,
@@ -764,18 +765,7 @@ fn completions_are_valid_shell_and_man_pages_are_roff() {
 
 #[test]
 fn the_readme_tour_matches_the_migrations_of_today() {
-    let newest = std::fs::read_dir(repo("migrations"))
-        .unwrap()
-        .filter_map(|entry| {
-            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-            name.strip_prefix('V')?
-                .split("__")
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
-        .max()
-        .unwrap();
+    let newest = newest_app_version();
     let readme = std::fs::read_to_string(repo("README.md")).unwrap();
     for expected in [
         format!("applied {newest} migrations in "),

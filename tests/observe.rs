@@ -38,7 +38,12 @@ fn observe_v2(new: &str, budget: &str, code: i32) -> Value {
 }
 
 fn check(db: &PgDb, dir: &Path, extra: &[&str]) -> Run {
-    let mut args = vec!["--format", "json", "check", "--with-data", ROWS];
+    check_with(db, dir, ROWS, extra)
+}
+
+/// `check --with-data ROWS` in JSON, with `extra` arguments.
+fn check_with(db: &PgDb, dir: &Path, rows: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["--format", "json", "check", "--with-data", rows];
     args.extend_from_slice(extra);
     migrate_in(db, dir, &args)
 }
@@ -470,19 +475,7 @@ CREATE TABLE places (id int PRIMARY KEY, spot point NOT NULL);
         "V2__touch.sql",
         "CREATE INDEX people_org ON people (org_id);\nALTER TABLE places ADD COLUMN note text;\n",
     );
-    let result = migrate_in(
-        &db,
-        dir.path(),
-        &[
-            "--format",
-            "json",
-            "check",
-            "--since",
-            "1",
-            "--with-data",
-            "300",
-        ],
-    );
+    let result = check_with(&db, dir.path(), "300", &["--since", "1"]);
     // The index on an existing table is a lint finding.
     result.assert_code(2);
     let report = json(&result);
@@ -540,19 +533,7 @@ CREATE TABLE odd (id int PRIMARY KEY, code text NOT NULL CHECK (code = 'exactly-
         "V2__touch.sql",
         "CREATE INDEX approvals_decided ON approvals (decided_at);\nCREATE INDEX files_size ON files (size);\nCREATE INDEX odd_code ON odd (code);\n",
     );
-    let result = migrate_in(
-        &db,
-        dir.path(),
-        &[
-            "--format",
-            "json",
-            "check",
-            "--since",
-            "1",
-            "--with-data",
-            "500",
-        ],
-    );
+    let result = check_with(&db, dir.path(), "500", &["--since", "1"]);
     result.assert_code(2);
     let report = json(&result);
     let fill = &report["observation"]["with_data"];

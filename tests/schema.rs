@@ -3,7 +3,7 @@
 //! views, partitions and idempotent seeds.
 
 use crate::support::repo;
-use crate::support::{PgDb, migrate_cmd, pg, run};
+use crate::support::{PgDb, migrate_cmd, newest_app_version, pg, run};
 
 fn migrate(db: &PgDb, args: &[&str]) -> crate::support::Run {
     let workdir = crate::support::workdir();
@@ -426,18 +426,7 @@ fn materialized_views_refresh_concurrently_and_logs_land_in_their_partition() {
 #[test]
 fn check_with_data_uses_seed_generate_for_the_application_tables() {
     let db = pg();
-    let newest = std::fs::read_dir(repo("migrations"))
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().into_string().unwrap();
-            name.strip_prefix('V')?
-                .split("__")
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
-        .max()
-        .unwrap();
+    let newest = newest_app_version();
     let since = (newest - 2).to_string();
     let check = migrate(
         &db,

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::support::{PgDb, migrate_in, pg, repo, workdir, write_migration};
+use crate::support::{PgDb, migrate_in, newest_app_version, pg, repo, workdir, write_migration};
 
 /// The history rows that must match, in order; times, user and rank left out.
 fn history(db: &PgDb) -> Vec<Vec<Option<String>>> {
@@ -39,20 +39,6 @@ fn app(db: &PgDb, args: &[&str]) -> crate::support::Run {
     ];
     all.extend_from_slice(args);
     migrate_in(db, dir.path(), &all)
-}
-
-/// The newest version in the repository's migrations (they are numbered 1..=N without gaps).
-fn newest_app_version() -> u64 {
-    let mut versions: Vec<u64> = std::fs::read_dir(repo("migrations"))
-        .unwrap()
-        .filter_map(|entry| {
-            let name = entry.unwrap().file_name().into_string().unwrap();
-            name.strip_prefix('V')?.split_once("__")?.0.parse().ok()
-        })
-        .collect();
-    versions.sort_unstable();
-    assert_eq!(versions, (1..=versions.len() as u64).collect::<Vec<_>>());
-    *versions.last().unwrap()
 }
 
 #[test]

@@ -551,6 +551,20 @@ pub fn migrate_in(db: &PgDb, dir: &std::path::Path, args: &[&str]) -> Run {
         .args(args))
 }
 
+/// The newest version in the repository's migrations (they are numbered 1..=N without gaps).
+pub fn newest_app_version() -> u64 {
+    let mut versions: Vec<u64> = std::fs::read_dir(repo("migrations"))
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            name.strip_prefix('V')?.split_once("__")?.0.parse().ok()
+        })
+        .collect();
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=versions.len() as u64).collect::<Vec<_>>());
+    *versions.last().unwrap()
+}
+
 /// A path inside the repository, as a string.
 pub fn repo(path: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
