@@ -183,7 +183,7 @@ pub enum Command {
     /// Compare the live schema with the one the migrations produce (exit 2 on drift)
     #[command(after_help = examples::DRIFT)]
     Drift(DriftArgs),
-    /// Normalized schema snapshots: `schema dump [-o FILE]`
+    /// The live schema as a normalized snapshot (JSON) or a SQL script: `schema dump [--sql]`
     #[command(after_help = examples::SCHEMA)]
     Schema(SchemaArgs),
     /// Write the migration from one PostgreSQL schema to another, with its down part, proven
@@ -519,7 +519,8 @@ pub struct SchemaArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum SchemaAction {
-    /// Write the normalized snapshot of the live database (JSON)
+    /// Write the normalized snapshot of the live database (JSON), or with --sql a script that
+    /// rebuilds it
     Dump(SchemaDumpArgs),
 }
 
@@ -598,7 +599,8 @@ pub enum BackupAction {
     Restore(BackupRestoreArgs),
     /// Delete the backups the retention policy does not keep, and abandoned .partial directories
     Prune(BackupPruneArgs),
-    /// Physical backups and WAL archiving through pgBackRest: `physical setup`
+    /// Set up pgBackRest (`physical setup`); then create, list, verify, restore and prune take
+    /// --physical
     Physical(BackupPhysicalArgs),
 }
 
