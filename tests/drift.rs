@@ -146,6 +146,32 @@ fn assert_reported(change: &str, kind: &str, object: &str, status: &str, field: 
     reported_on(&db, dir.path(), change, (kind, object, status), field);
 }
 
+/// Loading seeds creates the seed history next to the migration history; like the migration
+/// history, it is the tool's own table, not drift (it was reported as unexpected after
+/// `scripts/dev`).
+#[test]
+fn the_seed_history_table_is_not_drift() {
+    let (db, dir) = migrated();
+    let seeds = dir.path().join("seeds").join("dev");
+    std::fs::create_dir_all(&seeds).unwrap();
+    std::fs::write(
+        seeds.join("001_orgs.sql"),
+        "INSERT INTO orgs (name) VALUES ('acme');\n",
+    )
+    .unwrap();
+    migrate_in(&db, dir.path(), &["seed", "--env", "dev"]).assert_ok();
+    assert_eq!(
+        db.scalar("SELECT to_regclass('public.migrate_history_seeds') IS NOT NULL")
+            .as_deref(),
+        Some("t")
+    );
+    let result = migrate_in(&db, dir.path(), &["--format", "json", "drift"]);
+    result.assert_ok();
+    assert_eq!(json(&result)["clean"], true, "{}", result.stdout);
+    let check = migrate_in(&db, dir.path(), &["check"]);
+    check.assert_ok();
+}
+
 #[test]
 fn fresh_database_has_no_drift_and_stays_clean_after_maintenance_and_data_changes() {
     let (db, dir) = migrated();

@@ -160,6 +160,14 @@ impl HistoryTable {
         &self.table
     }
 
+    /// The table next to this one where applied seed files are recorded (`{table}_seeds`).
+    pub fn seeds(&self) -> HistoryTable {
+        HistoryTable {
+            schema: self.schema.clone(),
+            table: format!("{}_seeds", self.table),
+        }
+    }
+
     pub fn create_sql(&self) -> String {
         let table = self.qualified();
         let index_prefix = &self.table;

@@ -115,7 +115,7 @@ fn csv_table(file_name: &str) -> Option<String> {
 
 /// Where applied seed files are recorded: next to the migration history.
 pub fn seed_table(history: &HistoryTable) -> String {
-    format!("\"{}\".\"{}_seeds\"", history.schema(), history.table())
+    history.seeds().qualified()
 }
 
 pub async fn ensure_table(
@@ -157,7 +157,7 @@ pub async fn recorded(
     let exists: bool = client
         .query_one(
             "SELECT to_regclass($1) IS NOT NULL",
-            &[&format!("{}.{}_seeds", history.schema(), history.table())],
+            &[&history.seeds().qualified()],
         )
         .await?
         .get(0);

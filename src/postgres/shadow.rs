@@ -494,7 +494,7 @@ pub async fn check_user_shadow(live: &PgSettings, shadow: &Session) -> anyhow::R
                 &history.schema(),
                 &vec![
                     history.table().to_string(),
-                    format!("{}_seeds", history.table()),
+                    history.seeds().table().to_string(),
                 ],
             ],
         )
