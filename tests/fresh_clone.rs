@@ -147,14 +147,17 @@ fn scripts_dev_then_the_printed_lines_then_status_with_no_config() {
     assert!(!clone.path().join("migrate.toml").exists());
 
     // The printed lines and `migrate status` in one shell; then the servers are stopped and
-    // started again, and the URLs exported before still work.
+    // started again, and the URLs exported before still work; what a new user runs next,
+    // `drift` (all three stores) and `check`, finds the sandbox clean (exit 0).
     let script = format!(
         "set -e\n{}\n\
          echo \"urls before: $DATABASE_URL $MONGODB_URL $REDIS_URL\"\n\
          migrate sandbox stop >/dev/null\n\
          migrate sandbox start >/dev/null\n\
          echo \"urls after: $(migrate sandbox env | tr '\\n' ' ')\"\n\
-         migrate status\n",
+         migrate status\n\
+         migrate -c config.example.toml drift\n\
+         migrate check\n",
         lines.join("\n")
     );
     let shell = run(clone.command("bash").args(["-c", &script]));

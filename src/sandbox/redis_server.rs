@@ -27,13 +27,27 @@ pub(super) fn start_redis(layout: &Layout, kept: Option<u16>) -> Result<()> {
         .map(|v| format!("redis-server {v}"))
         .unwrap_or_else(|| "redis-server".to_string());
 
+    // A config file of its own, so that `CONFIG REWRITE` (which `migrate up` runs after setting
+    // notify-keyspace-events or ACL users) keeps the keyspace setup across a restart, as on a
+    // production server; the command-line options below override what it holds.
+    let config = svc_dir.join("redis.conf");
+    if !config.exists() {
+        fs::write(
+            &config,
+            "# The sandbox's Redis: options are given on its command line; `CONFIG REWRITE`\n\
+             # keeps settings made at run time (notify-keyspace-events, ACL users) here.\n",
+        )
+        .with_context(|| format!("cannot write {}", config.display()))?;
+    }
+
     for attempt in 1..=PORT_ATTEMPTS {
         let port = pick_port(kept, attempt)?;
         let _ = fs::remove_file(&pid_file);
         let log_start = file_len(&log);
         let logf = open_log(&log)?;
         let mut cmd = Command::new(&bin);
-        cmd.arg("--port")
+        cmd.arg(&config)
+            .arg("--port")
             .arg(port.to_string())
             .args(["--bind", "127.0.0.1", "--daemonize", "yes", "--pidfile"])
             .arg(&pid_file)
