@@ -97,6 +97,12 @@ impl RedisDrift {
                 difference.kind, difference.object, difference.detail
             ));
         }
+        if !self.differences.is_empty() {
+            out.push_str(
+                "  (`migrate up` applies the declared setup; a Redis restarted without a config \
+                 file for CONFIG REWRITE forgets notify-keyspace-events and ACL users)\n",
+            );
+        }
         for problem in &self.keys.problems {
             let patterns = if problem.patterns.is_empty() {
                 String::new()

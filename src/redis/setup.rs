@@ -143,7 +143,10 @@ pub async fn plan(topology: &Topology, keyspace: &Keyspace) -> Result<SetupPlan,
                 action: ActionKind::NotifyKeyspaceEvents,
                 target: "notify-keyspace-events".to_string(),
                 nodes,
-                detail: format!("{declared} not all in {}", found.join(", ")),
+                detail: format!(
+                    "flags \"{declared}\" declared, the server has {}",
+                    found.join(", ")
+                ),
             });
         }
     }
