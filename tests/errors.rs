@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use migrate::errors::{self, DbError, Detailed};
+use migrate::errors::{self, DbError, Detailed, Work};
 use migrate::jobs::anonymize::postgres::is_lock_timeout;
 use tokio_postgres::error::SqlState;
 
@@ -185,10 +185,11 @@ async fn failing(url: &str, sql: &str) -> tokio_postgres::Error {
     client.batch_execute(sql).await.unwrap_err()
 }
 
-/// The rendered hints of a real database error kept in a `DbError` under context layers; the
-/// SQLSTATE must be found through them.
-fn hints_of(err: tokio_postgres::Error, expected: SqlState) -> Vec<String> {
-    let wrapped = anyhow::Error::from(DbError::new("doing it", err)).context("a layer");
+/// The rendered hints of a real database error kept in a `DbError` (of `work`) under context
+/// layers; the SQLSTATE must be found through them.
+fn hints_during(err: tokio_postgres::Error, expected: SqlState, work: Work) -> Vec<String> {
+    let wrapped =
+        anyhow::Error::from(DbError::new("doing it", err).during(work)).context("a layer");
     assert_eq!(errors::sqlstate(&wrapped), Some(expected.clone()));
     let rendered = errors::render(&wrapped);
     assert!(
@@ -197,6 +198,11 @@ fn hints_of(err: tokio_postgres::Error, expected: SqlState) -> Vec<String> {
         rendered.message
     );
     rendered.hints
+}
+
+/// [`hints_during`] a statement of migrate's own.
+fn hints_of(err: tokio_postgres::Error, expected: SqlState) -> Vec<String> {
+    hints_during(err, expected, Work::Statement)
 }
 
 fn assert_hint(hints: &[String], words: &str) {
@@ -222,16 +228,24 @@ fn real_server_errors_get_the_hint_of_their_sqlstate() {
             .await
             .unwrap();
 
+        // What a migration file can change is suggested for a migration only.
+        let hints = hints_during(
+            failing(url, "CREATE TABLE dup (id int)").await,
+            SqlState::DUPLICATE_TABLE,
+            Work::Migration,
+        );
+        assert_hint(&hints, "`migrate baseline V`");
+        let hints = hints_during(
+            failing(url, "CREATE TYPE mood AS ENUM ('ok')").await,
+            SqlState::DUPLICATE_OBJECT,
+            Work::Migration,
+        );
+        assert_hint(&hints, "`migrate baseline V`");
         let hints = hints_of(
             failing(url, "CREATE TABLE dup (id int)").await,
             SqlState::DUPLICATE_TABLE,
         );
-        assert_hint(&hints, "`migrate baseline V`");
-        let hints = hints_of(
-            failing(url, "CREATE TYPE mood AS ENUM ('ok')").await,
-            SqlState::DUPLICATE_OBJECT,
-        );
-        assert_hint(&hints, "`migrate baseline V`");
+        assert!(hints.is_empty(), "{hints:?}");
 
         let hints = hints_of(
             // What a standby answers to a write (there, every transaction is read-only).
@@ -245,12 +259,24 @@ fn real_server_errors_get_the_hint_of_their_sqlstate() {
             SqlState::QUERY_CANCELED,
         );
         assert_hint(&hints, "raise [postgres] statement_timeout");
+        let hints = hints_during(
+            failing(url, "SET statement_timeout = '50ms'; SELECT pg_sleep(5)").await,
+            SqlState::QUERY_CANCELED,
+            Work::Migration,
+        );
+        assert_hint(&hints, "raise `-- migrate:statement-timeout` for this file");
 
+        let hints = hints_during(
+            failing(url, "BEGIN; CREATE INDEX CONCURRENTLY dup_id ON dup (id)").await,
+            SqlState::ACTIVE_SQL_TRANSACTION,
+            Work::Migration,
+        );
+        assert_hint(&hints, "`-- migrate:no-transaction`");
         let hints = hints_of(
             failing(url, "BEGIN; CREATE INDEX CONCURRENTLY dup_id ON dup (id)").await,
             SqlState::ACTIVE_SQL_TRANSACTION,
         );
-        assert_hint(&hints, "`-- migrate:no-transaction`");
+        assert!(hints.is_empty(), "{hints:?}");
 
         // A role without the privilege (cluster-wide: named after this test's database).
         let reader = format!("{}_reader", db.name);
@@ -567,5 +593,36 @@ fn a_migration_failing_mid_file_shows_file_line_and_the_server_message() {
     assert!(
         recorded.contains("column \"no_such_column\" does not exist"),
         "{recorded}"
+    );
+}
+
+#[test]
+fn a_seed_file_failing_at_a_line_shows_the_line_and_the_server_message() {
+    let db = pg();
+    let dir = workdir();
+    std::fs::create_dir_all(dir.path().join("seeds/dev")).unwrap();
+    std::fs::write(
+        dir.path().join("seeds/dev/001_numbers.sql"),
+        "CREATE TABLE numbers (n int);\nINSERT INTO numbers VALUES (1);\nINSERT INTO numbers VALUES ('one');\n",
+    )
+    .unwrap();
+    let (human, error) = human_and_json(&db.url, dir.path(), &["seed", "--env", "dev"]);
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("seed file ")
+            && message.ends_with(
+                "001_numbers.sql failed: line 3: invalid input syntax for type integer: \"one\""
+            ),
+        "{error}"
+    );
+    assert!(human.starts_with(&format!("error: {message}\n")), "{human}");
+    assert_eq!(
+        json_context(&error),
+        ["its transaction was rolled back; files before it were applied"]
+    );
+    assert_eq!(
+        db.scalar("SELECT to_regclass('numbers') IS NULL")
+            .as_deref(),
+        Some("t")
     );
 }

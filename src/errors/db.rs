@@ -204,18 +204,23 @@ pub fn hints_for(
         c if *c == SqlState::READ_ONLY_SQL_TRANSACTION => hint(
             "the server only reads: the URL points at a standby (replica) or default_transaction_read_only is on; use the primary's URL",
         ),
-        c if *c == SqlState::ACTIVE_SQL_TRANSACTION => hint(NO_TRANSACTION_HINT),
+        // The next two name what a migration file can do; migrate's own statements, seeds and
+        // jobs cannot act on them.
+        c if *c == SqlState::ACTIVE_SQL_TRANSACTION && migration => hint(NO_TRANSACTION_HINT),
         // Feature-not-supported is wider than transactions: only the transaction-block case.
         c if *c == SqlState::FEATURE_NOT_SUPPORTED
+            && migration
             && err
                 .as_db_error()
                 .is_some_and(|db| db.message().contains("transaction block")) =>
         {
             hint(NO_TRANSACTION_HINT)
         }
-        c if *c == SqlState::DUPLICATE_TABLE || *c == SqlState::DUPLICATE_OBJECT => hint(
-            "it already exists: if this schema was made before migrate managed it, record its migrations with `migrate baseline V`; otherwise write the migration with IF NOT EXISTS",
-        ),
+        c if (*c == SqlState::DUPLICATE_TABLE || *c == SqlState::DUPLICATE_OBJECT) && migration => {
+            hint(
+                "it already exists: if this schema was made before migrate managed it, record its migrations with `migrate baseline V`; otherwise write the migration with IF NOT EXISTS",
+            )
+        }
         c if *c == SqlState::OBJECT_IN_USE && *work == Work::DropDatabase => {
             hint("close the sessions that use it, or pass --force to end them (PostgreSQL 13+)")
         }
