@@ -2,7 +2,7 @@
 
 pub mod db;
 
-pub use db::{DbError, hints_for, sqlstate};
+pub use db::{DbError, WAIT_HINT, Work, hints_for, sqlstate};
 
 use crate::core::plan::{Direction, DirtyReason, Item, PlanError, Store};
 

@@ -4,8 +4,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::config::targets::TargetSource;
-use crate::errors::Detailed;
-use crate::postgres::connect::describe_error;
+use crate::errors::{DbError, Detailed};
 use crate::redact::redact_url;
 
 /// One database of the fleet.
@@ -84,11 +83,10 @@ pub async fn load(
                 .connect(&format!("migrate {} targets", crate::TOOL_VERSION))
                 .await?;
             let rows = client.simple_query(sql).await.map_err(|err| {
-                Detailed::new(format!(
-                    "the [targets] query failed on {}: {}",
-                    catalog.target,
-                    describe_error(&err)
-                ))
+                DbError::new(
+                    format!("the [targets] query failed on {}", catalog.target),
+                    err,
+                )
             })?;
             let mut text = String::new();
             for message in rows {

@@ -8,14 +8,14 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
 pub use crate::config::pg_target::{PgTarget, SslMode};
-use crate::errors::Detailed;
+use crate::errors::{DbError, Detailed, WAIT_HINT};
 
 impl PgTarget {
     /// Connects and spawns the connection task on the current runtime.
     pub async fn connect(&self, application_name: &str) -> anyhow::Result<Client> {
         match self.try_connect(application_name).await? {
             Ok(client) => Ok(client),
-            Err(failure) => Err(self.connect_error(&failure)),
+            Err(failure) => Err(self.connect_error(failure)),
         }
     }
 
@@ -90,36 +90,20 @@ impl PgTarget {
         )
     }
 
-    /// The error a failed connection is reported with, and what to do about it.
-    pub(super) fn connect_error(&self, failure: &ConnectFailure) -> anyhow::Error {
-        let err = match failure {
-            ConnectFailure::TimedOut(timeout) => {
-                return Detailed::new(format!(
-                    "could not connect to PostgreSQL at {self}: timed out after {}s",
-                    timeout.as_secs()
-                ))
-                .hint(WAIT_HINT)
-                .into();
-            }
-            ConnectFailure::Driver(err) => err,
-        };
-        let error = Detailed::new(format!(
-            "could not connect to PostgreSQL at {self}: {}",
-            describe_error(err)
-        ));
-        if err.code() == Some(&SqlState::INVALID_CATALOG_NAME) {
-            error
-                .hint("create it with `migrate database create` (same options as this command), or `migrate reset` to also migrate and seed it")
-                .into()
-        } else if is_unavailable(err) {
-            error.hint(WAIT_HINT).into()
-        } else {
-            error.into()
+    /// The error a failed connection is reported with: the driver's error kept in a
+    /// [`DbError`], whose hints say what to do about it.
+    pub(super) fn connect_error(&self, failure: ConnectFailure) -> anyhow::Error {
+        match failure {
+            ConnectFailure::TimedOut(timeout) => Detailed::new(format!(
+                "could not connect to PostgreSQL at {self}: timed out after {}s",
+                timeout.as_secs()
+            ))
+            .hint(WAIT_HINT)
+            .into(),
+            ConnectFailure::Driver(err) => DbError::connect(self, err).into(),
         }
     }
 }
-
-const WAIT_HINT: &str = "is the server running and reachable? to wait for one that is starting, pass --wait-timeout 30s";
 
 /// Why a connection attempt failed.
 pub(super) enum ConnectFailure {
@@ -151,5 +135,7 @@ fn is_unavailable(err: &tokio_postgres::Error) -> bool {
     err.is_closed()
 }
 
-/// The server's message (with detail and hint) or the driver's, as one readable line.
+/// The server's message (with detail and hint) or the driver's, as one readable line: the
+/// reason `probe` gives while waiting. Errors keep the driver's error in a [`DbError`] instead
+/// (`ddl/`, `shadow.rs` and `snapshot/` still build text with this; not yet converted).
 pub use crate::errors::db::describe as describe_error;

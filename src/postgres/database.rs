@@ -6,8 +6,8 @@ use serde::Serialize;
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
-use super::connect::{ConnectFailure, PgTarget, describe_error};
-use crate::errors::Detailed;
+use super::connect::{ConnectFailure, PgTarget};
+use crate::errors::{DbError, Work};
 
 /// The maintenance databases tried, in order.
 const MAINTENANCE: [&str; 2] = ["postgres", "template1"];
@@ -54,11 +54,11 @@ impl Admin {
                 {
                     last = Some((maintenance, ConnectFailure::Driver(err)));
                 }
-                Err(failure) => return Err(maintenance.connect_error(&failure)),
+                Err(failure) => return Err(maintenance.connect_error(failure)),
             }
         }
         Err(match last {
-            Some((maintenance, failure)) => maintenance.connect_error(&failure),
+            Some((maintenance, failure)) => maintenance.connect_error(failure),
             None => anyhow::anyhow!(
                 "no maintenance database to connect to on {target} (tried postgres and template1)"
             ),
@@ -78,10 +78,9 @@ impl Admin {
             )
             .await
             .map_err(|err| {
-                anyhow::anyhow!(
-                    "cannot look up database {name} on {}: {}",
-                    self.target,
-                    describe_error(&err)
+                DbError::new(
+                    format!("cannot look up database {name} on {}", self.target),
+                    err,
                 )
             })?;
         Ok(DatabaseState {
@@ -102,21 +101,14 @@ impl Admin {
         match result {
             Ok(()) => Ok(true),
             Err(err) if err.code() == Some(&SqlState::DUPLICATE_DATABASE) => Ok(false),
-            Err(err) => {
-                let mut error = Detailed::new(format!(
-                    "cannot create database {name} on {}: {}",
-                    self.target,
-                    describe_error(&err)
-                ));
-                if err.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) {
-                    error = error.hint(format!(
-                        "the role {} needs CREATEDB (ALTER ROLE {} CREATEDB), or ask an administrator to create it",
-                        self.target.user(),
-                        self.target.user()
-                    ));
-                }
-                Err(error.into())
-            }
+            Err(err) => Err(DbError::new(
+                format!("cannot create database {name} on {}", self.target),
+                err,
+            )
+            .during(Work::CreateDatabase {
+                role: self.target.user().to_string(),
+            })
+            .into()),
         }
     }
 
@@ -132,19 +124,12 @@ impl Admin {
         );
         match self.client.batch_execute(&statement).await {
             Ok(()) => Ok(existed),
-            Err(err) => {
-                let mut error = Detailed::new(format!(
-                    "cannot drop database {name} on {}: {}",
-                    self.target,
-                    describe_error(&err)
-                ));
-                if err.code() == Some(&SqlState::OBJECT_IN_USE) {
-                    error = error.hint(
-                        "close the sessions that use it, or pass --force to end them (PostgreSQL 13+)",
-                    );
-                }
-                Err(error.into())
-            }
+            Err(err) => Err(DbError::new(
+                format!("cannot drop database {name} on {}", self.target),
+                err,
+            )
+            .during(Work::DropDatabase)
+            .into()),
         }
     }
 }

@@ -13,7 +13,8 @@ use super::plan::{Action, Step};
 pub use super::session::Session;
 use super::splitter;
 use crate::config::PgSettings;
-use crate::errors::{DbError, Detailed};
+use crate::errors::db::describe;
+use crate::errors::{DbError, Detailed, Work};
 use crate::output::Printer;
 
 /// What happened to one step.
@@ -22,6 +23,53 @@ pub struct StepResult {
     #[serde(flatten)]
     pub step: Step,
     pub execution_ms: u64,
+}
+
+/// Why a step failed: the server (the driver's error kept in a [`DbError`]) or migrate itself.
+/// Both carry context lines, so the run can add what completed before the step.
+#[derive(Debug)]
+enum StepError {
+    Db(DbError),
+    Other(Detailed),
+}
+
+impl StepError {
+    fn context(self, line: impl Into<String>) -> StepError {
+        match self {
+            StepError::Db(err) => StepError::Db(err.context(line)),
+            StepError::Other(err) => StepError::Other(err.context(line)),
+        }
+    }
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepError::Db(err) => err.fmt(f),
+            StepError::Other(err) => err.fmt(f),
+        }
+    }
+}
+
+impl From<DbError> for StepError {
+    fn from(err: DbError) -> StepError {
+        StepError::Db(err)
+    }
+}
+
+impl From<Detailed> for StepError {
+    fn from(err: Detailed) -> StepError {
+        StepError::Other(err)
+    }
+}
+
+impl From<StepError> for anyhow::Error {
+    fn from(err: StepError) -> anyhow::Error {
+        match err {
+            StepError::Db(err) => err.into(),
+            StepError::Other(err) => err.into(),
+        }
+    }
 }
 
 /// Runs the steps in order, stopping at the first failure. Each finished step is reported
@@ -56,7 +104,8 @@ pub async fn execute(
             (Action::Resume, false) => Err(Detailed::new(format!(
                 "{} cannot be resumed: only `-- migrate:no-transaction` files run statement by statement",
                 step.label()
-            ))),
+            ))
+            .into()),
             (Action::Revert, false) => {
                 revert_in_transaction(session, held, migration, printer).await
             }
@@ -141,7 +190,7 @@ async fn apply_in_transaction(
     held: &Held,
     migration: &Migration,
     printer: &Printer,
-) -> Result<(), Detailed> {
+) -> Result<(), StepError> {
     let record = format!(
         "{} RETURNING pg_backend_pid()",
         session.history.record_applied_sql(migration)
@@ -184,7 +233,7 @@ async fn run_pipelined(
     part: &Part<'_>,
     history_sql: &str,
     printer: &Printer,
-) -> Result<(), Detailed> {
+) -> Result<(), StepError> {
     use futures_util::future::{BoxFuture, FutureExt, MaybeDone, maybe_done};
 
     let (text, line_offset) = (part.text, part.line_offset);
@@ -278,15 +327,14 @@ async fn run_pipelined(
             return Err(Detailed::new(format!(
                 "cannot start a transaction for {}: the server did not return its id",
                 migration.label()
-            )));
+            ))
+            .into());
         }
         Err(err) => {
             let _ = client.batch_execute("ROLLBACK").await;
-            return Err(Detailed::new(format!(
-                "cannot start a transaction: {}",
-                super::connect::describe_error(&err)
-            ))
-            .context(format!("nothing of {} ran", migration.label())));
+            return Err(DbError::new("cannot start a transaction", err)
+                .context(format!("nothing of {} ran", migration.label()))
+                .into());
         }
     };
     if let Some((index, err)) = answers
@@ -305,47 +353,57 @@ async fn run_pipelined(
             line_offset,
             &statements,
             index,
-            &err,
+            err,
             undo,
+            lock_timeout(session, migration),
         ));
     }
     match finish_answer {
         Err(err) => {
             let fate = settle(client, xid).await;
-            let (message, remains) = if is_guard_error(&err) {
-                (
+            let last = statements.len().saturating_sub(1);
+            const DEFERRED: &str = "deferred constraints are checked at COMMIT";
+            if is_guard_error(&err) {
+                Err(Detailed::new(format!(
+                    "{} failed: the transaction it began had ended before its history row was written",
+                    migration.label()
+                ))
+                .context(Undo::Ended(fate).remains(migration, last))
+                .hint(DEFERRED)
+                .into())
+            } else {
+                Err(DbError::new(
                     format!(
-                        "{} failed: the transaction it began had ended before its history row was written",
+                        "{} failed when recording it or at COMMIT",
                         migration.label()
                     ),
-                    Undo::Ended(fate).remains(migration, statements.len().saturating_sub(1)),
+                    err,
                 )
-            } else {
-                (
-                    format!(
-                        "{} failed when recording it or at COMMIT: {}",
-                        migration.label(),
-                        super::connect::describe_error(&err)
-                    ),
-                    Undo::Failed(fate).remains(migration, statements.len().saturating_sub(1)),
-                )
-            };
-            Err(Detailed::new(message)
-                .context(remains)
-                .hint("deferred constraints are checked at COMMIT"))
+                .during(Work::Migration)
+                .context(Undo::Failed(fate).remains(migration, last))
+                .hint(DEFERRED)
+                .into())
+            }
         }
         Ok(pid) => {
             if let Some(pid) = pid
                 && let Err(err) = lock::check_same_session(held, pid as i32)
             {
-                return Err(Detailed::new(err.to_string()));
+                return Err(Detailed::new(err.to_string()).into());
             }
             Ok(())
         }
     }
 }
 
-/// What became of a migration's transaction after a failure, as the server tells it.
+/// The `lock_timeout` a statement of `migration` runs under, when there is one (0: no limit).
+fn lock_timeout(session: &Session, migration: &Migration) -> Option<Duration> {
+    effective(migration.lock_timeout, session.settings.lock_timeout).filter(|d| !d.is_zero())
+}
+
+/// What became of a migration's transaction after a failure, as the server tells it. When the
+/// server could not be asked, the reason is text: it is a clause of the sentence that says what
+/// remains, below the error of the statement that failed (which keeps the driver's error).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Fate {
     /// Rolled back, whether by the file or by the engine's `ROLLBACK`; `in_transaction` says
@@ -371,10 +429,10 @@ async fn settle(client: &Client, xid: i64) -> Fate {
     let in_transaction = match client.simple_query(&query).await {
         Ok(_) => false,
         Err(err) if err.as_db_error().is_some() => true,
-        Err(err) => return Fate::Unknown(super::connect::describe_error(&err)),
+        Err(err) => return Fate::Unknown(describe(&err)),
     };
     if let Err(err) = client.batch_execute("ROLLBACK").await {
-        return Fate::Unknown(super::connect::describe_error(&err));
+        return Fate::Unknown(describe(&err));
     }
     match client.simple_query(&query).await.map(status) {
         Ok(Some(state)) if state == "aborted" => Fate::RolledBack { in_transaction },
@@ -385,7 +443,7 @@ async fn settle(client: &Client, xid: i64) -> Fate {
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "unknown".to_string())
         )),
-        Err(err) => Fate::Unknown(super::connect::describe_error(&err)),
+        Err(err) => Fate::Unknown(describe(&err)),
     }
 }
 
@@ -416,7 +474,7 @@ async fn revert_in_transaction(
     held: &Held,
     migration: &Migration,
     printer: &Printer,
-) -> Result<(), Detailed> {
+) -> Result<(), StepError> {
     let forget = format!(
         "{}; SELECT pg_backend_pid()",
         session.history.delete_sql(migration)
@@ -498,17 +556,12 @@ async fn run_statement_by_statement(
     part: &Part<'_>,
     resume_from: Option<usize>,
     printer: &Printer,
-) -> Result<(), Detailed> {
+) -> Result<(), StepError> {
     let client = &session.client;
     let history = &session.history;
     let statements = split_or_fail(migration, part.text, part.line_offset)?;
     refuse_nul(migration, part.text, part.line_offset, &statements)?;
-    let db_error = |context: &str, err: tokio_postgres::Error| {
-        Detailed::new(format!(
-            "{context}: {}",
-            super::connect::describe_error(&err)
-        ))
-    };
+    let db_error = |doing: &str, err: tokio_postgres::Error| DbError::new(doing, err);
     let start = resume_from.unwrap_or(0);
     if start > statements.len() {
         return Err(Detailed::new(format!(
@@ -516,7 +569,8 @@ async fn run_statement_by_statement(
             migration.label(),
             start + 1,
             crate::output::count(statements.len(), "statement")
-        )));
+        ))
+        .into());
     }
     if part.down || resume_from.is_none() {
         let begin = if part.down {
@@ -564,11 +618,19 @@ async fn run_statement_by_statement(
         if let Err(err) = client.batch_execute(statement.sql).await {
             timed.done(Some("failed"));
             let undo = Undo::Dirty { down: part.down };
-            let failure = failure(migration, part.line_offset, &statements, index, &err, undo);
+            let failure = failure(
+                migration,
+                part.line_offset,
+                &statements,
+                index,
+                err,
+                undo,
+                lock_timeout(session, migration),
+            );
             let recorded = if part.down {
-                format!("{}{}", super::history::DOWN_PREFIX, failure.message)
+                format!("{}{failure}", super::history::DOWN_PREFIX)
             } else {
-                failure.message.clone()
+                failure.to_string()
             };
             let _ = history.mark_dirty(client, migration, &recorded).await;
             let _ = client.batch_execute(reset).await;
@@ -600,7 +662,7 @@ async fn run_statement_by_statement(
     client
         .batch_execute(&finish)
         .await
-        .map_err(|err| db_error("cannot record completion in the history table", err))
+        .map_err(|err| db_error("cannot record completion in the history table", err).into())
 }
 
 fn split_or_fail<'a>(
@@ -688,66 +750,55 @@ impl Undo {
 /// and two after), numbered as in the file (`first_line` is the statement's), with a caret
 /// under `column` of the failing line when the server gave a position.
 fn excerpt(
-    mut error: Detailed,
     sql: &str,
     first_line: usize,
     code_line: usize,
     at: usize,
     column: Option<usize>,
-) -> Detailed {
+) -> Vec<String> {
+    let mut excerpt = Vec::new();
     let lines: Vec<&str> = sql.lines().collect();
     let from = at.saturating_sub(2).max(code_line.min(at));
     let to = (at + 2).min(lines.len().saturating_sub(1));
     if from > code_line {
-        error = error.context("      | …");
+        excerpt.push("      | …".to_string());
     }
     for (n, source_line) in lines.iter().enumerate().take(to + 1).skip(from) {
-        error = error.context(format!("{:>5} | {source_line}", first_line + n));
+        excerpt.push(format!("{:>5} | {source_line}", first_line + n));
         if n == at
             && let Some(column) = column
         {
-            error = error.context(format!("      | {}^", " ".repeat(column)));
+            excerpt.push(format!("      | {}^", " ".repeat(column)));
         }
     }
     if to + 1 < lines.len() {
-        error = error.context("      | …");
+        excerpt.push("      | …".to_string());
     }
-    error
+    excerpt
 }
 
 /// Builds the error a user sees when a statement fails: which file and line, the statement,
-/// the server's message, detail and hint, and what state the database is left in.
+/// the server's message, detail and hint, and what state the database is left in. The
+/// driver's error is kept ([`DbError`], its hints from `errors::hints_for`), unless the
+/// statement ended migrate's transaction: then the failure is the guard's, and the message
+/// says what happened instead.
 fn failure(
     migration: &Migration,
     line_offset: usize,
     statements: &[splitter::Statement<'_>],
     index: usize,
-    err: &tokio_postgres::Error,
+    err: tokio_postgres::Error,
     undo: Undo,
-) -> Detailed {
+    lock_timeout: Option<Duration>,
+) -> StepError {
     let statement = &statements[index];
     let ended = matches!(undo, Undo::Ended(_));
-    let (message, position, detail, hint) = match err.as_db_error() {
-        _ if ended => (
-            format!(
-                "statement {} ended the transaction that migrate runs the file in",
-                index + 1
-            ),
-            None,
-            None,
-            None,
-        ),
-        Some(db) => (
-            db.message().to_string(),
-            match db.position() {
-                Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p as usize),
-                _ => None,
-            },
-            db.detail().map(str::to_string),
-            db.hint().map(str::to_string),
-        ),
-        None => (super::connect::describe_error(err), None, None, None),
-    };
+    let server = err.as_db_error().filter(|_| !ended);
+    let position = server.and_then(|db| match db.position() {
+        Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p as usize),
+        _ => None,
+    });
+    let detail = server.and_then(|db| db.detail()).map(str::to_string);
     // The failing line: where the server points, else the statement's first line of code.
     let (code_line, _) = first_code_line(statement);
     let (line_in_statement, column) = match position {
@@ -762,43 +813,45 @@ fn failure(
     };
     let first_line = statement.line + line_offset;
     let line = first_line + line_in_statement;
-    let mut error =
-        Detailed::new(format!("{} failed: {message}", migration.label())).context(format!(
-            "at {}:{line} (statement {} of {})",
-            migration.path.display(),
-            index + 1,
-            statements.len()
-        ));
-    error = excerpt(
-        error,
+    let mut context = vec![format!(
+        "at {}:{line} (statement {} of {})",
+        migration.path.display(),
+        index + 1,
+        statements.len()
+    )];
+    context.extend(excerpt(
         statement.sql,
         first_line,
         code_line,
         line_in_statement,
         column,
-    );
+    ));
     if let Some(detail) = detail {
-        error = error.context(format!("detail: {detail}"));
+        context.push(format!("detail: {detail}"));
     }
-    error = error.context(undo.remains(migration, index));
-    if let Some(hint) = hint {
-        error = error.hint(hint);
+    context.push(undo.remains(migration, index));
+    if ended {
+        let mut error = Detailed::new(format!(
+            "{} failed: statement {} ended the transaction that migrate runs the file in",
+            migration.label(),
+            index + 1
+        ));
+        error.context = context;
+        return error
+            .hint("remove transaction control (BEGIN, COMMIT, ROLLBACK, END, ABORT) from the file: migrate runs it in one transaction together with its history row")
+            .into();
     }
-    if message.contains("cannot run inside a transaction block") {
-        error = error.hint("add `-- migrate:no-transaction` at the top of the file to run it statement by statement");
+    let mut error = DbError::new(format!("{} failed", migration.label()), err)
+        .during(Work::Migration)
+        .server_text_below();
+    error.context = context;
+    if let Some(lock_timeout) = lock_timeout {
+        error = error.with_lock_timeout(lock_timeout);
     }
     if matches!(undo, Undo::Dirty { .. }) {
         error = error.hint("fix the cause, undo or finish the completed statements by hand, then run `migrate repair`");
     }
-    if ended {
-        error = error.hint("remove transaction control (BEGIN, COMMIT, ROLLBACK, END, ABORT) from the file: migrate runs it in one transaction together with its history row");
-    }
-    if message.contains("lock timeout") {
-        error = error.hint(
-            "another session holds a lock on the table; retry later, or raise `-- migrate:lock-timeout` for this file",
-        );
-    }
-    error
+    error.into()
 }
 
 /// The index a `CREATE INDEX CONCURRENTLY name` statement builds, quoted for `to_regclass`.
@@ -815,11 +868,7 @@ fn concurrent_index_name(sql: &str) -> Option<String> {
 
 /// A failed `CREATE INDEX CONCURRENTLY` leaves an INVALID index behind; drop it so the rerun
 /// builds a valid one instead of failing on "already exists" or keeping the broken one.
-async fn drop_invalid_index(
-    client: &Client,
-    name: &str,
-    printer: &Printer,
-) -> Result<(), Detailed> {
+async fn drop_invalid_index(client: &Client, name: &str, printer: &Printer) -> Result<(), DbError> {
     let row = client
         .query_opt(
             "SELECT c.oid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
@@ -827,12 +876,7 @@ async fn drop_invalid_index(
             &[&name],
         )
         .await
-        .map_err(|err| {
-            Detailed::new(format!(
-                "cannot inspect index {name}: {}",
-                super::connect::describe_error(&err)
-            ))
-        })?;
+        .map_err(|err| DbError::new(format!("cannot inspect index {name}"), err))?;
     if let Some(row) = row {
         let qualified: String = row.get(0);
         printer.warn(format!(
@@ -841,12 +885,7 @@ async fn drop_invalid_index(
         client
             .batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}"))
             .await
-            .map_err(|err| {
-                Detailed::new(format!(
-                    "cannot drop invalid index {qualified}: {}",
-                    super::connect::describe_error(&err)
-                ))
-            })?;
+            .map_err(|err| DbError::new(format!("cannot drop invalid index {qualified}"), err))?;
     }
     Ok(())
 }

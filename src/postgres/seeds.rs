@@ -10,7 +10,7 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::history::HistoryTable;
 use super::migration::Checksum;
-use crate::errors::Detailed;
+use crate::errors::{DbError, Detailed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -199,7 +199,10 @@ pub async fn apply(
     let started = Instant::now();
     let text = std::fs::read_to_string(&file.path)
         .map_err(|err| anyhow::anyhow!("cannot read {}: {err}", file.path.display()))?;
-    client.batch_execute("BEGIN").await?;
+    client
+        .batch_execute("BEGIN")
+        .await
+        .map_err(|err| DbError::new("cannot begin the seed transaction", err))?;
     let outcome = match file.format {
         SeedFormat::Sql => apply_sql(client, &text).await,
         SeedFormat::Csv => {
@@ -208,12 +211,23 @@ pub async fn apply(
     };
     let rows = match outcome {
         Ok(rows) => rows,
-        Err(err) => {
+        Err(failure) => {
             let _ = client.batch_execute("ROLLBACK").await;
-            return Err(anyhow::Error::from(
-                Detailed::new(format!("seed file {} failed: {err}", file.path.display()))
-                    .context("its transaction was rolled back; files before it were applied"),
-            ));
+            let failed = format!("seed file {} failed", file.path.display());
+            let rolled_back = "its transaction was rolled back; files before it were applied";
+            return Err(match failure {
+                SeedFailure::Input(text) => Detailed::new(format!("{failed}: {text}"))
+                    .context(rolled_back)
+                    .into(),
+                SeedFailure::Db { at: None, err } => {
+                    DbError::new(failed, err).context(rolled_back).into()
+                }
+                SeedFailure::Db { at: Some(at), err } => {
+                    DbError::new(format!("{failed}: {at}"), err)
+                        .context(rolled_back)
+                        .into()
+                }
+            });
         }
     };
     let record = client
@@ -228,13 +242,14 @@ pub async fn apply(
         .await;
     if let Err(err) = record {
         let _ = client.batch_execute("ROLLBACK").await;
-        return Err(anyhow::anyhow!(
-            "cannot record seed file {}: {}",
-            file.file_name,
-            super::connect::describe_error(&err)
-        ));
+        return Err(
+            DbError::new(format!("cannot record seed file {}", file.file_name), err).into(),
+        );
     }
-    client.batch_execute("COMMIT").await?;
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(|err| DbError::new(format!("cannot commit seed file {}", file.file_name), err))?;
     Ok(Applied {
         file: file.file_name.clone(),
         format: file.format,
@@ -243,13 +258,33 @@ pub async fn apply(
     })
 }
 
-async fn apply_sql(client: &Client, text: &str) -> Result<u64, String> {
+/// Why a seed file failed: its own text, or the server.
+enum SeedFailure {
+    /// The file is wrong (a psql meta-command, a bad CSV header).
+    Input(String),
+    /// The server refused it; `at` is where in the file, when the server said (`line 3`).
+    Db {
+        at: Option<String>,
+        err: tokio_postgres::Error,
+    },
+}
+
+impl From<tokio_postgres::Error> for SeedFailure {
+    fn from(err: tokio_postgres::Error) -> Self {
+        SeedFailure::Db { at: None, err }
+    }
+}
+
+async fn apply_sql(client: &Client, text: &str) -> Result<u64, SeedFailure> {
     // Validate the script first (psql meta-commands, unterminated quotes) with line numbers.
-    super::splitter::split(text).map_err(|err| err.to_string())?;
+    super::splitter::split(text).map_err(|err| SeedFailure::Input(err.to_string()))?;
     let messages = client
         .simple_query(text)
         .await
-        .map_err(|err| describe_with_line(text, &err))?;
+        .map_err(|err| SeedFailure::Db {
+            at: line_of_error(text, &err),
+            err,
+        })?;
     Ok(messages
         .iter()
         .map(|message| match message {
@@ -259,24 +294,23 @@ async fn apply_sql(client: &Client, text: &str) -> Result<u64, String> {
         .sum())
 }
 
-fn describe_with_line(text: &str, err: &tokio_postgres::Error) -> String {
-    let message = super::connect::describe_error(err);
+/// `line N` of `text` where the server's error points, if it does.
+fn line_of_error(text: &str, err: &tokio_postgres::Error) -> Option<String> {
     match err.as_db_error().and_then(|db| db.position()) {
         Some(tokio_postgres::error::ErrorPosition::Original(position)) => {
             let byte = super::splitter::char_position_to_byte(text, *position as usize);
-            format!("line {}: {message}", super::splitter::line_of(text, byte))
+            Some(format!("line {}", super::splitter::line_of(text, byte)))
         }
-        _ => message,
+        _ => None,
     }
 }
 
 /// COPY into a staging table shaped like the target, then merge on `id` (update changed rows,
 /// insert new ones), so a re-run is a no-op and an edited row is updated.
-async fn apply_csv(client: &Client, table: &str, text: &str) -> Result<u64, String> {
-    let header = text
-        .lines()
-        .next()
-        .ok_or("empty CSV file: the first line must name the columns")?;
+async fn apply_csv(client: &Client, table: &str, text: &str) -> Result<u64, SeedFailure> {
+    let header = text.lines().next().ok_or_else(|| {
+        SeedFailure::Input("empty CSV file: the first line must name the columns".to_string())
+    })?;
     let columns: Vec<String> = header
         .split(',')
         .map(|c| c.trim().trim_matches('"').to_string())
@@ -287,9 +321,9 @@ async fn apply_csv(client: &Client, table: &str, text: &str) -> Result<u64, Stri
                 .chars()
                 .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
     }) {
-        return Err(format!(
+        return Err(SeedFailure::Input(format!(
             "CSV header `{header}`: column names must be lowercase identifiers"
-        ));
+        )));
     }
     let quoted_table = table
         .split('.')
@@ -306,21 +340,15 @@ async fn apply_csv(client: &Client, table: &str, text: &str) -> Result<u64, Stri
             "CREATE TEMP TABLE migrate_seed_stage (LIKE {quoted_table} INCLUDING DEFAULTS) ON COMMIT DROP"
         ))
         .await
-        .map_err(|err| super::connect::describe_error(&err))?;
+        ?;
     let sink = client
         .copy_in::<_, bytes::Bytes>(&format!(
             "COPY migrate_seed_stage ({column_list}) FROM STDIN WITH (FORMAT csv, HEADER true)"
         ))
-        .await
-        .map_err(|err| super::connect::describe_error(&err))?;
+        .await?;
     let mut sink = Box::pin(sink);
-    sink.send(bytes::Bytes::from(text.to_owned()))
-        .await
-        .map_err(|err| super::connect::describe_error(&err))?;
-    sink.as_mut()
-        .finish()
-        .await
-        .map_err(|err| super::connect::describe_error(&err))?;
+    sink.send(bytes::Bytes::from(text.to_owned())).await?;
+    sink.as_mut().finish().await?;
     let merge = if columns.iter().any(|c| c == "id") {
         let updates: Vec<String> = columns
             .iter()
@@ -349,10 +377,7 @@ async fn apply_csv(client: &Client, table: &str, text: &str) -> Result<u64, Stri
             "INSERT INTO {quoted_table} ({column_list}) SELECT {column_list} FROM migrate_seed_stage ON CONFLICT DO NOTHING"
         )
     };
-    client
-        .execute(&merge, &[])
-        .await
-        .map_err(|err| super::connect::describe_error(&err))
+    client.execute(&merge, &[]).await.map_err(SeedFailure::from)
 }
 
 #[cfg(test)]

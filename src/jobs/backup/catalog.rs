@@ -5,7 +5,7 @@
 use tokio_postgres::Client;
 
 use crate::config::PgSettings;
-use crate::postgres::connect::describe_error;
+use crate::errors::DbError;
 
 pub struct Catalog {
     client: Client,
@@ -23,9 +23,7 @@ pub async fn open(settings: &PgSettings) -> anyhow::Result<Option<Catalog>> {
             &[],
         )
         .await
-        .map_err(|err| {
-            anyhow::anyhow!("cannot look for backup_snapshots: {}", describe_error(&err))
-        })?
+        .map_err(|err| DbError::new("cannot look for backup_snapshots", err))?
         .get(0);
     Ok(exists.then_some(Catalog { client }))
 }
@@ -41,7 +39,7 @@ impl Catalog {
                 &[&id, &stores, &location, &crate::TOOL_VERSION],
             )
             .await
-            .map_err(|err| catalog_error(&err))?;
+            .map_err(catalog_error)?;
         Ok(())
     }
 
@@ -62,7 +60,7 @@ impl Catalog {
                 &[&id, &size, manifest, &location],
             )
             .await
-            .map_err(|err| catalog_error(&err))?;
+            .map_err(catalog_error)?;
         Ok(())
     }
 
@@ -75,7 +73,7 @@ impl Catalog {
                 &[&id, &error],
             )
             .await
-            .map_err(|err| catalog_error(&err))?;
+            .map_err(catalog_error)?;
         Ok(())
     }
 
@@ -94,7 +92,7 @@ impl Catalog {
                 &[&id, &passed, manifest],
             )
             .await
-            .map_err(|err| catalog_error(&err))?;
+            .map_err(catalog_error)?;
         Ok(())
     }
 
@@ -105,14 +103,11 @@ impl Catalog {
                 &[&id],
             )
             .await
-            .map_err(|err| catalog_error(&err))?;
+            .map_err(catalog_error)?;
         Ok(())
     }
 }
 
-fn catalog_error(err: &tokio_postgres::Error) -> anyhow::Error {
-    anyhow::anyhow!(
-        "cannot record the backup in backup_snapshots: {}",
-        describe_error(err)
-    )
+fn catalog_error(err: tokio_postgres::Error) -> DbError {
+    DbError::new("cannot record the backup in backup_snapshots", err)
 }

@@ -168,7 +168,8 @@ impl<'a> Recorder<'a> {
     pub(super) fn note(&mut self, result: anyhow::Result<()>) {
         if let Err(err) = result {
             self.failed = true;
-            self.printer.warn(format!("{err:#}"));
+            // Rendered, so a database error is one line (not repeated by its source).
+            self.printer.warn(crate::errors::render(&err).message);
         }
     }
 }

@@ -13,11 +13,12 @@ use anyhow::Context as _;
 use indicatif::ProgressBar;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
 
 use super::manifest::PostgresPart;
 use crate::config::PgSettings;
-use crate::errors::Detailed;
-use crate::postgres::connect::{PgTarget, SslMode, describe_error};
+use crate::errors::{DbError, Detailed, Work};
+use crate::postgres::connect::{PgTarget, SslMode};
 use crate::postgres::history::{HistoryTable, RowKind, RowState};
 
 /// Name of the archive directory inside a backup.
@@ -344,7 +345,7 @@ pub async fn open_snapshot(
         .connect(&format!("migrate {} backup", crate::TOOL_VERSION))
         .await?;
     let db_error = |context: &str, err: tokio_postgres::Error| {
-        anyhow::anyhow!("{context} on {}: {}", settings.target, describe_error(&err))
+        DbError::new(format!("{context} on {}", settings.target), err)
     };
     let row = client
         .query_one(
@@ -425,9 +426,7 @@ pub async fn dump(
         let history = HistoryTable::new(&options.settings.history_table)
             .read(&snapshot.client)
             .await
-            .map_err(|err| {
-                anyhow::anyhow!("cannot read the history table: {}", describe_error(&err))
-            })?;
+            .map_err(|err| DbError::new("cannot read the history table", err))?;
         let mut migrations: Vec<u64> = history
             .iter()
             .filter(|row| row.kind != RowKind::Repeatable && row.state == RowState::Applied)
@@ -443,12 +442,7 @@ pub async fn dump(
         .client
         .batch_execute("COMMIT")
         .await
-        .map_err(|err| {
-            anyhow::anyhow!(
-                "cannot end the backup transaction: {}",
-                describe_error(&err)
-            )
-        })?;
+        .map_err(|err| DbError::new("cannot end the backup transaction", err))?;
     Ok(PostgresPart {
         source: options.settings.target.to_string(),
         server_version: snapshot.server_version,
@@ -468,9 +462,7 @@ async fn count_rows(client: &Client, tables: &[String]) -> anyhow::Result<BTreeM
         let row = client
             .query_one(&format!("SELECT count(*) FROM ONLY {table}"), &[])
             .await
-            .map_err(|err| {
-                anyhow::anyhow!("cannot count the rows of {table}: {}", describe_error(&err))
-            })?;
+            .map_err(|err| DbError::new(format!("cannot count the rows of {table}"), err))?;
         let count: i64 = row.get(0);
         counts.insert(table.clone(), u64::try_from(count).unwrap_or_default());
     }
@@ -496,21 +488,14 @@ pub async fn inspect_target(target: &PgTarget) -> anyhow::Result<TargetState> {
             let row = client
                 .query_one(USER_RELATIONS_SQL, &[])
                 .await
-                .map_err(|err| {
-                    anyhow::anyhow!("cannot inspect {target}: {}", describe_error(&err))
-                })?;
+                .map_err(|err| DbError::new(format!("cannot inspect {target}"), err))?;
             let count: i64 = row.get(0);
             Ok(TargetState {
                 exists: true,
                 relations: u64::try_from(count).unwrap_or_default(),
             })
         }
-        Err(err)
-            if format!("{err:#}").contains(&format!(
-                "database \"{}\" does not exist",
-                target.database()
-            )) =>
-        {
+        Err(err) if crate::errors::sqlstate(&err) == Some(SqlState::INVALID_CATALOG_NAME) => {
             Ok(TargetState {
                 exists: false,
                 relations: 0,
@@ -531,11 +516,11 @@ pub async fn create_database(target: &PgTarget) -> anyhow::Result<()> {
         .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
         .await
         .map_err(|err| {
-            anyhow::anyhow!(
-                "cannot create database {}: {}",
-                target.database(),
-                describe_error(&err)
-            )
+            DbError::new(format!("cannot create database {}", target.database()), err)
+                .during(Work::CreateDatabase {
+                    role: target.user().to_string(),
+                })
+                .into()
         })
 }
 
@@ -563,12 +548,7 @@ pub async fn restore(
             &[],
         )
         .await
-        .map_err(|err| {
-            anyhow::anyhow!(
-                "cannot read the server version of {target}: {}",
-                describe_error(&err)
-            )
-        })?;
+        .map_err(|err| DbError::new(format!("cannot read the server version of {target}"), err))?;
     let server_text: String = row.get(0);
     let version_num: i32 = row.get(1);
     ensure_tool_fits_server(
@@ -599,7 +579,7 @@ pub async fn restore(
     client
         .batch_execute("ANALYZE")
         .await
-        .map_err(|err| anyhow::anyhow!("cannot analyze {target}: {}", describe_error(&err)))?;
+        .map_err(|err| DbError::new(format!("cannot analyze {target}"), err))?;
     Ok(())
 }
 
@@ -613,21 +593,11 @@ pub async fn table_counts(target: &PgTarget) -> anyhow::Result<BTreeMap<String, 
             "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL row_security = off",
         )
         .await
-        .map_err(|err| {
-            anyhow::anyhow!(
-                "cannot start a transaction on {target}: {}",
-                describe_error(&err)
-            )
-        })?;
+        .map_err(|err| DbError::new(format!("cannot start a transaction on {target}"), err))?;
     let tables: Vec<String> = client
         .query(TABLES_SQL, &[])
         .await
-        .map_err(|err| {
-            anyhow::anyhow!(
-                "cannot list the tables of {target}: {}",
-                describe_error(&err)
-            )
-        })?
+        .map_err(|err| DbError::new(format!("cannot list the tables of {target}"), err))?
         .iter()
         .map(|row| row.get(0))
         .collect();

@@ -7,7 +7,7 @@ use tokio_postgres::{Client, Row};
 use super::{Finding, Relation, Severity, Statement, StoreHealth, seconds, size};
 use crate::config::PgSettings;
 use crate::config::health::HealthSettings;
-use crate::postgres::connect::describe_error;
+use crate::errors::DbError;
 
 /// The wraparound horizon: transaction IDs are 32-bit, and half the space is the past.
 const XID_HORIZON: f64 = 2_147_483_648.0;
@@ -22,19 +22,20 @@ pub async fn check(pg: &PgSettings, health: &HealthSettings) -> anyhow::Result<S
     client
         .batch_execute("SET statement_timeout = '30s'; SET lock_timeout = '1s'")
         .await
-        .map_err(|err| anyhow::anyhow!("cannot set timeouts: {}", describe_error(&err)))?;
+        .map_err(|err| DbError::new("cannot set timeouts", err))?;
     let mut store = StoreHealth::new("postgres", pg.target.to_string());
     let version: i32 = client
         .query_one("SELECT current_setting('server_version_num')::int", &[])
         .await
-        .map_err(|err| anyhow::anyhow!("cannot read the server version: {}", describe_error(&err)))?
+        .map_err(|err| DbError::new("cannot read the server version", err))?
         .get(0);
     macro_rules! run {
         ($name:literal, $call:expr) => {{
             store.checks.push($name);
             let result: Check = $call;
             if let Err(err) = result {
-                store.could_not_check($name, describe_error(&err));
+                // A finding of the report (its text is data), not an error of the command.
+                store.could_not_check($name, crate::errors::db::describe(&err));
             }
         }};
     }

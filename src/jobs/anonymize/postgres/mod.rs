@@ -16,7 +16,6 @@ use super::rules::{
     transform,
 };
 use crate::errors::{DbError, Detailed};
-use crate::postgres::connect::describe_error;
 use tokio_postgres::error::SqlState;
 
 mod apply;
@@ -339,13 +338,13 @@ pub async fn resolve(client: &Client, rules: &Rules) -> anyhow::Result<PgPlan> {
             continue;
         };
         if rule.subject.is_some() {
-            match plan_table(client, rule, &rel).await {
+            match plan_table(client, rule, &rel).await? {
                 Ok(plan) => tables.push(plan),
                 Err(mut more) => problems.append(&mut more),
             }
         }
         if !rule.replace.is_empty() || !rule.refs.is_empty() {
-            match plan_replace(client, rule, &rel).await {
+            match plan_replace(client, rule, &rel).await? {
                 Ok(plan) => replace.push(plan),
                 Err(mut more) => problems.append(&mut more),
             }
@@ -462,13 +461,30 @@ async fn plan_mark(
             }
             MarkValue::Value(text) => {
                 let sql = format!("SELECT $1::text::{}", column.sql_type);
-                if let Err(e) = client.query_one(&sql, &[text]).await {
-                    problems.push(format!(
-                        "mark: `{name}` = {text:?} is not a value of {}: {}",
-                        column.sql_type,
-                        describe_error(&e)
-                    ));
-                    continue;
+                match client.query_one(&sql, &[text]).await {
+                    Ok(_) => {}
+                    // The type refused the value (a data exception, class 22, or a domain's
+                    // constraint, class 23): a problem of the rules, listed with the others.
+                    // Any other failure is the database's.
+                    Err(e)
+                        if e.code().is_some_and(|code| {
+                            code.code().starts_with("22") || code.code().starts_with("23")
+                        }) =>
+                    {
+                        problems.push(format!(
+                            "mark: `{name}` = {text:?} is not a value of {}: {}",
+                            column.sql_type,
+                            crate::errors::db::describe(&e)
+                        ));
+                        continue;
+                    }
+                    Err(e) => {
+                        return Err(db_error(
+                            &format!("mark: cannot check `{name}` = {text:?}"),
+                            e,
+                        )
+                        .into());
+                    }
                 }
             }
             MarkValue::Now => {}
@@ -481,12 +497,13 @@ async fn plan_mark(
     Ok(mark)
 }
 
-/// Resolves a rule's replace and reference columns.
+/// Resolves a rule's replace and reference columns: the rule's problems (`Ok(Err)`), or an
+/// error of the database.
 async fn plan_replace(
     client: &Client,
     rule: &TableRule,
     rel: &Relation,
-) -> Result<ReplacePlan, Vec<String>> {
+) -> anyhow::Result<Result<ReplacePlan, Vec<String>>> {
     let at = format!("postgres `{}`", rule.table);
     let mut problems = Vec::new();
     let mut replace = Vec::new();
@@ -524,16 +541,11 @@ async fn plan_replace(
         .query_one(AUDITED_SQL, &[&rel.oid])
         .await
         .map(|row| row.get::<_, bool>(0))
-        .map_err(|e| {
-            vec![format!(
-                "{at}: cannot read its triggers: {}",
-                describe_error(&e)
-            )]
-        })?;
+        .map_err(|e| db_error(&format!("{at}: cannot read its triggers"), e))?;
     if !problems.is_empty() {
-        return Err(problems);
+        return Ok(Err(problems));
     }
-    Ok(ReplacePlan {
+    Ok(Ok(ReplacePlan {
         table: rule.table.clone(),
         relname: rel.relname.clone(),
         qualified: rel.qualified.clone(),
@@ -542,14 +554,15 @@ async fn plan_replace(
         refs,
         audited,
         oid: rel.oid,
-    })
+    }))
 }
 
+/// Like [`plan_replace`]: the problems of the rule, or an error of the database.
 async fn plan_table(
     client: &Client,
     rule: &TableRule,
     rel: &Relation,
-) -> Result<TablePlan, Vec<String>> {
+) -> anyhow::Result<Result<TablePlan, Vec<String>>> {
     let mut problems = Vec::new();
     let at = format!("postgres `{}`", rule.table);
     let subject_name = rule.subject.as_deref().unwrap_or_default();
@@ -630,19 +643,14 @@ async fn plan_table(
         .query_one(AUDITED_SQL, &[&rel.oid])
         .await
         .map(|row| row.get::<_, bool>(0))
-        .map_err(|e| {
-            vec![format!(
-                "{at}: cannot read its triggers: {}",
-                describe_error(&e)
-            )]
-        })?;
+        .map_err(|e| db_error(&format!("{at}: cannot read its triggers"), e))?;
     if !problems.is_empty() {
-        return Err(problems);
+        return Ok(Err(problems));
     }
     let Some(subject) = subject else {
-        return Err(vec![format!("{at}: no subject column")]);
+        return Ok(Err(vec![format!("{at}: no subject column")]));
     };
-    Ok(TablePlan {
+    Ok(Ok(TablePlan {
         table: rule.table.clone(),
         relname: rel.relname.clone(),
         qualified: rel.qualified.clone(),
@@ -653,7 +661,7 @@ async fn plan_table(
         identifying,
         audited,
         oid: rel.oid,
-    })
+    }))
 }
 
 fn field_kind(field: &FieldRule, column: &PgColumn) -> ValueKind {
