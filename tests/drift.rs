@@ -222,6 +222,29 @@ fn fresh_database_has_no_drift_and_stays_clean_after_maintenance_and_data_change
     assert!(report["stores"][0]["compared"].as_u64().unwrap() > 50);
 }
 
+/// `migrate seed` keeps its records in `migrate_history_seeds`, next to the history table: a
+/// table of the tool, like the history itself, never drift.
+#[test]
+fn the_seed_records_table_is_not_drift() {
+    let (db, dir) = migrated();
+    let seeds = dir.path().join("seeds").join("dev");
+    std::fs::create_dir_all(&seeds).unwrap();
+    std::fs::write(
+        seeds.join("001_orgs.sql"),
+        "INSERT INTO orgs (name) VALUES ('acme');\n",
+    )
+    .unwrap();
+    migrate(&db, dir.path(), &["seed", "--env", "dev"]).assert_ok();
+    assert_eq!(
+        db.scalar("SELECT to_regclass('migrate_history_seeds') IS NOT NULL")
+            .as_deref(),
+        Some("t")
+    );
+    let result = migrate(&db, dir.path(), &["--format", "json", "drift"]);
+    result.assert_ok();
+    assert!(differences(&json(&result)).is_empty(), "{}", result.stdout);
+}
+
 #[test]
 fn enum_label_added_in_the_middle() {
     assert_reported(

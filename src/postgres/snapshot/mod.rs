@@ -229,9 +229,14 @@ pub struct SnapshotOptions {
 }
 
 impl SnapshotOptions {
-    /// Excludes the configured history table and other migration tools' history tables.
+    /// Excludes the configured history table (first), the seed records kept next to it
+    /// (`<history>_seeds`, written by `migrate seed`) and other migration tools' history tables.
     pub fn for_history_table(history_table: &str) -> SnapshotOptions {
-        let mut excluded_tables = vec![HistoryTable::new(history_table).qualified()];
+        let history = HistoryTable::new(history_table);
+        let mut excluded_tables = vec![
+            history.qualified(),
+            format!("\"{}\".\"{}_seeds\"", history.schema(), history.table()),
+        ];
         excluded_tables.extend(OTHER_HISTORY_TABLES.iter().map(|s| s.to_string()));
         SnapshotOptions { excluded_tables }
     }
