@@ -4,9 +4,11 @@
 //! changed shape fails until its `.snap` is reviewed and committed, and every field of a shape
 //! must be named in the command's section of docs/json.md (or the doc it links to).
 //!
-//! A shape is one line per path: `stores[].plan[].version: null|number`. An array's elements
-//! are merged (`[]`: only empty arrays were seen), an object's keys are sorted, and the keys of
-//! objects that are maps (`per_pattern`, `values`, ...: data, not fields) become `*`.
+//! A shape is one line per path: `stores[store=postgres].plan[].version: null|number`. An
+//! array's elements are merged (`[]`: only empty arrays were seen), except the sections of a
+//! `stores` array, one per store (`[store=NAME]`: each store's section has its own fields); an
+//! object's keys are sorted, and the keys of objects that are maps (`per_pattern`, `values`,
+//! ...: data, not fields) become `*`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -38,10 +40,14 @@ struct Shape {
     types: BTreeSet<&'static str>,
     fields: BTreeMap<String, Shape>,
     items: Option<Box<Shape>>,
+    /// The elements of a `stores` array by their `store`.
+    stores: BTreeMap<String, Shape>,
 }
 
 impl Shape {
-    fn add(&mut self, value: &Value, is_map: bool) {
+    /// Adds `value`, the value of the field `name`, to the shape.
+    fn add(&mut self, value: &Value, name: &str) {
+        let is_map = MAPS.contains(&name);
         match value {
             Value::Null => {
                 self.types.insert("null");
@@ -57,15 +63,21 @@ impl Shape {
             }
             Value::Array(items) => {
                 if items.is_empty() {
-                    if self.items.is_none() {
+                    if self.items.is_none() && self.stores.is_empty() {
                         self.types.insert("[]");
                     }
                 } else {
                     self.types.remove("[]");
                     self.types.insert("array");
-                    let merged = self.items.get_or_insert_with(Box::default);
                     for item in items {
-                        merged.add(item, false);
+                        match item.get("store").and_then(Value::as_str) {
+                            Some(store) if name == "stores" => self
+                                .stores
+                                .entry(store.to_string())
+                                .or_default()
+                                .add(item, ""),
+                            _ => self.items.get_or_insert_with(Box::default).add(item, ""),
+                        }
                     }
                 }
             }
@@ -76,7 +88,7 @@ impl Shape {
                     self.fields
                         .entry(name.to_string())
                         .or_default()
-                        .add(value, MAPS.contains(&name));
+                        .add(value, name);
                 }
             }
         }
@@ -100,13 +112,16 @@ impl Shape {
         if let Some(items) = &self.items {
             items.render(&format!("{path}[]"), out);
         }
+        for (store, section) in &self.stores {
+            section.render(&format!("{path}[store={store}]"), out);
+        }
     }
 }
 
 /// The shape of a report, one `path: types` line per path.
 fn shape(value: &Value) -> String {
     let mut shape = Shape::default();
-    shape.add(value, false);
+    shape.add(value, "");
     let mut out = String::new();
     shape.render("", &mut out);
     out
@@ -115,10 +130,11 @@ fn shape(value: &Value) -> String {
 #[test]
 fn a_shape_merges_elements_and_names_types_not_values() {
     let report = serde_json::json!({
-        "stores": [
+        "steps": [
             {"store": "postgres", "version": null, "plan": [], "per_pattern": {"a:*": 1}},
             {"store": "mongo", "version": 3, "plan": [{"ops": 2}], "per_pattern": {"b:*": 2}},
         ],
+        "stores": [{"store": "postgres", "clean": true}, {"store": "redis", "keys": 1}],
         "ok": true,
         "empty": [],
     });
@@ -127,15 +143,22 @@ fn a_shape_merges_elements_and_names_types_not_values() {
         ".: object\n\
          empty: []\n\
          ok: bool\n\
+         steps: array\n\
+         steps[]: object\n\
+         steps[].per_pattern: object\n\
+         steps[].per_pattern.*: number\n\
+         steps[].plan: array\n\
+         steps[].plan[]: object\n\
+         steps[].plan[].ops: number\n\
+         steps[].store: string\n\
+         steps[].version: null|number\n\
          stores: array\n\
-         stores[]: object\n\
-         stores[].per_pattern: object\n\
-         stores[].per_pattern.*: number\n\
-         stores[].plan: array\n\
-         stores[].plan[]: object\n\
-         stores[].plan[].ops: number\n\
-         stores[].store: string\n\
-         stores[].version: null|number\n"
+         stores[store=postgres]: object\n\
+         stores[store=postgres].clean: bool\n\
+         stores[store=postgres].store: string\n\
+         stores[store=redis]: object\n\
+         stores[store=redis].keys: number\n\
+         stores[store=redis].store: string\n"
     );
 }
 
@@ -631,7 +654,7 @@ fn fields_of(snapshot: &str) -> BTreeSet<String> {
         .filter_map(|line| line.split_once(": ").map(|(path, _)| path))
         .flat_map(|path| {
             path.split('.')
-                .map(|s| s.trim_end_matches("[]").to_string())
+                .map(|s| s.split('[').next().unwrap_or(s).to_string())
         })
         .filter(|key| !key.is_empty() && key != "*")
         .collect()
