@@ -559,8 +559,6 @@ const DELETED: &str = "10000000-0000-4000-8000-000000000001";
 fn fleet_commands() {
     let dir = project();
     let dbs = [pg(), pg()];
-    // Two databases. (A failed target is left out: `up --targets` then prints the fleet
-    // document and an error document after it, two documents instead of one.)
     let targets = format!("one\t{}\ntwo\t{}\n", dbs[0].url, dbs[1].url);
     std::fs::write(dir.path().join("targets.txt"), targets).unwrap();
     let fleet = |args: &[&str]| {
@@ -577,6 +575,35 @@ fn fleet_commands() {
         "status --targets FILE",
         &fleet(&["status"]),
         0,
+    );
+
+    // A target that fails (its database does not exist): still one document, the fleet's,
+    // exit 1; the error line goes to stderr.
+    let missing = other_database(&dbs[0], &format!("{}_missing", dbs[0].name));
+    let targets = format!("one\t{}\nmissing\t{missing}\n", dbs[0].url);
+    std::fs::write(dir.path().join("targets.txt"), targets).unwrap();
+    let failed = fleet(&["up"]);
+    pin(
+        "fleet-up-failed",
+        "up --targets FILE (a target fails)",
+        &failed,
+        1,
+    );
+    let report = json(&failed);
+    assert_eq!(
+        report["targets"][0]["target"], "missing",
+        "{}",
+        failed.stdout
+    );
+    assert_eq!(
+        report["targets"][0]["outcome"], "failed",
+        "{}",
+        failed.stdout
+    );
+    assert!(
+        failed.stderr.contains("error: up: 1 target of 2 failed"),
+        "{}",
+        failed.stderr
     );
 }
 
