@@ -25,6 +25,7 @@ mod generate;
 mod health;
 mod help;
 mod hostile;
+mod json_shapes;
 mod lint;
 mod lint_sarif;
 mod mongo;

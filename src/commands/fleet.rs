@@ -296,11 +296,16 @@ pub async fn run(
     let problems = report.totals.problems;
     context.printer.report(&report);
     if failed > 0 {
-        return Err(crate::errors::Detailed::new(format!(
+        let message = format!(
             "{name}: {} of {total} failed (listed first above)",
             count(failed, "target")
-        ))
-        .into());
+        );
+        if context.printer.is_json() {
+            // The fleet document above is the one document on stdout and lists the failures.
+            context.printer.error_line(&message);
+            return Ok(Outcome::Failed);
+        }
+        return Err(crate::errors::Detailed::new(message).into());
     }
     Ok(if problems > 0 {
         Outcome::Problems
@@ -403,6 +408,11 @@ async fn run_one(
     match outcome {
         Ok(Outcome::Clean) => result.outcome = TargetOutcome::Ok,
         Ok(Outcome::Problems) => result.outcome = TargetOutcome::Problems,
+        // No per-target command returns it (only a fleet run does); its report is not printed.
+        Ok(Outcome::Failed) => {
+            result.outcome = TargetOutcome::Failed;
+            result.error = Some("failed".to_string());
+        }
         Err(err) => {
             let rendered = crate::errors::render(&err);
             let mut text = rendered.message;

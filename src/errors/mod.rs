@@ -334,6 +334,9 @@ pub enum Outcome {
     Clean,
     /// Exit 2: a check found problems (drift, validate, lint, verify, `status --exit-code`).
     Problems,
+    /// Exit 1: the command failed and its own report, printed already, says what failed (a
+    /// fleet run in JSON whose document lists the failed targets: no second, error document).
+    Failed,
 }
 
 impl Outcome {
@@ -350,6 +353,7 @@ impl Outcome {
         match self {
             Outcome::Clean => 0,
             Outcome::Problems => 2,
+            Outcome::Failed => 1,
         }
     }
 }

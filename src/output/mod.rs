@@ -118,6 +118,15 @@ impl Printer {
 
     /// Prints an error: one line, then its context lines, then hints. In JSON mode stdout also
     /// gets `{"error": {...}}` so a script always finds one document there.
+    /// An error line on stderr only, never a JSON document: for a command whose report, printed
+    /// already, is the one document and says what failed.
+    pub fn error_line(&self, message: impl AsRef<str>) {
+        if self.silent {
+            return;
+        }
+        eprintln!("{} {}", self.paint(Style::Red, "error:"), message.as_ref());
+    }
+
     pub fn error(&self, error: &anyhow::Error, exit_code: i32) {
         if self.silent {
             return;
