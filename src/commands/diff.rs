@@ -118,7 +118,9 @@ async fn diff(context: &Context, args: &DiffArgs) -> anyhow::Result<Outcome> {
         .context("nothing was written")
         .into());
     }
+    let timed = printer.timed("comparing the two schemas");
     let differences = compare::compare(to_snapshot, from_snapshot, &IgnoreSet::default());
+    timed.done(None);
     let mut report = DiffReport {
         from: from.label(),
         to: to.label(),
@@ -144,8 +146,10 @@ async fn diff(context: &Context, args: &DiffArgs) -> anyhow::Result<Outcome> {
         printer.report(&report);
         return Ok(Outcome::Clean);
     }
+    let timed = printer.timed("writing the up and down parts");
     let up = ddl::plan(from_snapshot, to_snapshot);
     let down = ddl::plan(to_snapshot, from_snapshot);
+    timed.done(None);
     let refused: Vec<Refusal> = up.refused.iter().chain(&down.refused).cloned().collect();
     if !refused.is_empty() {
         return Err(proof::refused_error(
@@ -185,15 +189,9 @@ async fn diff(context: &Context, args: &DiffArgs) -> anyhow::Result<Outcome> {
             .split_once("\n-- migrate:down\n")
             .expect("render writes the down marker");
         let proven = async {
-            let up_check = proof::apply_and_compare(
-                &pg,
-                &shadow,
-                up_text,
-                no_transaction,
-                to_snapshot,
-                "up",
-            )
-            .await?;
+            let up_check = shadow
+                .apply_and_compare(up_text, no_transaction, to_snapshot, "up", printer)
+                .await?;
             if !up_check.differences.is_empty() {
                 return Err(proof::differences_error(
                     &format!(
@@ -203,15 +201,9 @@ async fn diff(context: &Context, args: &DiffArgs) -> anyhow::Result<Outcome> {
                     &up_check.differences,
                 ));
             }
-            let down_check = proof::apply_and_compare(
-                &pg,
-                &shadow,
-                down_text,
-                no_transaction,
-                from_snapshot,
-                "down",
-            )
-            .await?;
+            let down_check = shadow
+                .apply_and_compare(down_text, no_transaction, from_snapshot, "down", printer)
+                .await?;
             if !down_check.differences.is_empty() {
                 return Err(proof::differences_error(
                     &format!(
@@ -224,7 +216,9 @@ async fn diff(context: &Context, args: &DiffArgs) -> anyhow::Result<Outcome> {
             anyhow::Ok(())
         }
         .await;
+        let timed = printer.timed("dropping the shadow database");
         let dropped = shadow.drop_now().await;
+        timed.done(None);
         proven.map_err(|err| {
             let rendered = crate::errors::render(&err);
             let mut error = Detailed::new(rendered.message);

@@ -14,7 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 
-use super::connect::{PgTarget, describe_error};
+use super::connect::PgTarget;
 use super::engine;
 use super::history::{HistoryRow, RowKind, RowState};
 use super::migration::{Checksum, MigrationSet};
@@ -23,7 +23,7 @@ use super::session::Session;
 use super::snapshot::{self, Snapshot, SnapshotOptions};
 use crate::config::{OutputSettings, PgSettings};
 use crate::core::Format;
-use crate::errors::Detailed;
+use crate::errors::{DbError, Detailed};
 use crate::output::Printer;
 
 /// Prefix of every shadow database's name, so a leftover one is recognisable.
@@ -60,12 +60,13 @@ impl ShadowDb {
             ))
             .await
             .map_err(|err| {
-                let mut error = Detailed::new(format!(
-                    "cannot create a shadow database on {}: {}",
-                    live.target,
-                    describe_error(&err)
-                ));
-                if err.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) {
+                let privilege =
+                    err.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE);
+                let mut error = DbError::new(
+                    format!("cannot create a shadow database on {}", live.target),
+                    err,
+                );
+                if privilege {
                     error = error.hint(format!(
                         "grant CREATEDB to {}, or pass --shadow-url URL of a scratch database, or --snapshot FILE",
                         live.target.user()
@@ -133,11 +134,8 @@ async fn drop_database(admin: &Client, name: &str) -> anyhow::Result<()> {
         Err(err) if err.code() == Some(&tokio_postgres::error::SqlState::SYNTAX_ERROR) => admin
             .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\""))
             .await
-            .map_err(|err| anyhow::anyhow!("DROP DATABASE {name}: {}", describe_error(&err))),
-        Err(err) => Err(anyhow::anyhow!(
-            "DROP DATABASE {name}: {}",
-            describe_error(&err)
-        )),
+            .map_err(|err| DbError::new(format!("DROP DATABASE {name}"), err).into()),
+        Err(err) => Err(DbError::new(format!("DROP DATABASE {name}"), err).into()),
     }
 }
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::super::connect::{PgTarget, describe_error};
+use super::super::connect::PgTarget;
 use super::super::diff::{self, Difference, IgnoreSet};
 use super::super::engine;
 use super::super::migration::MigrationSet;
@@ -23,7 +23,7 @@ use super::super::shadow::{self, ShadowDb};
 use super::super::snapshot::{self, Snapshot, SnapshotOptions};
 use super::super::splitter;
 use crate::config::PgSettings;
-use crate::errors::Detailed;
+use crate::errors::{DbError, Detailed};
 use crate::output::Printer;
 
 /// Where a schema comes from.
@@ -53,7 +53,91 @@ impl Source {
 /// A schema read from a source, with the shadow database that holds it when there is one.
 pub struct Loaded {
     pub snapshot: Snapshot,
-    pub shadow: Option<ShadowDb>,
+    pub shadow: Option<ProofDb>,
+}
+
+/// A shadow database holding the "from" schema, with the one connection the proof runs on.
+///
+/// Every snapshot of it is taken by that connection's backend: most of a snapshot's cost is
+/// the server's deparsing functions filling the backend's catalog caches, and the migration
+/// invalidates only the entries of what it touches, so the snapshots after the up and the
+/// down part find the rest warm.
+pub struct ProofDb {
+    db: ShadowDb,
+    client: tokio_postgres::Client,
+    options: SnapshotOptions,
+}
+
+impl ProofDb {
+    /// Connects to `db`; drops it when that fails.
+    async fn open(live: &PgSettings, db: ShadowDb) -> anyhow::Result<ProofDb> {
+        match connect(&db.settings).await {
+            Ok(client) => Ok(ProofDb {
+                db,
+                client,
+                options: options(live),
+            }),
+            Err(err) => {
+                let _ = db.drop_now().await;
+                Err(err)
+            }
+        }
+    }
+
+    /// The shadow database's schema now.
+    async fn snapshot(&self) -> anyhow::Result<Snapshot> {
+        snapshot::take(&self.client, &self.options)
+            .await
+            .with_context(|| format!("cannot snapshot the schema of {}", self.db.settings.target))
+    }
+
+    /// [`ProofDb::snapshot`], dropping the database when it fails.
+    async fn snapshot_or_drop(self) -> anyhow::Result<(ProofDb, Snapshot)> {
+        match self.snapshot().await {
+            Ok(snapshot) => Ok((self, snapshot)),
+            Err(err) => {
+                let _ = self.drop_now().await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Applies `part` (one half of a migration's text) and compares the result with
+    /// `expected`.
+    pub async fn apply_and_compare(
+        &self,
+        part: &str,
+        no_transaction: bool,
+        expected: &Snapshot,
+        what: &str,
+        printer: &Printer,
+    ) -> anyhow::Result<Check> {
+        let statements = splitter::split(part).map_err(|err| {
+            anyhow::anyhow!("the {what} part does not split into statements: {err}")
+        })?;
+        let timed = printer.timed(format!("{what} part applied to the shadow database"));
+        run_statements(
+            &self.client,
+            statements.iter().map(|s| s.sql),
+            no_transaction,
+            &format!("the {what} part failed on the shadow database"),
+        )
+        .await?;
+        timed.done(None);
+        let timed = printer.timed(format!("snapshot after the {what} part"));
+        let actual = self.snapshot().await?;
+        timed.done(None);
+        let timed = printer.timed(format!("comparison after the {what} part"));
+        let differences = diff::compare(expected, &actual, &IgnoreSet::default()).differences;
+        timed.done(None);
+        Ok(Check { differences })
+    }
+
+    /// Closes the connection and drops the database.
+    pub async fn drop_now(self) -> anyhow::Result<()> {
+        drop(self.client);
+        self.db.drop_now().await
+    }
 }
 
 fn options(live: &PgSettings) -> SnapshotOptions {
@@ -76,20 +160,20 @@ pub async fn load(
                 && same_server(live, target)
                 && let Some(shadow) = copy_database(live, target, printer).await
             {
-                return match snapshot::take_database(&shadow.settings.target, &options(live)).await
-                {
-                    Ok(snapshot) => Ok(Loaded {
-                        snapshot,
-                        shadow: Some(shadow),
-                    }),
-                    Err(err) => {
-                        let _ = shadow.drop_now().await;
-                        Err(err)
-                    }
-                };
+                let shadow = ProofDb::open(live, shadow).await?;
+                let timed = printer.timed(format!("snapshot of the copy of {target}"));
+                let (shadow, snapshot) = shadow.snapshot_or_drop().await?;
+                timed.done(None);
+                return Ok(Loaded {
+                    snapshot,
+                    shadow: Some(shadow),
+                });
             }
+            let timed = printer.timed(format!("snapshot of {target}"));
+            let snapshot = snapshot::take_database(target, &options(live)).await?;
+            timed.done(None);
             Ok(Loaded {
-                snapshot: snapshot::take_database(target, &options(live)).await?,
+                snapshot,
                 shadow: None,
             })
         }
@@ -112,26 +196,28 @@ pub async fn load(
                         apply_migrations(&shadow.settings, set, printer).await?
                     }
                 }
-                snapshot::take_database(&shadow.settings.target, &options(live)).await
+                anyhow::Ok(())
             }
             .await;
-            match built {
-                Ok(snapshot) if keep_shadow => Ok(Loaded {
+            if let Err(err) = built {
+                let _ = shadow.drop_now().await;
+                return Err(err);
+            }
+            let (shadow, snapshot) = ProofDb::open(live, shadow)
+                .await?
+                .snapshot_or_drop()
+                .await?;
+            if keep_shadow {
+                return Ok(Loaded {
                     snapshot,
                     shadow: Some(shadow),
-                }),
-                Ok(snapshot) => {
-                    shadow.drop_now().await?;
-                    Ok(Loaded {
-                        snapshot,
-                        shadow: None,
-                    })
-                }
-                Err(err) => {
-                    let _ = shadow.drop_now().await;
-                    Err(err)
-                }
+                });
             }
+            shadow.drop_now().await?;
+            Ok(Loaded {
+                snapshot,
+                shadow: None,
+            })
         }
     }
 }
@@ -148,14 +234,15 @@ pub async fn copy_or_rebuild(
     source: &Source,
     schema: &Snapshot,
     printer: &Printer,
-) -> anyhow::Result<ShadowDb> {
+) -> anyhow::Result<ProofDb> {
     if let Source::Url(target) = source
         && same_server(live, target)
         && let Some(shadow) = try_copy(live, target, schema, printer).await
     {
         return Ok(shadow);
     }
-    rebuild(live, schema, &source.label(), printer).await
+    let shadow = rebuild(live, schema, &source.label(), printer).await?;
+    ProofDb::open(live, shadow).await
 }
 
 fn same_server(live: &PgSettings, target: &PgTarget) -> bool {
@@ -188,9 +275,11 @@ async fn copy_database(
         return None;
     }
     // Our own connections to it may take a moment to go away.
+    let timed = printer.timed(format!("copy of {target}"));
     for attempt in 0..5u64 {
         tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
         if let Ok(shadow) = ShadowDb::create_from(live, target.database()).await {
+            timed.done(None);
             printer.verbose(format!(
                 "copied {target} to shadow database {}",
                 shadow.name()
@@ -207,21 +296,22 @@ async fn try_copy(
     target: &PgTarget,
     schema: &Snapshot,
     printer: &Printer,
-) -> Option<ShadowDb> {
+) -> Option<ProofDb> {
     let shadow = copy_database(live, target, printer).await?;
-    let copy = snapshot::take_database(&shadow.settings.target, &options(live)).await;
-    match copy {
-        Ok(copy)
-            if diff::compare(schema, &copy, &IgnoreSet::default())
-                .differences
-                .is_empty() =>
-        {
-            Some(shadow)
-        }
-        _ => {
-            let _ = shadow.drop_now().await;
-            None
-        }
+    let (shadow, copy) = ProofDb::open(live, shadow)
+        .await
+        .ok()?
+        .snapshot_or_drop()
+        .await
+        .ok()?;
+    if diff::compare(schema, &copy, &IgnoreSet::default())
+        .differences
+        .is_empty()
+    {
+        Some(shadow)
+    } else {
+        let _ = shadow.drop_now().await;
+        None
     }
 }
 
@@ -263,6 +353,7 @@ pub async fn rebuild_with_script(
             &client,
             script.statements.iter().map(|s| s.sql.as_str()),
             script.no_transaction,
+            "a statement failed",
         )
         .await
         .map_err(|err| {
@@ -297,29 +388,6 @@ pub struct Check {
     pub differences: Vec<Difference>,
 }
 
-/// Applies `part` (one half of a migration's text) to the shadow database and compares the
-/// result with `expected`.
-pub async fn apply_and_compare(
-    live: &PgSettings,
-    shadow: &ShadowDb,
-    part: &str,
-    no_transaction: bool,
-    expected: &Snapshot,
-    what: &str,
-) -> anyhow::Result<Check> {
-    let client = connect(&shadow.settings).await?;
-    let statements = splitter::split(part)
-        .map_err(|err| anyhow::anyhow!("the {what} part does not split into statements: {err}"))?;
-    run_statements(&client, statements.iter().map(|s| s.sql), no_transaction)
-        .await
-        .with_context(|| format!("the {what} part failed on the shadow database"))?;
-    drop(client);
-    let actual = snapshot::take_database(&shadow.settings.target, &options(live)).await?;
-    Ok(Check {
-        differences: diff::compare(expected, &actual, &IgnoreSet::default()).differences,
-    })
-}
-
 async fn connect(settings: &PgSettings) -> anyhow::Result<tokio_postgres::Client> {
     settings
         .target
@@ -327,27 +395,35 @@ async fn connect(settings: &PgSettings) -> anyhow::Result<tokio_postgres::Client
         .await
 }
 
-/// Runs statements one by one: in one transaction, or each on its own.
+/// Runs statements one by one: in one transaction, or each on its own. A failure is reported
+/// as `doing`, with the statement below it.
 async fn run_statements<'s>(
     client: &tokio_postgres::Client,
     statements: impl Iterator<Item = &'s str>,
     no_transaction: bool,
+    doing: &str,
 ) -> anyhow::Result<()> {
     if !no_transaction {
-        client.batch_execute("BEGIN").await?;
+        client
+            .batch_execute("BEGIN")
+            .await
+            .map_err(|err| DbError::new(doing, err))?;
     }
     for sql in statements {
         if let Err(err) = client.batch_execute(sql).await {
             if !no_transaction {
                 let _ = client.batch_execute("ROLLBACK").await;
             }
-            return Err(Detailed::new(describe_error(&err).to_string())
+            return Err(DbError::new(doing, err)
                 .context(format!("statement: {}", first_lines(sql)))
                 .into());
         }
     }
     if !no_transaction {
-        client.batch_execute("COMMIT").await?;
+        client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|err| DbError::new(doing, err).context("statement: COMMIT"))?;
     }
     Ok(())
 }
@@ -371,13 +447,8 @@ async fn apply_file(settings: &PgSettings, path: &Path) -> anyhow::Result<()> {
     let client = connect(settings).await?;
     for statement in statements {
         client.batch_execute(statement.sql).await.map_err(|err| {
-            Detailed::new(format!(
-                "{}:{}: {}",
-                path.display(),
-                statement.line,
-                describe_error(&err)
-            ))
-            .context("applying the file to a shadow database failed")
+            DbError::new(format!("{}:{}", path.display(), statement.line), err)
+                .context("applying the file to a shadow database failed")
         })?;
     }
     Ok(())

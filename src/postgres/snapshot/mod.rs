@@ -18,9 +18,9 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
-use super::connect::{PgTarget, describe_error};
+use super::connect::PgTarget;
 use super::history::HistoryTable;
-use crate::errors::Detailed;
+use crate::errors::{DbError, Detailed};
 
 /// Version of the snapshot file format. Bump it when keys or fields change meaning.
 pub const FORMAT_VERSION: u32 = 2;
@@ -276,9 +276,7 @@ pub async fn server_major(client: &Client) -> anyhow::Result<u32> {
             &[],
         )
         .await
-        .map_err(|err| {
-            anyhow::anyhow!("cannot read the server version: {}", describe_error(&err))
-        })?;
+        .map_err(|err| DbError::new("cannot read the server version", err))?;
     Ok(row.get::<_, i32>(0).max(0) as u32)
 }
 
@@ -298,13 +296,15 @@ async fn take_with(clients: &[&Client], options: &SnapshotOptions) -> anyhow::Re
                 for client in clients {
                     let _ = client.batch_execute("ROLLBACK").await;
                 }
-                let message = describe_error(&err);
-                if attempt < ATTEMPTS && message.contains("cache lookup failed") {
+                let cache_lookup = err
+                    .as_db_error()
+                    .is_some_and(|db| db.message().contains("cache lookup failed"));
+                if attempt < ATTEMPTS && cache_lookup {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(100 * attempt as u64)).await;
                     continue;
                 }
-                anyhow::bail!("catalog query failed: {message}");
+                return Err(DbError::new("catalog query failed", err).into());
             }
         }
     }
