@@ -534,6 +534,56 @@ fn schema_dump_sql_rebuilds_the_application_schema() {
     assert!(same.stderr.contains("no difference"), "{}", same.stderr);
 }
 
+/// A source database another session is connected to cannot be a template: it is rebuilt for
+/// the proof instead (`-v` says why), and the migration is proven all the same.
+#[test]
+fn a_url_source_in_use_is_rebuilt_for_the_proof() {
+    let from = pg();
+    let dir = workdir();
+    crate::support::write_migration(
+        dir.path(),
+        "V1__items.sql",
+        &format!("{BEFORE}-- migrate:down\nDROP TABLE items;\n"),
+    );
+    crate::support::migrate_in(&from, dir.path(), &["up", "--store", "pg"]).assert_ok();
+    write(dir.path(), "after.sql", AFTER);
+    // Another session on the source for the whole run.
+    let mut other = std::process::Command::new("psql")
+        .args(["-X", "-q", "-d", &from.url, "-c", "SELECT pg_sleep(600)"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("psql");
+    let name = from.url.rsplit('/').next().unwrap().to_string();
+    let started = std::time::Instant::now();
+    while from
+        .scalar(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid() AND query LIKE 'SELECT pg_sleep%'"
+        ))
+        .as_deref()
+        != Some("1")
+    {
+        assert!(started.elapsed().as_secs() < 30, "the other session did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = run(migrate_cmd()
+        .current_dir(dir.path())
+        .args(["-v", "--database-url", &from.url, "diff"])
+        .args(["--from", &from.url, "--to", "after.sql", "--print"]));
+    let _ = other.kill();
+    let _ = other.wait();
+    out.assert_ok();
+    assert!(
+        out.stderr
+            .contains("could not be copied (other sessions use it)"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("copied postgres"), "{}", out.stderr);
+    assert!(out.stderr.contains("proven"), "{}", out.stderr);
+    assert!(out.stdout.contains("ADD COLUMN qty"), "{}", out.stdout);
+}
+
 /// A small database of the same server that nobody else is connected to is copied as a
 /// template for the proof instead of being rebuilt (`-v` says which); the copy is checked
 /// like a rebuilt one and the source is left as it was.

@@ -267,7 +267,25 @@ async fn copy_database(
         .await
         .ok()?
         .get(0);
+    // Sessions other than migrate's own: the server would wait for them (5 s an attempt)
+    // before refusing the copy.
+    let others: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid()
+                AND application_name NOT LIKE 'migrate%'",
+            &[],
+        )
+        .await
+        .ok()?
+        .get(0);
     drop(client);
+    if others > 0 {
+        printer.verbose(format!(
+            "{target} could not be copied (other sessions use it): rebuilt for the proof instead"
+        ));
+        return None;
+    }
     if size > COPY_LIMIT_BYTES {
         printer.verbose(format!(
             "{target} holds {size} bytes: rebuilt for the proof instead of copied"
@@ -287,6 +305,10 @@ async fn copy_database(
             return Some(shadow);
         }
     }
+    timed.done(None);
+    printer.verbose(format!(
+        "{target} could not be copied (other sessions use it): rebuilt for the proof instead"
+    ));
     None
 }
 
