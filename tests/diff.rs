@@ -534,10 +534,9 @@ fn schema_dump_sql_rebuilds_the_application_schema() {
     assert!(same.stderr.contains("no difference"), "{}", same.stderr);
 }
 
-/// A source database another session is connected to cannot be a template: it is rebuilt for
-/// the proof instead (`-v` says why), and the migration is proven all the same.
-#[test]
-fn a_url_source_in_use_is_rebuilt_for_the_proof() {
+/// A database migrated (through the binary, so the harness keeps no connection open to it) to
+/// BEFORE, with AFTER written as `after.sql` in its working directory.
+fn migrated_items() -> (PgDb, tempfile::TempDir) {
     let from = pg();
     let dir = workdir();
     crate::support::write_migration(
@@ -547,6 +546,22 @@ fn a_url_source_in_use_is_rebuilt_for_the_proof() {
     );
     crate::support::migrate_in(&from, dir.path(), &["up", "--store", "pg"]).assert_ok();
     write(dir.path(), "after.sql", AFTER);
+    (from, dir)
+}
+
+/// `-v diff --from <the database> --to after.sql --print`.
+fn diff_url_to_after(from: &PgDb, dir: &Path) -> crate::support::Run {
+    run(migrate_cmd()
+        .current_dir(dir)
+        .args(["-v", "--database-url", &from.url, "diff"])
+        .args(["--from", &from.url, "--to", "after.sql", "--print"]))
+}
+
+/// A source database another session is connected to cannot be a template: it is rebuilt for
+/// the proof instead (`-v` says why), and the migration is proven all the same.
+#[test]
+fn a_url_source_in_use_is_rebuilt_for_the_proof() {
+    let (from, dir) = migrated_items();
     // Another session on the source for the whole run.
     let mut other = std::process::Command::new("psql")
         .args(["-X", "-q", "-d", &from.url, "-c", "SELECT pg_sleep(600)"])
@@ -566,10 +581,7 @@ fn a_url_source_in_use_is_rebuilt_for_the_proof() {
         assert!(started.elapsed().as_secs() < 30, "the other session did not start");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let out = run(migrate_cmd()
-        .current_dir(dir.path())
-        .args(["-v", "--database-url", &from.url, "diff"])
-        .args(["--from", &from.url, "--to", "after.sql", "--print"]));
+    let out = diff_url_to_after(&from, dir.path());
     let _ = other.kill();
     let _ = other.wait();
     out.assert_ok();
@@ -589,20 +601,8 @@ fn a_url_source_in_use_is_rebuilt_for_the_proof() {
 /// like a rebuilt one and the source is left as it was.
 #[test]
 fn an_idle_url_source_is_copied_for_the_proof() {
-    let from = pg();
-    let dir = workdir();
-    crate::support::write_migration(
-        dir.path(),
-        "V1__items.sql",
-        &format!("{BEFORE}-- migrate:down\nDROP TABLE items;\n"),
-    );
-    // Through the binary: the harness keeps no connection open to the database.
-    crate::support::migrate_in(&from, dir.path(), &["up", "--store", "pg"]).assert_ok();
-    write(dir.path(), "after.sql", AFTER);
-    let out = run(migrate_cmd()
-        .current_dir(dir.path())
-        .args(["-v", "--database-url", &from.url, "diff"])
-        .args(["--from", &from.url, "--to", "after.sql", "--print"]));
+    let (from, dir) = migrated_items();
+    let out = diff_url_to_after(&from, dir.path());
     out.assert_ok();
     assert!(out.stderr.contains("copied"), "{}", out.stderr);
     assert!(out.stderr.contains("proven"), "{}", out.stderr);
