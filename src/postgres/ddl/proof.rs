@@ -281,9 +281,7 @@ async fn copy_database(
         .get(0);
     drop(client);
     if others > 0 {
-        printer.verbose(format!(
-            "{target} could not be copied (other sessions use it): rebuilt for the proof instead"
-        ));
+        in_use(target, printer);
         return None;
     }
     if size > COPY_LIMIT_BYTES {
@@ -306,10 +304,15 @@ async fn copy_database(
         }
     }
     timed.done(None);
+    in_use(target, printer);
+    None
+}
+
+/// Says why a source is rebuilt instead of copied: other sessions use it.
+fn in_use(target: &PgTarget, printer: &Printer) {
     printer.verbose(format!(
         "{target} could not be copied (other sessions use it): rebuilt for the proof instead"
     ));
-    None
 }
 
 /// [`copy_database`], checked against `schema` (the source may have changed since).
