@@ -231,6 +231,16 @@ fn changed_fields(a: &Object, b: &Object) -> BTreeSet<String> {
         .collect()
 }
 
+/// Whether any compared field differs (`changed_fields` is not empty), without allocating.
+fn fields_differ(a: &Object, b: &Object) -> bool {
+    a.fields != b.fields
+        && a.fields
+            .keys()
+            .chain(b.fields.keys())
+            .filter(|name| !UNCOMPARED_FIELDS.contains(&name.as_str()))
+            .any(|name| a.fields.get(name) != b.fields.get(name))
+}
+
 /// The parent object's name (`public.tasks` for `table public.tasks`).
 fn parent_name(object: &Object) -> &str {
     object
@@ -268,13 +278,11 @@ impl<'a> Writer<'a> {
 
     /// Every key of `kind` on either side with how it differs (unchanged ones left out).
     fn changes(&self, kind: ObjectKind) -> Vec<(Change, Option<&'a Object>, Option<&'a Object>)> {
-        let prefix = format!("{kind} ");
         let keys: BTreeSet<&String> = self
             .from
-            .objects
-            .keys()
-            .chain(self.to.objects.keys())
-            .filter(|k| k.starts_with(&prefix))
+            .of_kind(kind)
+            .chain(self.to.of_kind(kind))
+            .map(|(k, _)| k)
             .collect();
         let mut out = Vec::new();
         for k in keys {
@@ -289,7 +297,7 @@ impl<'a> Writer<'a> {
                 (Some(_), None) => Change::Removed,
                 (None, Some(_)) => Change::Added,
                 (Some(a), Some(b)) => {
-                    if changed_fields(a, b).is_empty() && !self.parent_recreated(b) {
+                    if !fields_differ(a, b) && !self.parent_recreated(b) {
                         continue;
                     }
                     Change::Changed
@@ -727,17 +735,15 @@ impl<'a> Writer<'a> {
     fn range_constructor(&self, function: &Object) -> bool {
         let name = function.name.split('(').next().unwrap_or("");
         [self.from, self.to].iter().any(|snapshot| {
-            snapshot.objects.values().any(|o| {
-                o.kind == ObjectKind::Range && {
-                    let local = sql::local_of(&o.name);
-                    let multirange = if local.contains("range") {
-                        local.replacen("range", "multirange", 1)
-                    } else {
-                        format!("{local}_multirange")
-                    };
-                    let schema = sql::schema_of(&o.name);
-                    name == o.name || name == format!("{schema}.{multirange}")
-                }
+            snapshot.of_kind(ObjectKind::Range).any(|(_, o)| {
+                let local = sql::local_of(&o.name);
+                let multirange = if local.contains("range") {
+                    local.replacen("range", "multirange", 1)
+                } else {
+                    format!("{local}_multirange")
+                };
+                let schema = sql::schema_of(&o.name);
+                name == o.name || name == format!("{schema}.{multirange}")
             })
         })
     }
@@ -943,9 +949,11 @@ impl<'a> Writer<'a> {
 
     /// ` (SEQUENCE NAME ... START WITH ...)` of an identity column, from its sequence.
     fn identity_options(&self, column: &Object) -> String {
-        let sequence = self.to.objects.values().find(|o| {
-            o.kind == ObjectKind::Sequence && text(o, "owned_by") == Some(column.name.as_str())
-        });
+        let sequence = self
+            .to
+            .of_kind(ObjectKind::Sequence)
+            .map(|(_, o)| o)
+            .find(|o| text(o, "owned_by") == Some(column.name.as_str()));
         match sequence {
             Some(sequence) => format!(
                 " (SEQUENCE NAME {}{})",
@@ -1205,15 +1213,21 @@ impl<'a> Writer<'a> {
 
     fn views(&mut self) {
         let view_kinds = [ObjectKind::View, ObjectKind::MaterializedView];
-        let is_view = |o: &&Object| view_kinds.contains(&o.kind);
-        let from_views: Vec<&Object> = self.from.objects.values().filter(is_view).collect();
-        let to_views: Vec<&Object> = self.to.objects.values().filter(is_view).collect();
+        let views_of = |snapshot: &'a Snapshot| -> Vec<&'a Object> {
+            // In key order, as the rest of the writer sees objects.
+            let mut views: Vec<(&String, &Object)> = view_kinds
+                .iter()
+                .flat_map(|kind| snapshot.of_kind(*kind))
+                .collect();
+            views.sort_by_key(|(k, _)| *k);
+            views.into_iter().map(|(_, o)| o).collect()
+        };
+        let (from_views, to_views) = (views_of(self.from), views_of(self.to));
         // What forces a view that did not change to be recreated: a dependency recreated, a
         // column type changed, an enum swapped.
         let mut touched: BTreeSet<String> = BTreeSet::new();
-        for (k, b) in &self.to.objects {
-            if b.kind == ObjectKind::Column
-                && let Some(a) = self.from.objects.get(k)
+        for (k, b) in self.to.of_kind(ObjectKind::Column) {
+            if let Some(a) = self.from.objects.get(k)
                 && (text(a, "type") != text(b, "type")
                     || text(a, "collation") != text(b, "collation")
                     || text(a, "generated") != text(b, "generated"))
@@ -1324,13 +1338,11 @@ impl<'a> Writer<'a> {
     fn constraint_indexes(&self) -> BTreeSet<(String, String)> {
         let mut out = BTreeSet::new();
         for snapshot in [self.from, self.to] {
-            for object in snapshot.objects.values() {
-                if object.kind == ObjectKind::Constraint
-                    && matches!(
-                        text(object, "type"),
-                        Some("primary key" | "unique" | "exclusion")
-                    )
-                {
+            for (_, object) in snapshot.of_kind(ObjectKind::Constraint) {
+                if matches!(
+                    text(object, "type"),
+                    Some("primary key" | "unique" | "exclusion")
+                ) {
                     let table = parent_name(object);
                     out.insert((
                         sql::schema_of(table).to_string(),
@@ -1461,9 +1473,9 @@ impl<'a> Writer<'a> {
                 .and_then(|d| d.split_once(" USING ").map(|(_, rest)| rest.to_string()))
         };
         let mine = tail(index);
-        snapshot.objects.values().any(|o| {
-            o.kind == ObjectKind::Index && text(o, "table") == Some(parent) && tail(o) == mine
-        })
+        snapshot
+            .of_kind(ObjectKind::Index)
+            .any(|(_, o)| text(o, "table") == Some(parent) && tail(o) == mine)
     }
 
     fn indexes(&mut self) {
@@ -1698,10 +1710,8 @@ impl<'a> Writer<'a> {
         let mut out: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
         out.entry("functions").or_default().insert("PUBLIC".into());
         out.entry("types").or_default().insert("PUBLIC".into());
-        for object in self.to.objects.values() {
-            if object.kind == ObjectKind::DefaultPrivileges
-                && let Some(parsed) = DefaultPrivilege::parse(&object.name)
-            {
+        for (_, object) in self.to.of_kind(ObjectKind::DefaultPrivileges) {
+            if let Some(parsed) = DefaultPrivilege::parse(&object.name) {
                 let class = match parsed.on.as_str() {
                     "TABLES" => "tables",
                     "SEQUENCES" => "sequences",
@@ -1889,18 +1899,13 @@ impl<'a> Writer<'a> {
     }
 
     fn comments(&mut self) {
-        let keys: BTreeSet<&String> = self
-            .to
-            .objects
-            .keys()
-            .chain(self.from.objects.keys())
-            .collect();
-        for k in keys {
-            let (a, b) = (self.from.objects.get(k), self.to.objects.get(k));
-            let Some(b) = b else {
-                continue;
-            };
+        // An object only "from" has goes with its comment.
+        for (k, b) in &self.to.objects {
+            let a = self.from.objects.get(k);
             let new_comment = text(b, "comment");
+            if new_comment.is_none() && a.is_none_or(|a| text(a, "comment").is_none()) {
+                continue;
+            }
             // Created now (or recreated): the comment is set if there is one.
             let created = a.is_none() || self.recreated.contains(k) || self.parent_recreated(b);
             let old_comment = if created {

@@ -169,6 +169,19 @@ impl Snapshot {
         }
     }
 
+    /// The objects of one kind with their keys, in key order. Keys are `"{kind} {name}"`, so
+    /// they are one range of the map: no scan of the other kinds.
+    pub fn of_kind(&self, kind: ObjectKind) -> impl Iterator<Item = (&String, &Object)> {
+        let prefix = format!("{kind} ");
+        self.objects
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |(k, _)| k.starts_with(&prefix))
+            .filter(move |(_, o)| o.kind == kind)
+    }
+
     /// Adds an object. Names are unique per kind in PostgreSQL except in corner cases (the
     /// catalog allows, say, two triggers of one name on different tables of one key); a
     /// colliding key gets a deterministic suffix instead of silently replacing the first.
