@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 
+use super::grants::GrantTarget;
 use super::sql::{child_of, ident, literal, qualified, routine};
 use super::*;
 
