@@ -940,7 +940,11 @@ Examples:
     pub const LINT: &str = "\
 Examples:
   migrate lint                          the pending migrations
-  migrate lint migrations/V31__x.sql    given files";
+  migrate lint migrations/V31__x.sql    given files
+
+Lint matches statements against its rules without running them; a file it cannot split into
+statements (an unclosed string or parenthesis) is reported invalid. `migrate check` runs the
+files on a shadow database, which is where a statement PostgreSQL rejects is found.";
 
     pub const CHECK: &str = "\
 Examples:

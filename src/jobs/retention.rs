@@ -172,30 +172,25 @@ pub fn load(section: &RetentionSection) -> Result<Retention, Detailed> {
 /// (`check_filter_on_server`).
 fn check_filter_shape(filter: &str) -> Result<(), String> {
     use crate::postgres::{splitter, tokens};
-    let statements = splitter::split(filter).map_err(|err| format!("is not well formed: {err}"))?;
+    let statements = splitter::split(filter).map_err(|err| match err {
+        splitter::SplitError::Unbalanced {
+            unclosed: false, ..
+        } => "closes a parenthesis it did not open: it must be one boolean expression".to_string(),
+        splitter::SplitError::Unbalanced { .. } => {
+            "leaves a parenthesis open: it must be one boolean expression".to_string()
+        }
+        err => format!("is not well formed: {err}"),
+    })?;
     if statements.is_empty() {
         return Err("is empty".to_string());
     }
-    let tokens = tokens::Tokens::new(filter);
-    let mut depth = 0i64;
-    for token in &tokens.tokens {
-        if token.is_punct(';') {
-            return Err("must be one boolean expression: `;` is not allowed".to_string());
-        }
-        if token.is_punct('(') {
-            depth += 1;
-        } else if token.is_punct(')') {
-            depth -= 1;
-            if depth < 0 {
-                return Err(
-                    "closes a parenthesis it did not open: it must be one boolean expression"
-                        .to_string(),
-                );
-            }
-        }
-    }
-    if depth != 0 {
-        return Err("leaves a parenthesis open: it must be one boolean expression".to_string());
+    // The splitter has checked the parentheses; a `;` inside them did not end a statement.
+    if tokens::Tokens::new(filter)
+        .tokens
+        .iter()
+        .any(|token| token.is_punct(';'))
+    {
+        return Err("must be one boolean expression: `;` is not allowed".to_string());
     }
     Ok(())
 }

@@ -408,7 +408,8 @@ fn parse_migration(
 fn split_problem(file: &str, line_offset: usize, err: &splitter::SplitError) -> FileProblem {
     let (line, message) = match err {
         splitter::SplitError::MetaCommand { line, .. }
-        | splitter::SplitError::Unterminated { line, .. } => {
+        | splitter::SplitError::Unterminated { line, .. }
+        | splitter::SplitError::Unbalanced { line, .. } => {
             let text = err.to_string();
             let message = text
                 .split_once(": ")

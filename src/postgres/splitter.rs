@@ -29,6 +29,13 @@ pub enum SplitError {
     MetaCommand { line: usize, command: String },
     #[error("line {line}: unterminated {what} starting here")]
     Unterminated { line: usize, what: &'static str },
+    /// PostgreSQL's grammar has no statement with unbalanced parentheses (outside strings,
+    /// quoted identifiers, dollar quotes and comments): the server would refuse it.
+    #[error(
+        "line {line}: {}",
+        if *unclosed { "this `(` is never closed (the statement runs on to the end of the script)" } else { "this `)` closes no `(`" }
+    )]
+    Unbalanced { line: usize, unclosed: bool },
 }
 
 /// Splits `script` into its statements.
@@ -136,6 +143,8 @@ struct Splitter<'a> {
     /// The current statement has a token other than whitespace/comments.
     has_content: bool,
     paren_depth: usize,
+    /// Offset of the first `(` of the current statement not yet closed.
+    first_open: usize,
     routine: Routine,
     /// The previous token of a routine statement was the word `BEGIN`.
     after_begin: bool,
@@ -161,6 +170,7 @@ impl<'a> Splitter<'a> {
             stmt_start: start,
             has_content: false,
             paren_depth: 0,
+            first_open: 0,
             routine: Routine::Start,
             after_begin: false,
             begin_depth: 0,
@@ -196,7 +206,7 @@ impl<'a> Splitter<'a> {
             }
 
             if b == b';' && self.paren_depth == 0 && self.begin_depth == 0 {
-                self.finish_statement(self.pos);
+                self.finish_statement(self.pos)?;
                 self.pos += 1;
                 self.stmt_start = self.pos;
                 continue;
@@ -221,21 +231,39 @@ impl<'a> Splitter<'a> {
                 _ => {
                     self.after_begin = false;
                     match b {
-                        b'(' => self.paren_depth += 1,
-                        b')' => self.paren_depth = self.paren_depth.saturating_sub(1),
+                        b'(' => {
+                            if self.paren_depth == 0 {
+                                self.first_open = self.pos;
+                            }
+                            self.paren_depth += 1;
+                        }
+                        b')' if self.paren_depth == 0 => {
+                            return Err(SplitError::Unbalanced {
+                                line: line_of(self.src, self.pos),
+                                unclosed: false,
+                            });
+                        }
+                        b')' => self.paren_depth -= 1,
                         _ => {}
                     }
                     self.pos += 1;
                 }
             }
         }
-        self.finish_statement(self.bytes.len());
+        self.finish_statement(self.bytes.len())?;
         Ok(self.out)
     }
 
     /// Records the statement from `stmt_start` to `end` (exclusive) if it
-    /// has content, and resets the per-statement state.
-    fn finish_statement(&mut self, end: usize) {
+    /// has content, and resets the per-statement state. A `(` left open is an error: the
+    /// statement ran on to the end of the script looking for it.
+    fn finish_statement(&mut self, end: usize) -> Result<(), SplitError> {
+        if self.paren_depth > 0 {
+            return Err(SplitError::Unbalanced {
+                line: line_of(self.src, self.first_open),
+                unclosed: true,
+            });
+        }
         if self.has_content {
             let mut start = self.stmt_start;
             let mut stop = end;
@@ -253,10 +281,10 @@ impl<'a> Splitter<'a> {
             });
         }
         self.has_content = false;
-        self.paren_depth = 0;
         self.routine = Routine::Start;
         self.after_begin = false;
         self.begin_depth = 0;
+        Ok(())
     }
 
     fn unterminated(&self, start: usize, what: &'static str) -> SplitError {
@@ -893,11 +921,30 @@ mod tests {
     }
 
     #[test]
-    fn stray_close_paren_does_not_break_later_statements() {
+    fn a_stray_close_paren_is_an_error_at_its_line() {
         assert_eq!(
-            sqls("SELECT 1); SELECT (2); SELECT 3"),
-            vec!["SELECT 1)", "SELECT (2)", "SELECT 3"]
+            split("SELECT (2);\nSELECT 1); SELECT 3"),
+            Err(SplitError::Unbalanced {
+                line: 2,
+                unclosed: false
+            })
         );
+    }
+
+    #[test]
+    fn an_unclosed_paren_is_an_error_at_its_line() {
+        let err = split("SELECT 1;\nCREATE TABLE t (id int;\nSELECT 2;").unwrap_err();
+        assert!(
+            matches!(err, SplitError::Unbalanced { line: 2, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("never closed"), "{err}");
+    }
+
+    #[test]
+    fn parens_in_strings_identifiers_dollar_quotes_and_comments_are_not_counted() {
+        let script = "SELECT '(' , \"a)\", E'\\')', $$ ( $$ /* ) */ -- (\n;\nSELECT $t$)$t$;";
+        assert_eq!(split(script).unwrap().len(), 2);
     }
 
     // ----- BEGIN ATOMIC -----
