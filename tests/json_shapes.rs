@@ -504,6 +504,12 @@ fn every_store_commands() {
         &app(&stores, &["backup", "verify", "latest"]),
         0,
     );
+    pin(
+        "backup-verify-restore",
+        "backup verify latest --restore",
+        &app(&stores, &["backup", "verify", "latest", "--restore"]),
+        0,
+    );
 
     pin(
         "retention-run",

@@ -20,6 +20,10 @@ pub struct StoreCheck {
     pub store: StoreKind,
     /// Where the scratch copy was restored (and dropped afterwards).
     pub scratch: String,
+    /// How many objects were compared with the manifest after the restore, and of what kind
+    /// (`table` row counts, `collection` document counts, `key`s).
+    pub compared: usize,
+    pub compared_kind: &'static str,
     pub ok: bool,
     pub duration_ms: u64,
 }
@@ -163,11 +167,11 @@ pub(super) async fn verify_postgres(
     let dropped = scratch.drop_now().await;
     let found = outcome?;
     dropped?;
-    let compared = count(part.tables.len(), "table");
+    let compared = (part.tables.len(), "table");
     Ok(checked(
         StoreKind::Postgres,
         target.to_string(),
-        &compared,
+        compared,
         found,
         started,
         problems,
@@ -213,11 +217,11 @@ pub(super) async fn verify_mongo(
         Err(err) => vec![format!("mongo: the restore failed: {err:#}")],
     };
     dropped.with_context(|| format!("cannot drop the scratch database {}", connection.display))?;
-    let compared = count(part.collections.len(), "collection");
+    let compared = (part.collections.len(), "collection");
     Ok(checked(
         StoreKind::Mongo,
         connection.display.clone(),
-        &compared,
+        compared,
         found,
         started,
         problems,
@@ -270,11 +274,11 @@ pub(super) async fn verify_redis(
         Err(err) => vec![format!("redis: the restore failed: {err:#}")],
     };
     flushed?;
-    let compared = count(part.keys, "key");
+    let compared = (usize::try_from(part.keys).unwrap_or(usize::MAX), "key");
     Ok(checked(
         StoreKind::Redis,
         scratch.display.clone(),
-        &compared,
+        compared,
         found,
         started,
         problems,
@@ -286,7 +290,7 @@ pub(super) async fn verify_redis(
 pub(super) fn checked(
     store: StoreKind,
     scratch: String,
-    compared: &str,
+    (compared, compared_kind): (usize, &'static str),
     found: Vec<String>,
     started: Instant,
     problems: &mut Vec<String>,
@@ -294,14 +298,17 @@ pub(super) fn checked(
 ) -> StoreCheck {
     let ok = found.is_empty();
     printer.step(format!(
-        "{}: restored into {scratch} and compared {compared}: {}",
+        "{}: restored into {scratch} and compared {}: {}",
         store.name(),
+        count(compared, compared_kind),
         if ok { "ok" } else { "differences" }
     ));
     problems.extend(found);
     StoreCheck {
         store,
         scratch,
+        compared,
+        compared_kind,
         ok,
         duration_ms: millis(started),
     }
