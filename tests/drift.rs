@@ -424,7 +424,7 @@ fn committed_snapshot_file_is_the_expected_side() {
     )
     .assert_ok();
     let snapshot: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    assert_eq!(snapshot["format_version"], 2);
+    assert_eq!(snapshot["format_version"], 3);
     assert!(snapshot["objects"]["table public.tasks"].is_object());
     assert!(
         snapshot["objects"]

@@ -17,7 +17,9 @@ CREATE FUNCTION text_eq_ci(text, text) RETURNS boolean LANGUAGE sql IMMUTABLE
     AS $$ SELECT lower($1) = lower($2) $$;
 CREATE OPERATOR === (LEFTARG = text, RIGHTARG = text, FUNCTION = text_eq_ci, COMMUTATOR = ===);
 CREATE COLLATION case_insensitive (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TEXT SEARCH DICTIONARY app_stop (TEMPLATE = pg_catalog.simple, STOPWORDS = english);
 CREATE TEXT SEARCH CONFIGURATION app_search (COPY = pg_catalog.simple);
+ALTER TEXT SEARCH CONFIGURATION app_search ALTER MAPPING FOR asciiword WITH app_stop, simple;
 CREATE SERVER remote FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host 'localhost', dbname 'app');
 CREATE TABLE accounts (
     id bigint PRIMARY KEY,
@@ -174,6 +176,17 @@ fn cast_changed() {
         "(public.level AS integer)",
         "changed",
         Some("context"),
+    );
+}
+
+#[test]
+fn text_search_dictionary_options_changed() {
+    assert_reported(
+        "ALTER TEXT SEARCH DICTIONARY app_stop (ACCEPT = false)",
+        "text_search_dictionary",
+        "public.app_stop",
+        "changed",
+        Some("options"),
     );
 }
 

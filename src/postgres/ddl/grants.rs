@@ -279,6 +279,7 @@ impl<'a> Writer<'a> {
             | ObjectKind::Publication
             | ObjectKind::Operator
             | ObjectKind::TextSearchConfig
+            | ObjectKind::TextSearchDictionary
             | ObjectKind::Collation
             | ObjectKind::Cast
             | ObjectKind::ForeignServer

@@ -214,6 +214,78 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// Dictionaries are created before the configurations that map tokens to them (the same
+    /// phase, written first) and dropped after them.
+    pub(super) fn text_search_dictionaries(&mut self) {
+        for (change, a, b) in self.changes(ObjectKind::TextSearchDictionary) {
+            match change {
+                Change::Added => self.create_text_search_dictionary(b.expect("added")),
+                Change::Removed => {
+                    let a = a.expect("removed");
+                    self.push(
+                        DROP_TEXT_SEARCH_DICTIONARY,
+                        statement(format!(
+                            "DROP TEXT SEARCH DICTIONARY {}",
+                            qualified(&a.name)
+                        )),
+                    );
+                }
+                Change::Changed => {
+                    let (a, b) = (a.expect("both"), b.expect("both"));
+                    if text(a, "template") != text(b, "template") {
+                        self.push(
+                            CREATE_TEXT_SEARCH,
+                            with_hazard(
+                                format!("DROP TEXT SEARCH DICTIONARY {}", qualified(&b.name)),
+                                format!(
+                                    "fails if a text search configuration maps tokens to {}",
+                                    b.name
+                                ),
+                            ),
+                        );
+                        self.create_text_search_dictionary(b);
+                        continue;
+                    }
+                    // Options given are set; an option named without a value is removed.
+                    let old = dictionary_options(text(a, "options").unwrap_or(""));
+                    let new = dictionary_options(text(b, "options").unwrap_or(""));
+                    let mut set: Vec<String> = old
+                        .iter()
+                        .filter(|(name, _)| !new.iter().any(|(n, _)| n == name))
+                        .map(|(name, _)| name.to_string())
+                        .collect();
+                    set.extend(new.iter().map(|(name, value)| format!("{name} = {value}")));
+                    self.push(
+                        CREATE_TEXT_SEARCH,
+                        statement(format!(
+                            "ALTER TEXT SEARCH DICTIONARY {} ({})",
+                            qualified(&b.name),
+                            set.join(", ")
+                        )),
+                    );
+                }
+            }
+        }
+    }
+
+    fn create_text_search_dictionary(&mut self, dictionary: &Object) {
+        let mut definition = format!(
+            "TEMPLATE = {}",
+            text(dictionary, "template").unwrap_or("pg_catalog.simple")
+        );
+        if let Some(options) = text(dictionary, "options").filter(|o| !o.is_empty()) {
+            definition.push_str(", ");
+            definition.push_str(options);
+        }
+        self.push(
+            CREATE_TEXT_SEARCH,
+            statement(format!(
+                "CREATE TEXT SEARCH DICTIONARY {} ({definition})",
+                qualified(&dictionary.name)
+            )),
+        );
+    }
+
     fn create_text_search_config(&mut self, config: &Object) {
         let name = qualified(&config.name);
         self.push(
@@ -656,6 +728,7 @@ impl<'a> Writer<'a> {
             "collation" => format!("COLLATION {}", qualified(name)),
             "operator" => format!("OPERATOR {}", operator_signature(name)),
             "text_search_config" => format!("TEXT SEARCH CONFIGURATION {}", qualified(name)),
+            "text_search_dictionary" => format!("TEXT SEARCH DICTIONARY {}", qualified(name)),
             "statistics" => format!("STATISTICS {}", qualified(name)),
             "publication" => format!("PUBLICATION {}", ident(name)),
             "foreign_server" => format!("SERVER {}", ident(name)),
@@ -739,6 +812,32 @@ fn comment_column(item: &str) -> Option<&str> {
 }
 
 /// The token type of a text search mapping (`asciiword WITH english_stem`).
+/// The `name = value` pairs of a dictionary's `dictinitoption`, split at the commas outside
+/// quoted values (the server writes each value as a literal or a bare word).
+fn dictionary_options(options: &str) -> Vec<(&str, &str)> {
+    let mut pairs = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    let bytes = options.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'\'' => quoted = !quoted,
+            b',' if !quoted => {
+                pairs.push(&options[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    pairs.push(&options[start..]);
+    pairs
+        .into_iter()
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            Some((name.trim(), value.trim()))
+        })
+        .collect()
+}
+
 fn mapping_token(mapping: &str) -> &str {
     mapping
         .split_once(" WITH ")

@@ -129,6 +129,7 @@ const DROP_CAST: u32 = 495;
 const DROP_OPERATOR: u32 = 496;
 const DROP_FOREIGN_SERVER: u32 = 515;
 const DROP_TEXT_SEARCH: u32 = 516;
+const DROP_TEXT_SEARCH_DICTIONARY: u32 = 517;
 const DROP_COLLATION: u32 = 535;
 
 /// How an object differs between the two sides.
@@ -373,6 +374,7 @@ impl<'a> Writer<'a> {
         // The kinds of `kinds.rs`.
         self.column_storage();
         self.collations();
+        self.text_search_dictionaries();
         self.text_search_configs();
         self.foreign_servers();
         self.operators();

@@ -82,6 +82,7 @@ pub(super) const QUERIES: &[Query] = &[
     Query::Extra(super::extra::Query::Statistics),
     Query::Extra(super::extra::Query::Publications),
     Query::Extra(super::extra::Query::Operators),
+    Query::Extra(super::extra::Query::TextSearchDictionaries),
     Query::Extra(super::extra::Query::TextSearchConfigs),
     Query::Extra(super::extra::Query::Collations),
     Query::Extra(super::extra::Query::Casts),

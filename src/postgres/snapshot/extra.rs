@@ -29,6 +29,7 @@ pub(super) enum Query {
     Publications,
     Operators,
     TextSearchConfigs,
+    TextSearchDictionaries,
     Collations,
     Casts,
     ForeignServers,
@@ -49,6 +50,7 @@ pub(super) async fn run(
         Query::Publications => publications(client).await,
         Query::Operators => operators(client).await,
         Query::TextSearchConfigs => text_search_configs(client).await,
+        Query::TextSearchDictionaries => text_search_dictionaries(client).await,
         Query::Collations => collations(client).await,
         Query::Casts => casts(client).await,
         Query::ForeignServers => foreign_servers(client).await,
@@ -98,6 +100,10 @@ fn owned_objects() -> String {
          FROM pg_ts_config cfg JOIN pg_namespace n ON n.oid = cfg.cfgnamespace
          WHERE {USER_SCHEMA} AND {}
          UNION ALL
+         SELECT 'text_search_dictionary', format('%s.%s', n.nspname, d.dictname), d.dictowner
+         FROM pg_ts_dict d JOIN pg_namespace n ON n.oid = d.dictnamespace
+         WHERE {USER_SCHEMA} AND {}
+         UNION ALL
          SELECT 'statistics', format('%s.%s', n.nspname, s.stxname), s.stxowner
          FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace
          WHERE {USER_SCHEMA} AND s.stxrelid <> ALL($1)
@@ -117,6 +123,7 @@ fn owned_objects() -> String {
         not_extension_member("pg_collation", "co.oid"),
         not_extension_member("pg_operator", "o.oid"),
         not_extension_member("pg_ts_config", "cfg.oid"),
+        not_extension_member("pg_ts_dict", "d.oid"),
         not_extension_member("pg_class", "s.stxrelid"),
         not_extension_member("pg_publication", "pub.oid"),
         not_extension_member("pg_foreign_server", "srv.oid"),
@@ -389,6 +396,34 @@ async fn text_search_configs(client: &Client) -> Result<Vec<Object>> {
                 .list("mappings", list(&row, 3)?)
                 .object(
                     ObjectKind::TextSearchConfig,
+                    format!("{}.{}", required(&row, 0)?, required(&row, 1)?),
+                    None,
+                ),
+        );
+    }
+    Ok(objects)
+}
+
+/// Text search dictionaries: their template and the options they were created with
+/// (`dictinitoption`, as the server prints them: `stopwords = 'english', language = 'english'`).
+async fn text_search_dictionaries(client: &Client) -> Result<Vec<Object>> {
+    let sql = format!(
+        "SELECT n.nspname::text, d.dictname::text, format('%I.%I', tn.nspname, t.tmplname),
+           d.dictinitoption
+         FROM pg_ts_dict d JOIN pg_namespace n ON n.oid = d.dictnamespace
+         JOIN pg_ts_template t ON t.oid = d.dicttemplate
+         JOIN pg_namespace tn ON tn.oid = t.tmplnamespace
+         WHERE {USER_SCHEMA} AND {}",
+        not_extension_member("pg_ts_dict", "d.oid")
+    );
+    let mut objects = Vec::new();
+    for row in client.query(&sql, &[]).await? {
+        objects.push(
+            Fields::default()
+                .text("template", text(&row, 2)?)
+                .text("options", text(&row, 3)?)
+                .object(
+                    ObjectKind::TextSearchDictionary,
                     format!("{}.{}", required(&row, 0)?, required(&row, 1)?),
                     None,
                 ),

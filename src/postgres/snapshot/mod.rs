@@ -23,7 +23,7 @@ use super::history::HistoryTable;
 use crate::errors::{DbError, Detailed};
 
 /// Version of the snapshot file format. Bump it when keys or fields change meaning.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The conventional file name of a committed snapshot.
 pub const DEFAULT_FILE: &str = "schema.snapshot.json";
@@ -86,6 +86,7 @@ pub enum ObjectKind {
     Publication,
     Operator,
     TextSearchConfig,
+    TextSearchDictionary,
     Collation,
     Cast,
     ForeignServer,
@@ -120,6 +121,7 @@ impl ObjectKind {
             ObjectKind::Publication => "publication",
             ObjectKind::Operator => "operator",
             ObjectKind::TextSearchConfig => "text_search_config",
+            ObjectKind::TextSearchDictionary => "text_search_dictionary",
             ObjectKind::Collation => "collation",
             ObjectKind::Cast => "cast",
             ObjectKind::ForeignServer => "foreign_server",
@@ -428,7 +430,10 @@ mod tests {
         snapshot.insert(object(ObjectKind::MaterializedView, "public.mv"));
         let text = snapshot.to_json();
         assert!(text.contains("\"materialized_view public.mv\""), "{text}");
-        assert!(text.contains("\"format_version\": 2"), "{text}");
+        assert!(
+            text.contains(&format!("\"format_version\": {FORMAT_VERSION}")),
+            "{text}"
+        );
         let back: Snapshot = serde_json::from_str(&text).unwrap();
         assert_eq!(back, snapshot);
         assert_eq!(back.to_json(), text, "serialization is deterministic");
