@@ -409,6 +409,21 @@ fn app(stores: &Stores, args: &[&str]) -> Run {
     stores.migrate(&[&["--format", "json", "--seeds", &repo("seeds")], args].concat())
 }
 
+/// `sandbox status` of a sandbox running Redis only (started through the library, stopped at
+/// the end; the other services' entries have the same fields).
+#[test]
+fn sandbox_status() {
+    use migrate::sandbox::{self, Service};
+    let dir = workdir();
+    let sandbox_dir = dir.path().join("sandbox");
+    sandbox::start(&sandbox_dir, &[Service::Redis]).unwrap();
+    let status = run(migrate_cmd()
+        .args(["--format", "json", "sandbox", "status", "--dir"])
+        .arg(&sandbox_dir));
+    sandbox::stop(&sandbox_dir).unwrap();
+    pin("sandbox-status", "sandbox status", &status, 0);
+}
+
 #[test]
 fn every_store_commands() {
     let stores = application();
@@ -647,6 +662,7 @@ fn documented_in(snapshot: &str) -> Vec<(&'static str, &'static str)> {
         s if s.starts_with("anonymize") => vec![("json.md", "## `anonymize`")],
         s if s.starts_with("backup") => vec![("json.md", "## `backup` (logical)")],
         s if s.starts_with("fleet") => vec![("fleet.md", "## Output and exit codes")],
+        "sandbox-status" => vec![seed],
         _ => panic!(
             "tests/snapshots/json/{snapshot}.snap: say where its fields are documented \
              (documented_in in tests/json_shapes.rs)"
