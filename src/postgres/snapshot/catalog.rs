@@ -184,6 +184,23 @@ pub(super) fn int(row: &Row, index: usize) -> Result<i64> {
     row.try_get(index)
 }
 
+/// `schema.name` from a row's first two columns.
+pub(super) fn qualified_name(row: &Row) -> Result<String> {
+    Ok(format!("{}.{}", required(row, 0)?, required(row, 1)?))
+}
+
+/// What a trigger's, rule's or event trigger's enabled code (`tgenabled`, `ev_enabled`,
+/// `evtenabled`) means: fired in `origin` sessions (the default), `replica` only, `always`, or
+/// `disabled`.
+pub(super) fn enabled_state(code: &str) -> &'static str {
+    match code {
+        "D" => "disabled",
+        "R" => "replica",
+        "A" => "always",
+        _ => "origin",
+    }
+}
+
 /// The kind of a relation's object, from `relkind`.
 pub(super) fn relation_kind(relkind: &str) -> ObjectKind {
     match relkind {
@@ -264,7 +281,7 @@ async fn types(client: &Client) -> Result<Vec<Object>> {
     );
     let mut objects = Vec::new();
     for row in client.query(&sql, &[]).await? {
-        let name = format!("{}.{}", required(&row, 0)?, required(&row, 1)?);
+        let name = qualified_name(&row)?;
         let comment = text(&row, 11)?;
         let object = match required(&row, 2)?.as_str() {
             "e" => Fields::default()
@@ -318,7 +335,7 @@ async fn tables(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
     );
     let mut objects = Vec::new();
     for row in client.query(&sql, &[&excluded]).await? {
-        let name = format!("{}.{}", required(&row, 0)?, required(&row, 1)?);
+        let name = qualified_name(&row)?;
         let persistence = match required(&row, 3)?.as_str() {
             "u" => "unlogged",
             "t" => "temporary",
@@ -381,7 +398,7 @@ async fn columns(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
     );
     let mut objects = Vec::new();
     for row in client.query(&sql, &[&excluded]).await? {
-        let table = format!("{}.{}", required(&row, 0)?, required(&row, 1)?);
+        let table = qualified_name(&row)?;
         let identity = match text(&row, 8)?.as_deref() {
             Some("a") => Some("always".to_string()),
             Some("d") => Some("by default".to_string()),
@@ -450,7 +467,7 @@ async fn constraints(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
     );
     let mut objects = Vec::new();
     for row in client.query(&sql, &[&excluded]).await? {
-        let table = format!("{}.{}", required(&row, 0)?, required(&row, 1)?);
+        let table = qualified_name(&row)?;
         let kind = match required(&row, 3)?.as_str() {
             "c" => "check",
             "f" => "foreign key",
@@ -578,13 +595,8 @@ async fn triggers(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
     );
     let mut objects = Vec::new();
     for row in client.query(&sql, &[&excluded]).await? {
-        let table = format!("{}.{}", required(&row, 0)?, required(&row, 1)?);
-        let enabled = match required(&row, 5)?.as_str() {
-            "D" => "disabled",
-            "R" => "replica",
-            "A" => "always",
-            _ => "origin",
-        };
+        let table = qualified_name(&row)?;
+        let enabled = enabled_state(&required(&row, 5)?);
         objects.push(
             Fields::default()
                 .text("definition", text(&row, 4)?)
@@ -618,7 +630,7 @@ async fn policies(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
     );
     let mut objects = Vec::new();
     for row in client.query(&sql, &[&excluded]).await? {
-        let table = format!("{}.{}", required(&row, 0)?, required(&row, 1)?);
+        let table = qualified_name(&row)?;
         let command = match required(&row, 3)?.as_str() {
             "r" => "SELECT",
             "a" => "INSERT",
@@ -664,7 +676,7 @@ async fn views(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
     );
     let mut objects = Vec::new();
     for row in client.query(&sql, &[&excluded]).await? {
-        let name = format!("{}.{}", required(&row, 0)?, required(&row, 1)?);
+        let name = qualified_name(&row)?;
         objects.push(
             Fields::default()
                 .text("definition", text(&row, 3)?)
@@ -702,7 +714,7 @@ async fn sequences(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
     );
     let mut objects = Vec::new();
     for row in client.query(&sql, &[&excluded]).await? {
-        let name = format!("{}.{}", required(&row, 0)?, required(&row, 1)?);
+        let name = qualified_name(&row)?;
         let owner_table = text(&row, 9)?;
         let owned_by = match (&owner_table, text(&row, 10)?) {
             (Some(table), Some(column)) => Some(format!("{table}.{column}")),

@@ -9,8 +9,8 @@
 use tokio_postgres::Client;
 
 use super::catalog::{
-    Fields, TYPE_FILTER, USER_SCHEMA, flag, int, key, list, not_extension_member, relation_kind,
-    required, text,
+    Fields, TYPE_FILTER, USER_SCHEMA, enabled_state, flag, int, key, list, not_extension_member,
+    qualified_name, relation_kind, required, text,
 };
 use super::{Object, ObjectKind};
 
@@ -230,13 +230,8 @@ async fn rules(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
     );
     let mut objects = Vec::new();
     for row in client.query(&sql, &[&excluded]).await? {
-        let table = format!("{}.{}", required(&row, 0)?, required(&row, 1)?);
-        let enabled = match required(&row, 5)?.as_str() {
-            "D" => "disabled",
-            "R" => "replica",
-            "A" => "always",
-            _ => "origin",
-        };
+        let table = qualified_name(&row)?;
+        let enabled = enabled_state(&required(&row, 5)?);
         objects.push(
             Fields::default()
                 .text("definition", text(&row, 4)?)
@@ -277,7 +272,7 @@ async fn statistics(client: &Client, excluded: &[u32]) -> Result<Vec<Object>> {
         }
         objects.push(fields.object(
             ObjectKind::Statistics,
-            format!("{}.{}", required(&row, 0)?, required(&row, 1)?),
+            qualified_name(&row)?,
             Some(key(relation_kind(&required(&row, 4)?), &table)),
         ));
     }
@@ -394,11 +389,7 @@ async fn text_search_configs(client: &Client) -> Result<Vec<Object>> {
             Fields::default()
                 .text("parser", text(&row, 2)?)
                 .list("mappings", list(&row, 3)?)
-                .object(
-                    ObjectKind::TextSearchConfig,
-                    format!("{}.{}", required(&row, 0)?, required(&row, 1)?),
-                    None,
-                ),
+                .object(ObjectKind::TextSearchConfig, qualified_name(&row)?, None),
         );
     }
     Ok(objects)
@@ -424,7 +415,7 @@ async fn text_search_dictionaries(client: &Client) -> Result<Vec<Object>> {
                 .text("options", text(&row, 3)?)
                 .object(
                     ObjectKind::TextSearchDictionary,
-                    format!("{}.{}", required(&row, 0)?, required(&row, 1)?),
+                    qualified_name(&row)?,
                     None,
                 ),
         );
@@ -456,11 +447,7 @@ async fn collations(client: &Client) -> Result<Vec<Object>> {
                 .text("locale", text(&row, 4)?.filter(|s| !s.is_empty()))
                 .text("lc_collate", text(&row, 5)?.filter(|s| !s.is_empty()))
                 .text("lc_ctype", text(&row, 6)?.filter(|s| !s.is_empty()))
-                .object(
-                    ObjectKind::Collation,
-                    format!("{}.{}", required(&row, 0)?, required(&row, 1)?),
-                    None,
-                ),
+                .object(ObjectKind::Collation, qualified_name(&row)?, None),
         );
     }
     Ok(objects)
@@ -529,12 +516,7 @@ async fn event_triggers(client: &Client) -> Result<Vec<Object>> {
     );
     let mut objects = Vec::new();
     for row in client.query(&sql, &[]).await? {
-        let enabled = match required(&row, 4)?.as_str() {
-            "D" => "disabled",
-            "R" => "replica",
-            "A" => "always",
-            _ => "origin",
-        };
+        let enabled = enabled_state(&required(&row, 4)?);
         objects.push(
             Fields::default()
                 .text("event", text(&row, 1)?)
