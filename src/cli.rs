@@ -471,11 +471,15 @@ pub struct ManArgs {
 #[derive(Debug, Args)]
 pub struct DriftArgs {
     /// Build the expected schema in this database instead of a temporary shadow database
-    #[arg(long, value_name = "URL", conflicts_with = "snapshot")]
+    #[arg(long, value_name = "URL", conflicts_with_all = ["snapshot", "against"])]
     pub shadow_url: Option<String>,
     /// Compare against a snapshot file written by `schema dump` instead of the migrations
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "against")]
     pub snapshot: Option<PathBuf>,
+    /// Compare against the schema of another database as it is (read only: staging, a
+    /// reference copy) instead of the migrations
+    #[arg(long, value_name = "URL")]
+    pub against: Option<String>,
     /// Leave out objects whose key (`index public.tmp_*`) or name (`public.tmp_*`) matches;
     /// added to `[drift] ignore` (Mongo: `collection` or `collection.index`; Redis: a key or
     /// its declared pattern)

@@ -684,3 +684,78 @@ fn application_schema_has_no_drift_after_up() {
     result.assert_ok();
     assert!(result.stdout.contains("no drift"), "{}", result.stdout);
 }
+
+/// `drift --against URL` compares with another database as it is (staging, a reference
+/// copy): nothing is written to it, a difference names its object, a missing one says which
+/// URL is wrong, and it cannot be combined with the other expected sources.
+#[test]
+fn against_another_database_read_as_it_is() {
+    let (live, dir) = migrated();
+    let reference = pg();
+    migrate_in(&reference, dir.path(), &["up"]).assert_ok();
+    let against = |args: &[&str]| {
+        let mut all = vec!["--format", "json", "drift", "--against", &reference.url];
+        all.extend_from_slice(args);
+        migrate_in(&live, dir.path(), &all)
+    };
+    let clean = against(&[]);
+    clean.assert_ok();
+    let report = json(&clean);
+    assert_eq!(report["clean"], true, "{}", clean.stdout);
+    let section = &report["stores"][0];
+    assert_eq!(
+        section["expected"]["source"], "database",
+        "{}",
+        clean.stdout
+    );
+    assert!(
+        section["compared"].as_u64().unwrap() > 50,
+        "{}",
+        clean.stdout
+    );
+
+    // A column only the reference has is missing from the live database.
+    reference.execute("ALTER TABLE tasks ADD COLUMN estimate int");
+    let tables = || reference.query("SELECT count(*) FROM pg_class WHERE relkind = 'r'");
+    let tables_before = tables();
+    let drifted = against(&[]);
+    drifted.assert_code(2);
+    let found = differences(&json(&drifted));
+    assert!(
+        found
+            .iter()
+            .any(|d| d.to_string().contains("public.tasks.estimate")),
+        "{found:?}"
+    );
+    // Read only: nothing was created on the reference.
+    assert_eq!(tables(), tables_before);
+
+    let missing = migrate_in(
+        &live,
+        dir.path(),
+        &[
+            "drift",
+            "--against",
+            &format!("{}_no_such_db", reference.url),
+        ],
+    );
+    missing.assert_code(1);
+    assert!(
+        missing.stderr.contains("the --against database")
+            && missing.stderr.contains("does not exist"),
+        "{}",
+        missing.stderr
+    );
+    assert!(
+        !missing.stderr.contains("migrate database create"),
+        "{}",
+        missing.stderr
+    );
+
+    let both = migrate_in(
+        &live,
+        dir.path(),
+        &["drift", "--against", &reference.url, "--snapshot", "x.json"],
+    );
+    both.assert_code(64);
+}

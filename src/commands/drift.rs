@@ -124,6 +124,7 @@ impl PostgresDrift {
         match self.expected.source {
             "shadow" => format!("{version} on a shadow database"),
             "url" => format!("{version} in {}", self.expected.from),
+            "database" => format!("the schema of {}", self.expected.from),
             _ => format!("snapshot {}", self.expected.from),
         }
     }
@@ -226,10 +227,11 @@ async fn drift(context: &Context, args: &DriftArgs) -> anyhow::Result<DriftRepor
     match &settings.postgres {
         None => skipped.unconfigured("postgres"),
         Some(pg) => {
-            let source = match (&args.shadow_url, &args.snapshot) {
-                (Some(url), _) => ExpectedSource::Url(Box::new(parse_url(url, pg)?)),
-                (None, Some(path)) => ExpectedSource::File(PathBuf::from(path)),
-                (None, None) => ExpectedSource::Shadow,
+            let source = match (&args.shadow_url, &args.snapshot, &args.against) {
+                (Some(url), _, _) => ExpectedSource::Url(Box::new(parse_url(url, pg)?)),
+                (None, Some(path), _) => ExpectedSource::File(PathBuf::from(path)),
+                (None, None, Some(url)) => ExpectedSource::Reference(Box::new(parse_url(url, pg)?)),
+                (None, None, None) => ExpectedSource::Shadow,
             };
             let ignore = IgnoreSet::new(&patterns);
             let section = postgres_section(context, &source, &ignore).await?;
@@ -312,7 +314,7 @@ async fn postgres_section(
     let live_major = session.server_major().await?;
     drop(session);
     let set = match source {
-        ExpectedSource::File(_) => Default::default(),
+        ExpectedSource::File(_) | ExpectedSource::Reference(_) => Default::default(),
         _ => {
             let set = super::load_valid_migrations(&context.settings.migrations_dir)?;
             let changed = state.changed_repeatables(&set);

@@ -280,12 +280,14 @@ pub enum ExpectedSource {
     Url(Box<PgTarget>),
     /// A snapshot file written by `schema dump`.
     File(PathBuf),
+    /// Another database, read as it is (`drift --against`): nothing is written to it.
+    Reference(Box<PgTarget>),
 }
 
 /// How the expected snapshot was obtained, for reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExpectedInfo {
-    /// `shadow`, `url` or `snapshot`.
+    /// `shadow`, `url`, `snapshot` or `database` (`--against`).
     pub source: &'static str,
     /// The database or file (passwords never included).
     pub from: String,
@@ -293,6 +295,18 @@ pub struct ExpectedInfo {
     pub version: Option<u64>,
     /// Migrations applied to build it.
     pub migrations_applied: usize,
+}
+
+/// An `--against` database that does not exist: the connection's own hint would be about
+/// creating the configured database, which is not the one missing.
+fn against_error(err: anyhow::Error, target: &PgTarget) -> anyhow::Error {
+    if crate::errors::sqlstate(&err) == Some(tokio_postgres::error::SqlState::INVALID_CATALOG_NAME)
+    {
+        return Detailed::new(format!("the --against database {target} does not exist"))
+            .hint("check the database name in the --against URL")
+            .into();
+    }
+    err
 }
 
 /// Builds the expected snapshot for a live database whose history says `state`.
@@ -326,6 +340,29 @@ pub async fn expected_snapshot(
                 ExpectedInfo {
                     source: "snapshot",
                     from: path.display().to_string(),
+                    version: None,
+                    migrations_applied: 0,
+                },
+            ))
+        }
+        ExpectedSource::Reference(target) => {
+            let snapshot = snapshot::take_database(target, &options)
+                .await
+                .map_err(|err| against_error(err, target))?;
+            if snapshot.server_major != live_major {
+                return Err(Detailed::new(format!(
+                    "{target} runs PostgreSQL {}, the live server runs {live_major}",
+                    snapshot.server_major
+                ))
+                .context("deparsed definitions differ between major versions, so they cannot be compared")
+                .hint("compare against a database on the same major version, or against the migrations (drop --against)")
+                .into());
+            }
+            Ok((
+                snapshot,
+                ExpectedInfo {
+                    source: "database",
+                    from: target.to_string(),
                     version: None,
                     migrations_applied: 0,
                 },
