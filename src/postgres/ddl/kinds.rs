@@ -811,33 +811,29 @@ fn comment_column(item: &str) -> Option<&str> {
     }
 }
 
-/// The token type of a text search mapping (`asciiword WITH english_stem`).
-/// The `name = value` pairs of a dictionary's `dictinitoption`, split at the commas outside
-/// quoted values (the server writes each value as a literal or a bare word).
+/// The `name = value` pairs of a dictionary's `dictinitoption` (the server writes each value as
+/// a literal or a bare word), split at the commas the SQL tokenizer finds outside literals.
 fn dictionary_options(options: &str) -> Vec<(&str, &str)> {
-    let mut pairs = Vec::new();
-    let (mut start, mut quoted) = (0, false);
-    let bytes = options.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            b'\'' => quoted = !quoted,
-            b',' if !quoted => {
-                pairs.push(&options[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    pairs.push(&options[start..]);
-    pairs
+    let tokens = super::super::tokens::Tokens::new(options);
+    tokens
+        .split_commas(0..tokens.len())
         .into_iter()
-        .filter_map(|pair| {
-            let (name, value) = pair.split_once('=')?;
-            Some((name.trim(), value.trim()))
+        .filter_map(|range| {
+            let equals = tokens.get(range.start + 1).filter(|t| t.is_punct('='))?;
+            let name_start = tokens.get(range.start)?.offset;
+            // The value runs to the comma after it, or to the end.
+            let value_end = tokens
+                .get(range.end)
+                .map_or(options.len(), |comma| comma.offset);
+            Some((
+                options[name_start..equals.offset].trim(),
+                options[equals.offset + 1..value_end].trim(),
+            ))
         })
         .collect()
 }
 
+/// The token type of a text search mapping (`asciiword WITH english_stem`).
 fn mapping_token(mapping: &str) -> &str {
     mapping
         .split_once(" WITH ")
@@ -921,4 +917,19 @@ fn default_storage(ty: &str) -> Option<&'static str> {
         "numeric" | "inet" | "cidr" => "main",
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dictionary_options_split_outside_literals() {
+        assert_eq!(
+            dictionary_options("stopwords = 'a, b', accept = 'false'"),
+            vec![("stopwords", "'a, b'"), ("accept", "'false'")]
+        );
+        assert_eq!(dictionary_options("x = 'it''s'"), vec![("x", "'it''s'")]);
+        assert!(dictionary_options("").is_empty());
+    }
 }
